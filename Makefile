@@ -1,0 +1,40 @@
+# Sluice developer entry points. Plain make syntax: works with GNU make and
+# any POSIX make. `make test` is what CI runs (.ci/run).
+
+CARGO = cargo
+
+.PHONY: all setup build test lint fmt demo bench
+
+all: build
+
+# Install missing system packages (PostgreSQL, MariaDB, openssl, bench peers).
+setup:
+	@bash scripts/setup.sh
+
+build:
+	$(CARGO) build --release --workspace
+
+# cargo test, not nextest: the tests of one binary share one private
+# PostgreSQL server per process (sluice-testkit), which nextest's
+# process-per-test model would multiply.
+test: setup
+	$(CARGO) test --workspace --all-targets
+	$(CARGO) test --workspace --doc
+
+lint:
+	$(CARGO) fmt --all -- --check
+	$(CARGO) clippy --workspace --all-targets -- -D warnings
+
+fmt:
+	$(CARGO) fmt --all
+
+# A small ERP replicated into a reporting database on two private
+# PostgreSQL servers, with a generator writing (examples/demo.rs).
+demo: setup
+	$(CARGO) build --release --bin sluice --example demo
+	SLUICE_BIN=target/release/sluice target/release/examples/demo
+
+# End-to-end benchmarks beside PostgreSQL's native logical replication
+# (benches/pg_to_pg.rs); prints the Markdown tables for docs/BENCHMARKS.md.
+bench: setup
+	$(CARGO) bench --bench pg_to_pg

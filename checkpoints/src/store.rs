@@ -1,0 +1,223 @@
+//! The sled-backed store: one tree for acknowledged source positions, one
+//! for per-target applied positions. Values are JSON so `sluice checkpoints
+//! show` can print them and older stores stay readable.
+
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+use sluice_api::Position;
+
+use crate::error::CheckpointError;
+
+const ACKNOWLEDGED_TREE: &str = "acknowledged";
+const APPLIED_TREE: &str = "applied";
+
+/// What was last acknowledged to a source.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SourceCheckpoint {
+    /// `Position::encode` form.
+    pub position: String,
+    /// Commit time of the last transaction at or before `position`, µs since
+    /// 1970-01-01 UTC (0 when the position came from an idle keepalive).
+    pub commit_time_micros: i64,
+    /// When Sluice recorded it, µs since 1970-01-01 UTC.
+    pub recorded_at_micros: i64,
+}
+
+impl SourceCheckpoint {
+    pub fn position(&self) -> Option<Position> {
+        Position::decode(&self.position).ok()
+    }
+}
+
+/// One target's applied position for one source.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AppliedEntry {
+    pub source: String,
+    pub target: String,
+    pub position: String,
+    pub recorded_at_micros: i64,
+}
+
+/// The checkpoint store. Cheap to clone (sled handles are reference counted).
+#[derive(Clone)]
+pub struct CheckpointStore {
+    path: PathBuf,
+    db: sled::Db,
+    acknowledged: sled::Tree,
+    applied: sled::Tree,
+}
+
+impl CheckpointStore {
+    /// Opens (creating if needed) the store at `path`.
+    pub fn open(path: &Path) -> Result<CheckpointStore, CheckpointError> {
+        let db = sled::Config::new().path(path).mode(sled::Mode::LowSpace).open().map_err(|source| {
+            if is_lock_error(&source) {
+                CheckpointError::Locked { path: path.to_owned() }
+            } else {
+                CheckpointError::Open { path: path.to_owned(), source }
+            }
+        })?;
+        let io = |source| CheckpointError::Io { path: path.to_owned(), source };
+        let acknowledged = db.open_tree(ACKNOWLEDGED_TREE).map_err(io)?;
+        let applied = db.open_tree(APPLIED_TREE).map_err(io)?;
+        Ok(CheckpointStore { path: path.to_owned(), db, acknowledged, applied })
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    fn io(&self, source: sled::Error) -> CheckpointError {
+        CheckpointError::Io { path: self.path.clone(), source }
+    }
+
+    fn decode<T: for<'de> Deserialize<'de>>(&self, key: &[u8], bytes: &[u8]) -> Result<T, CheckpointError> {
+        serde_json::from_slice(bytes).map_err(|source| CheckpointError::Decode {
+            path: self.path.clone(),
+            key: String::from_utf8_lossy(key).into_owned(),
+            source,
+        })
+    }
+
+    /// The position last acknowledged to `source`.
+    pub fn acknowledged(&self, source: &str) -> Result<Option<SourceCheckpoint>, CheckpointError> {
+        match self.acknowledged.get(source.as_bytes()).map_err(|e| self.io(e))? {
+            Some(bytes) => self.decode(source.as_bytes(), &bytes).map(Some),
+            None => Ok(None),
+        }
+    }
+
+    /// Every source's acknowledged checkpoint, by source name.
+    pub fn all_acknowledged(&self) -> Result<Vec<(String, SourceCheckpoint)>, CheckpointError> {
+        let mut out = Vec::new();
+        for entry in self.acknowledged.iter() {
+            let (key, value) = entry.map_err(|e| self.io(e))?;
+            out.push((String::from_utf8_lossy(&key).into_owned(), self.decode(&key, &value)?));
+        }
+        Ok(out)
+    }
+
+    /// Records the acknowledged position of `source` together with the
+    /// applied position of each of its targets, and flushes to disk. Only
+    /// after this returns may the position be acknowledged to the source.
+    pub async fn record(
+        &self,
+        source: &str,
+        checkpoint: &SourceCheckpoint,
+        applied: &[(String, String)],
+    ) -> Result<(), CheckpointError> {
+        let encoded = serde_json::to_vec(checkpoint).expect("checkpoint serialises");
+        let mut batch = sled::Batch::default();
+        for (target, position) in applied {
+            let entry = AppliedEntry {
+                source: source.to_owned(),
+                target: target.clone(),
+                position: position.clone(),
+                recorded_at_micros: checkpoint.recorded_at_micros,
+            };
+            batch.insert(applied_key(source, target), serde_json::to_vec(&entry).expect("entry serialises"));
+        }
+        self.applied.apply_batch(batch).map_err(|e| self.io(e))?;
+        self.acknowledged.insert(source.as_bytes(), encoded).map_err(|e| self.io(e))?;
+        self.db.flush_async().await.map_err(|e| self.io(e))?;
+        Ok(())
+    }
+
+    /// The applied positions recorded for `source`, by target.
+    pub fn applied(&self, source: &str) -> Result<Vec<AppliedEntry>, CheckpointError> {
+        let mut out = Vec::new();
+        for entry in self.applied.scan_prefix(applied_prefix(source)) {
+            let (key, value) = entry.map_err(|e| self.io(e))?;
+            out.push(self.decode(&key, &value)?);
+        }
+        Ok(out)
+    }
+
+    /// Forgets everything about `source`; returns whether anything was there.
+    pub async fn reset(&self, source: &str) -> Result<bool, CheckpointError> {
+        let mut removed = self.acknowledged.remove(source.as_bytes()).map_err(|e| self.io(e))?.is_some();
+        let keys: Vec<_> =
+            self.applied.scan_prefix(applied_prefix(source)).keys().collect::<Result<_, _>>().map_err(|e| self.io(e))?;
+        for key in keys {
+            removed |= self.applied.remove(key).map_err(|e| self.io(e))?.is_some();
+        }
+        self.db.flush_async().await.map_err(|e| self.io(e))?;
+        Ok(removed)
+    }
+}
+
+fn applied_prefix(source: &str) -> Vec<u8> {
+    let mut key = source.as_bytes().to_vec();
+    key.push(0);
+    key
+}
+
+fn applied_key(source: &str, target: &str) -> Vec<u8> {
+    let mut key = applied_prefix(source);
+    key.extend_from_slice(target.as_bytes());
+    key
+}
+
+/// sled reports a held lock as an I/O error ("could not acquire lock" / WouldBlock).
+fn is_lock_error(error: &sled::Error) -> bool {
+    match error {
+        sled::Error::Io(io) => {
+            io.kind() == std::io::ErrorKind::WouldBlock || io.to_string().contains("could not acquire lock")
+        }
+        _ => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn checkpoint(position: &str) -> SourceCheckpoint {
+        SourceCheckpoint { position: position.into(), commit_time_micros: 5, recorded_at_micros: 7 }
+    }
+
+    #[tokio::test]
+    async fn recorded_positions_survive_reopen() {
+        let dir = tempfile::tempdir().unwrap();
+        {
+            let store = CheckpointStore::open(dir.path()).unwrap();
+            store.record("erp", &checkpoint("pg:0/10"), &[("report".into(), "pg:0/10".into())]).await.unwrap();
+        }
+        let store = CheckpointStore::open(dir.path()).unwrap();
+        assert_eq!(store.acknowledged("erp").unwrap(), Some(checkpoint("pg:0/10")));
+        let applied = store.applied("erp").unwrap();
+        assert_eq!(applied.len(), 1);
+        assert_eq!(applied[0].target, "report");
+        assert_eq!(applied[0].position, "pg:0/10");
+        assert_eq!(store.acknowledged("crm").unwrap(), None);
+    }
+
+    #[tokio::test]
+    async fn reset_forgets_only_that_source() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = CheckpointStore::open(dir.path()).unwrap();
+        store.record("erp", &checkpoint("pg:0/10"), &[("report".into(), "pg:0/10".into())]).await.unwrap();
+        store.record("erp2", &checkpoint("pg:0/20"), &[("report".into(), "pg:0/20".into())]).await.unwrap();
+        assert!(store.reset("erp").await.unwrap());
+        assert!(!store.reset("erp").await.unwrap());
+        assert_eq!(store.acknowledged("erp").unwrap(), None);
+        assert!(store.applied("erp").unwrap().is_empty());
+        assert_eq!(store.applied("erp2").unwrap().len(), 1, "a source named as a prefix must not be touched");
+    }
+
+    #[tokio::test]
+    async fn second_open_of_the_same_path_reports_locked() {
+        let dir = tempfile::tempdir().unwrap();
+        let _first = CheckpointStore::open(dir.path()).unwrap();
+        // sled's lock is per process via flock; a second open in the same
+        // process shares the lock, so check from a child process.
+        let status = std::process::Command::new("flock")
+            .args(["--nonblock", "--exclusive"])
+            .arg(dir.path().join("db"))
+            .arg("true")
+            .status()
+            .unwrap();
+        assert!(!status.success(), "the store's lock file must be held while open");
+    }
+}

@@ -1,0 +1,38 @@
+//! The sink contract.
+//!
+//! Delivery is at-least-once from the source's point of view: after a crash
+//! the engine replays from the lowest position every target holds, so a sink
+//! may see transactions again. Sinks make that harmless twice over: writes
+//! are idempotent (upsert and delete by key), and each target records the
+//! source position in its offsets table in the same transaction as the rows,
+//! so the engine skips transactions the target already holds.
+//!
+//! A sink separates *accepted* from *durable*: [`Sink::write`] only accepts
+//! rows into an open target transaction; only [`Sink::commit`] makes them
+//! durable, together with the position. The engine calls `commit` only at
+//! source transaction boundaries, so a target never shows half of a source
+//! transaction; it may group many source transactions into one commit.
+
+use std::future::Future;
+
+use crate::change::RowWrite;
+use crate::error::ConnectorError;
+use crate::position::Position;
+
+pub trait Sink: Send {
+    /// The position recorded in the target's offsets table for `pipeline`
+    /// (one row per source), or `None` if this target never committed one.
+    fn applied_position(&mut self, pipeline: &str) -> impl Future<Output = Result<Option<Position>, ConnectorError>> + Send;
+
+    /// Accepts writes, in order, into the open target transaction (opening
+    /// one if needed). May execute them right away to bound memory.
+    fn write(&mut self, writes: Vec<RowWrite>) -> impl Future<Output = Result<(), ConnectorError>> + Send;
+
+    /// Writes `position` into the offsets table for `pipeline` and commits
+    /// the target transaction. When this returns `Ok`, the rows and the
+    /// position are durable in the target.
+    fn commit(&mut self, pipeline: &str, position: &Position) -> impl Future<Output = Result<(), ConnectorError>> + Send;
+
+    /// Abandons the open target transaction, if any.
+    fn rollback(&mut self) -> impl Future<Output = Result<(), ConnectorError>> + Send;
+}

@@ -1,0 +1,12 @@
+//! Sluice's MySQL/MariaDB connector.
+//!
+//! - `source/`: the binlog, read with mysql_async's binlog stream (file/position
+//!   and GTID positions, MariaDB's own events parsed from their raw bytes).
+//! - `sink/`: idempotent, batched apply into a MySQL/MariaDB target with the
+//!   source position written to an offsets table in the same transaction.
+//! - `types.rs`: exact conversion between MySQL values and Sluice's values.
+//! - `check.rs`: prerequisite checks behind `sluice check`.
+
+mod error;
+
+pub use error::MySqlError;

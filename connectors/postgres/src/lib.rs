@@ -1,0 +1,28 @@
+//! Sluice's PostgreSQL connector.
+//!
+//! - `source/`: logical replication over the streaming replication protocol
+//!   (`replication=database`, `START_REPLICATION … LOGICAL` with pgoutput),
+//!   built on `postgres-protocol` because tokio-postgres cannot speak it.
+//! - `sink/`: idempotent, batched apply into a PostgreSQL target with the
+//!   source position written to an offsets table in the same transaction.
+//! - `types.rs`: exact conversion between PostgreSQL's text forms and
+//!   Sluice's [`sluice_api::Value`].
+//! - `check.rs`: prerequisite checks behind `sluice check`, and slot status
+//!   behind `sluice status`.
+//! - `connect.rs` / `tls.rs`: connection settings and TLS for both the
+//!   ordinary and the replication connection.
+
+mod connect;
+mod error;
+mod sink;
+mod source;
+mod tls;
+mod types;
+
+pub use connect::connect;
+pub use error::PostgresError;
+pub use sink::{PostgresSink, PostgresSinkConfig, TargetColumn, TargetTableInfo};
+pub use types::{TypeError, builtin_column_type, decode_text, encode_text};
+pub use source::catalog::{describe_source_table, replica_identity};
+pub use source::slot::{SlotStatus, drop_publication, drop_slot, slot_status};
+pub use source::{PostgresSource, PostgresSourceConfig};

@@ -1,0 +1,427 @@
+//! Applying a batch of row writes inside the open target transaction.
+//!
+//! Writes arrive in source order. They are cut into runs of consecutive
+//! writes with the same table and kind — and, for upserts, the same set of
+//! unchanged (TOAST) columns — and the runs execute in order, one statement
+//! per run (split every `max_rows_per_statement` rows). Keeping run order
+//! keeps per-key order and the order across tables that foreign keys need.
+//!
+//! Within a run only the last image of each key matters: an upsert run keeps
+//! the last row per key (PostgreSQL also refuses an `ON CONFLICT DO UPDATE`
+//! that touches one row twice), a delete run each key once. Keys are
+//! compared by their encoded text; two spellings PostgreSQL considers equal
+//! (`1.0` and `1.00` in a numeric key, case variants under a
+//! case-insensitive collation) would still reach one statement twice, which
+//! the server refuses loudly rather than silently.
+//!
+//! A row with unchanged columns becomes a partial `UPDATE` of the columns
+//! that are present: the target keeps its value, never `NULL` or a
+//! placeholder. If fewer rows matched than keys were sent, the target lacks
+//! rows the source has — it has diverged — and the batch fails with
+//! [`PostgresError::MissingTargetRows`] instead of inventing values.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use sluice_api::{ColumnType, RowWrite, TableName, TargetTable, TimeOfDay, Value};
+use tokio_postgres::types::ToSql;
+
+use super::PostgresSink;
+use super::describe::{DescribedTable, describe};
+use super::statements::{self, Col, quote_ident, quote_table};
+use crate::error::PostgresError;
+use crate::types::{TypeError, encode_text};
+
+/// A route's target table resolved against the catalog: per route column,
+/// its target name, cast type and engine-neutral type.
+#[derive(Debug)]
+pub(super) struct ResolvedTable {
+    name: TableName,
+    columns: Vec<ResolvedColumn>,
+    /// Indices into `columns`.
+    key: Vec<usize>,
+}
+
+#[derive(Debug)]
+struct ResolvedColumn {
+    name: String,
+    cast: String,
+    type_name: String,
+    column_type: ColumnType,
+}
+
+impl ResolvedTable {
+    fn col(&self, index: usize) -> Col<'_> {
+        let column = &self.columns[index];
+        Col { name: &column.name, cast: &column.cast }
+    }
+
+    fn key_cols(&self) -> Vec<Col<'_>> {
+        self.key.iter().map(|&i| self.col(i)).collect()
+    }
+}
+
+/// What a run does.
+#[derive(PartialEq, Eq)]
+enum RunKind {
+    /// Upserts whose images have `Value::Unchanged` at these column indices
+    /// (empty: whole rows).
+    Upsert { unchanged: Vec<usize> },
+    Delete,
+    Truncate,
+}
+
+fn run_kind(write: &RowWrite) -> RunKind {
+    match write {
+        RowWrite::Upsert { values, .. } => RunKind::Upsert {
+            unchanged: values.iter().enumerate().filter(|(_, v)| matches!(v, Value::Unchanged)).map(|(i, _)| i).collect(),
+        },
+        RowWrite::Delete { .. } => RunKind::Delete,
+        RowWrite::Truncate { .. } => RunKind::Truncate,
+    }
+}
+
+fn same_table(a: &Arc<TargetTable>, b: &Arc<TargetTable>) -> bool {
+    Arc::ptr_eq(a, b) || a == b
+}
+
+/// Encoded rows: one text (or NULL) per selected column.
+type EncodedRow = Vec<Option<String>>;
+
+impl PostgresSink {
+    /// Executes `writes` in order inside the open transaction.
+    pub(super) async fn apply(&mut self, writes: Vec<RowWrite>) -> Result<(), PostgresError> {
+        let mut start = 0;
+        while start < writes.len() {
+            let kind = run_kind(&writes[start]);
+            let table = writes[start].table();
+            let mut end = start + 1;
+            while end < writes.len() && same_table(writes[end].table(), table) && run_kind(&writes[end]) == kind {
+                end += 1;
+            }
+            let run = &writes[start..end];
+            let resolved = self.resolve(table).await?;
+            match kind {
+                RunKind::Truncate => self.truncate(&resolved).await?,
+                RunKind::Delete => self.delete(&resolved, run).await?,
+                RunKind::Upsert { unchanged } if unchanged.is_empty() => self.upsert(&resolved, run).await?,
+                RunKind::Upsert { unchanged } => self.update_present(&resolved, run, &unchanged).await?,
+            }
+            start = end;
+        }
+        Ok(())
+    }
+
+    /// The target table of a route, described and checked once per
+    /// transaction sequence (the cache is dropped on rollback, so a fixed
+    /// target is picked up after a restart of the pipeline).
+    async fn resolve(&mut self, table: &Arc<TargetTable>) -> Result<Arc<ResolvedTable>, PostgresError> {
+        if let Some(resolved) = self.resolved.get(table.as_ref()) {
+            return Ok(Arc::clone(resolved));
+        }
+        let name = TableName::new(&table.schema, &table.name);
+        let described = describe(&self.client, &name).await?;
+        let resolved = Arc::new(check_route(table, &name, described)?);
+        self.resolved.insert(table.as_ref().clone(), Arc::clone(&resolved));
+        Ok(resolved)
+    }
+
+    async fn truncate(&mut self, table: &ResolvedTable) -> Result<(), PostgresError> {
+        let sql = statements::truncate(&table.name);
+        self.client.batch_execute(&sql).await.map_err(|e| PostgresError::query(format!("truncate {}", table.name), e))?;
+        tracing::debug!(table = %table.name, "truncated target table");
+        Ok(())
+    }
+
+    async fn delete(&mut self, table: &ResolvedTable, run: &[RowWrite]) -> Result<(), PostgresError> {
+        let key_positions: Vec<usize> = (0..table.key.len()).collect();
+        let mut rows = Vec::with_capacity(run.len());
+        for write in run {
+            if let RowWrite::Delete { key, .. } = write {
+                check_width(table, key.len(), table.key.len())?;
+                rows.push(encode_cells(table, key.iter().zip(table.key.iter().copied()))?);
+            }
+        }
+        let rows = last_per_key(rows, &key_positions);
+        let sql = statements::delete(&table.name, &table.key_cols());
+        let context = || format!("delete from {}", table.name);
+        let deleted = self.execute_chunks(&sql, rows, context).await?;
+        tracing::debug!(table = %table.name, rows = deleted, "deleted target rows");
+        Ok(())
+    }
+
+    async fn upsert(&mut self, table: &ResolvedTable, run: &[RowWrite]) -> Result<(), PostgresError> {
+        let mut rows = Vec::with_capacity(run.len());
+        for write in run {
+            if let RowWrite::Upsert { values, .. } = write {
+                check_width(table, values.len(), table.columns.len())?;
+                rows.push(encode_cells(table, values.iter().zip(0..))?);
+            }
+        }
+        let count = rows.len();
+        let rows = last_per_key(rows, &table.key);
+        let columns: Vec<Col<'_>> = (0..table.columns.len()).map(|i| table.col(i)).collect();
+        let sql = statements::upsert(&table.name, &columns, &table.key_cols());
+        self.execute_chunks(&sql, rows, || format!("upsert into {}", table.name)).await?;
+        tracing::debug!(table = %table.name, rows = count, "upserted target rows");
+        Ok(())
+    }
+
+    /// Updates rows whose images lack the `unchanged` columns; every key must
+    /// match an existing row.
+    async fn update_present(
+        &mut self,
+        table: &ResolvedTable,
+        run: &[RowWrite],
+        unchanged: &[usize],
+    ) -> Result<(), PostgresError> {
+        if let Some(&k) = table.key.iter().find(|k| unchanged.contains(k)) {
+            return Err(value_error(table, k, TypeError::new("a key column is unchanged (TOAST) in an update")));
+        }
+        let present: Vec<usize> = (0..table.columns.len()).filter(|i| !unchanged.contains(i)).collect();
+        let key_positions: Vec<usize> =
+            table.key.iter().filter_map(|k| present.iter().position(|p| p == k)).collect();
+        let mut rows = Vec::with_capacity(run.len());
+        for write in run {
+            if let RowWrite::Upsert { values, .. } = write {
+                check_width(table, values.len(), table.columns.len())?;
+                rows.push(encode_cells(table, present.iter().map(|&i| (&values[i], i)))?);
+            }
+        }
+        let rows = last_per_key(rows, &key_positions);
+        let expected = rows.len() as u64;
+        let sets_something = present.len() > table.key.len();
+        let matched = if sets_something {
+            let columns: Vec<Col<'_>> = present.iter().map(|&i| table.col(i)).collect();
+            let sql = statements::update(&table.name, &columns, &table.key_cols());
+            self.execute_chunks(&sql, rows, || format!("update of {}", table.name)).await?
+        } else {
+            let keys = rows.into_iter().map(|row| key_positions.iter().map(|&p| row[p].clone()).collect()).collect();
+            self.count_existing(table, keys).await?
+        };
+        if matched < expected {
+            return Err(PostgresError::MissingTargetRows { table: table.name.to_string(), missing: expected - matched });
+        }
+        tracing::debug!(table = %table.name, rows = matched, "updated target rows keeping unchanged columns");
+        Ok(())
+    }
+
+    async fn count_existing(&mut self, table: &ResolvedTable, keys: Vec<EncodedRow>) -> Result<u64, PostgresError> {
+        let sql = statements::count_existing(&table.name, &table.key_cols());
+        let statement = self.prepared(&sql, table.key.len()).await?;
+        let mut total = 0u64;
+        let mut keys = keys.into_iter().peekable();
+        while keys.peek().is_some() {
+            let chunk: Vec<EncodedRow> = keys.by_ref().take(self.max_rows_per_statement).collect();
+            let params = columns_of(chunk, table.key.len());
+            let refs: Vec<&(dyn ToSql + Sync)> = params.iter().map(|p| p as &(dyn ToSql + Sync)).collect();
+            let row = self
+                .client
+                .query_one(&statement, &refs)
+                .await
+                .map_err(|e| PostgresError::query(format!("lookup of rows in {}", table.name), e))?;
+            total += u64::try_from(row.get::<_, i64>(0)).unwrap_or(0);
+        }
+        Ok(total)
+    }
+
+    /// Runs a one-`text[]`-per-column statement over `rows`, at most
+    /// `max_rows_per_statement` rows per execution; returns the rows affected.
+    async fn execute_chunks(
+        &mut self,
+        sql: &str,
+        rows: Vec<EncodedRow>,
+        context: impl Fn() -> String,
+    ) -> Result<u64, PostgresError> {
+        let Some(width) = rows.first().map(Vec::len) else {
+            return Ok(0);
+        };
+        let statement = self.prepared(sql, width).await?;
+        let mut affected = 0;
+        let mut rows = rows.into_iter().peekable();
+        while rows.peek().is_some() {
+            let chunk: Vec<EncodedRow> = rows.by_ref().take(self.max_rows_per_statement).collect();
+            let params = columns_of(chunk, width);
+            let refs: Vec<&(dyn ToSql + Sync)> = params.iter().map(|p| p as &(dyn ToSql + Sync)).collect();
+            affected += self.client.execute(&statement, &refs).await.map_err(|e| PostgresError::query(context(), e))?;
+        }
+        Ok(affected)
+    }
+}
+
+/// Checks a route's target table against the catalog: it exists, has every
+/// routed column (none generated), and a unique key equal to the route's key.
+fn check_route(
+    table: &TargetTable,
+    name: &TableName,
+    described: Option<DescribedTable>,
+) -> Result<ResolvedTable, PostgresError> {
+    let config = |message: String| PostgresError::Config { setting: format!("target table {name}"), message };
+    let Some(described) = described else {
+        return Err(config(format!(
+            "Target table {name} does not exist; create it with the routed columns ({}) and restart",
+            table.columns.join(", ")
+        )));
+    };
+    let mut columns = Vec::with_capacity(table.columns.len());
+    for column in &table.columns {
+        let index = described.info.columns.iter().position(|c| &c.name == column).ok_or_else(|| {
+            config(format!(
+                "Target table {name} has no column {column:?}; add it (ALTER TABLE {} ADD COLUMN {} …) \
+                 or fix the route's column mapping",
+                quote_table(name),
+                quote_ident(column)
+            ))
+        })?;
+        let target = &described.info.columns[index];
+        if target.generated {
+            return Err(config(format!(
+                "Column {column:?} of target table {name} is generated and cannot be written; \
+                 leave it out of the route's columns or drop its generation expression"
+            )));
+        }
+        columns.push(ResolvedColumn {
+            name: column.clone(),
+            cast: described.casts[index].clone(),
+            type_name: target.type_name.clone(),
+            column_type: target.column_type.clone(),
+        });
+    }
+    if table.key.is_empty() || table.key.iter().any(|&k| k >= table.columns.len()) {
+        return Err(config(format!("The route into {name} has no valid key columns; set the route's key")));
+    }
+    let key_names: Vec<String> = table.key.iter().map(|&k| table.columns[k].clone()).collect();
+    if !described.info.has_unique_key(&key_names) {
+        let quoted: Vec<String> = key_names.iter().map(|k| quote_ident(k)).collect();
+        return Err(config(format!(
+            "Target table {name} has no primary key or unique constraint on ({}), which upserts \
+             (INSERT … ON CONFLICT) need; run ALTER TABLE {} ADD PRIMARY KEY ({});",
+            key_names.join(", "),
+            quote_table(name),
+            quoted.join(", ")
+        )));
+    }
+    Ok(ResolvedTable { name: name.clone(), columns, key: table.key.clone() })
+}
+
+/// Encodes cells, each with the index of its route column.
+fn encode_cells<'v>(
+    table: &ResolvedTable,
+    cells: impl Iterator<Item = (&'v Value, usize)>,
+) -> Result<EncodedRow, PostgresError> {
+    cells
+        .map(|(value, column)| {
+            encode_cell(value, &table.columns[column].column_type).map_err(|e| value_error(table, column, e))
+        })
+        .collect()
+}
+
+/// A write whose image does not match the route's columns is an engine bug;
+/// refuse it rather than shift values into the wrong columns.
+fn check_width(table: &ResolvedTable, values: usize, columns: usize) -> Result<(), PostgresError> {
+    if values == columns {
+        return Ok(());
+    }
+    Err(PostgresError::Value {
+        table: table.name.to_string(),
+        column: "*".into(),
+        type_name: String::new(),
+        reason: format!("a write has {values} values for {columns} columns; this is a Sluice bug"),
+    })
+}
+
+fn value_error(table: &ResolvedTable, column: usize, error: TypeError) -> PostgresError {
+    let column = &table.columns[column];
+    PostgresError::Value {
+        table: table.name.to_string(),
+        column: column.name.clone(),
+        type_name: column.type_name.clone(),
+        reason: error.reason().to_owned(),
+    }
+}
+
+/// [`encode_text`], adapted to the target column where PostgreSQL has no
+/// type of the value's own: a MySQL `SET` into a non-array column is written
+/// in MySQL's `a,b` form, and a duration into `time` must lie within a day.
+fn encode_cell(value: &Value, target: &ColumnType) -> Result<Option<String>, TypeError> {
+    match (value, target) {
+        (Value::Set(labels), target) if !matches!(target, ColumnType::Array(_)) => {
+            let joined = labels.join(",");
+            encode_text(&Value::Text(joined))
+        }
+        (Value::Duration(micros), ColumnType::Time { .. })
+            if *micros < 0 || micros.unsigned_abs() > TimeOfDay::MAX_MICROS =>
+        {
+            Err(TypeError::new(
+                "a negative duration or one beyond 24:00:00 does not fit PostgreSQL time; make the target column interval",
+            ))
+        }
+        _ => encode_text(value),
+    }
+}
+
+/// Keeps the last row of each key (`key` = positions in the row), in the
+/// order of those last occurrences.
+fn last_per_key(rows: Vec<EncodedRow>, key: &[usize]) -> Vec<EncodedRow> {
+    if rows.len() < 2 {
+        return rows;
+    }
+    let mut last: HashMap<Vec<&Option<String>>, usize> = HashMap::with_capacity(rows.len());
+    for (i, row) in rows.iter().enumerate() {
+        last.insert(key.iter().map(|&k| &row[k]).collect(), i);
+    }
+    if last.len() == rows.len() {
+        return rows;
+    }
+    let keep: Vec<bool> = {
+        let mut keep = vec![false; rows.len()];
+        for &i in last.values() {
+            keep[i] = true;
+        }
+        keep
+    };
+    rows.into_iter().zip(keep).filter_map(|(row, keep)| keep.then_some(row)).collect()
+}
+
+/// Row-major encoded rows to one array per column.
+fn columns_of(rows: Vec<EncodedRow>, width: usize) -> Vec<Vec<Option<String>>> {
+    let mut columns: Vec<Vec<Option<String>>> = (0..width).map(|_| Vec::with_capacity(rows.len())).collect();
+    for row in rows {
+        for (column, cell) in columns.iter_mut().zip(row) {
+            column.push(cell);
+        }
+    }
+    columns
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn row(cells: &[&str]) -> EncodedRow {
+        cells.iter().map(|c| Some((*c).to_owned())).collect()
+    }
+
+    #[test]
+    fn last_image_per_key_wins_in_last_occurrence_order() {
+        let rows = vec![row(&["1", "a"]), row(&["2", "b"]), row(&["1", "c"]), row(&["3", "d"]), row(&["2", "e"])];
+        assert_eq!(last_per_key(rows, &[0]), vec![row(&["1", "c"]), row(&["3", "d"]), row(&["2", "e"])]);
+    }
+
+    #[test]
+    fn sets_become_comma_lists_unless_the_target_is_an_array() {
+        let set = Value::Set(vec!["a".into(), "b".into()]);
+        let text = ColumnType::Text { max_chars: None };
+        assert_eq!(encode_cell(&set, &text).unwrap().unwrap(), "a,b");
+        let array = ColumnType::Array(Box::new(text));
+        assert_eq!(encode_cell(&set, &array).unwrap().unwrap(), "{a,b}");
+    }
+
+    #[test]
+    fn negative_durations_do_not_fit_time() {
+        let time = ColumnType::Time { fsp: None };
+        assert!(encode_cell(&Value::Duration(-1), &time).is_err());
+        assert_eq!(encode_cell(&Value::Duration(1_500_000), &time).unwrap().unwrap(), "00:00:01.5");
+        assert_eq!(encode_cell(&Value::Duration(-1), &ColumnType::Interval).unwrap().unwrap(), "-00:00:00.000001");
+    }
+}

@@ -1,0 +1,206 @@
+//! The PostgreSQL sink: applies row writes idempotently into a PostgreSQL
+//! target and records the source position in the same transaction.
+//!
+//! One tokio-postgres connection per sink. The first [`Sink::write`] after a
+//! commit opens a transaction with `BEGIN`; writes execute right away
+//! (memory stays bounded however large the source transaction), batched
+//! into one statement per run of similar writes (see `apply`); [`Sink::commit`]
+//! upserts `(pipeline, position, now())` into the offsets table and sends
+//! `COMMIT`, so rows and position become durable together or not at all.
+//! Upserts and deletes by key make replays harmless; the offsets table lets
+//! the engine skip what the target already holds.
+//!
+//! Files: `statements` (SQL shapes), `apply` (runs, dedup, partial updates),
+//! `offsets` (the offsets table), `describe` (target tables from the catalog).
+//! The session runs with the settings `types` relies on (`TimeZone=UTC` in
+//! particular: a `timestamp` value written into a `timestamptz` column is
+//! read as UTC).
+
+mod apply;
+mod describe;
+mod offsets;
+mod statements;
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use sluice_api::{ConnectorError, Position, RowWrite, Sink, TableName, TargetTable};
+use tokio_postgres::types::Type;
+use tokio_postgres::{Client, Statement};
+
+pub use describe::{TargetColumn, TargetTableInfo};
+pub(crate) use describe::describe;
+pub(crate) use statements::{quote_ident, quote_table};
+
+use crate::error::PostgresError;
+
+/// Settings of a PostgreSQL sink.
+#[derive(Clone, Debug)]
+pub struct PostgresSinkConfig {
+    /// libpq-style URL of the target database (`postgres://user:pw@host/db?sslmode=require`).
+    pub url: String,
+    /// Where positions are recorded, one row per pipeline; created when missing.
+    pub offsets_table: TableName,
+    /// Rows per statement; larger runs are split (bounds statement size and memory).
+    pub max_rows_per_statement: usize,
+}
+
+impl PostgresSinkConfig {
+    pub const DEFAULT_MAX_ROWS_PER_STATEMENT: usize = 5000;
+
+    /// The defaults: offsets in `sluice.offsets`, 5000 rows per statement.
+    pub fn new(url: impl Into<String>) -> PostgresSinkConfig {
+        PostgresSinkConfig {
+            url: url.into(),
+            offsets_table: Self::default_offsets_table(),
+            max_rows_per_statement: Self::DEFAULT_MAX_ROWS_PER_STATEMENT,
+        }
+    }
+
+    pub fn default_offsets_table() -> TableName {
+        TableName::new("sluice", "offsets")
+    }
+}
+
+/// A PostgreSQL target. See the module documentation.
+pub struct PostgresSink {
+    client: Client,
+    offsets_table: TableName,
+    max_rows_per_statement: usize,
+    /// A `BEGIN` was sent and neither `COMMIT` nor `ROLLBACK` since.
+    in_transaction: bool,
+    /// Route targets checked against the catalog; dropped on rollback.
+    resolved: HashMap<TargetTable, Arc<apply::ResolvedTable>>,
+    /// Prepared statements by SQL text.
+    statements: HashMap<String, Statement>,
+}
+
+impl PostgresSink {
+    /// Connects and makes sure the offsets table exists (creating its schema
+    /// and table if needed). A role that may not create it gets a `Config`
+    /// error naming the grant to run.
+    pub async fn connect(config: PostgresSinkConfig) -> Result<PostgresSink, PostgresError> {
+        let client = crate::connect::connect(&config.url).await?;
+        offsets::ensure(&client, &config.offsets_table).await?;
+        Ok(PostgresSink {
+            client,
+            offsets_table: config.offsets_table,
+            max_rows_per_statement: config.max_rows_per_statement.max(1),
+            in_transaction: false,
+            resolved: HashMap::new(),
+            statements: HashMap::new(),
+        })
+    }
+
+    /// The catalog's description of a target table; `None` if it does not exist.
+    pub async fn describe_table(&mut self, table: &TableName) -> Result<Option<TargetTableInfo>, PostgresError> {
+        Ok(describe(&self.client, table).await?.map(|d| d.info))
+    }
+
+    /// See [`Sink::applied_position`].
+    pub async fn applied_position(&mut self, pipeline: &str) -> Result<Option<Position>, PostgresError> {
+        let sql = offsets::select_sql(&self.offsets_table);
+        let statement = self.prepared_plain(&sql).await?;
+        let row = self
+            .client
+            .query_opt(&statement, &[&pipeline])
+            .await
+            .map_err(|e| PostgresError::query(format!("reading the offsets table {}", self.offsets_table), e))?;
+        row.map(|row| offsets::parse_stored(&self.offsets_table, pipeline, row.get(0))).transpose()
+    }
+
+    /// See [`Sink::write`].
+    pub async fn write(&mut self, writes: Vec<RowWrite>) -> Result<(), PostgresError> {
+        if writes.is_empty() {
+            return Ok(());
+        }
+        self.begin().await?;
+        self.apply(writes).await
+    }
+
+    /// See [`Sink::commit`].
+    pub async fn commit(&mut self, pipeline: &str, position: &Position) -> Result<(), PostgresError> {
+        self.begin().await?;
+        let sql = offsets::upsert_sql(&self.offsets_table);
+        let statement = self.prepared_plain(&sql).await?;
+        let encoded = position.encode();
+        self.client
+            .execute(&statement, &[&pipeline, &encoded])
+            .await
+            .map_err(|e| PostgresError::query(format!("recording the position in {}", self.offsets_table), e))?;
+        // Whatever COMMIT answers, the transaction is over: committed, rolled
+        // back by the server, or unknown with the connection gone (the
+        // offsets table tells which after a restart).
+        self.in_transaction = false;
+        self.client.batch_execute("COMMIT").await.map_err(|e| PostgresError::query("commit", e))?;
+        tracing::debug!(pipeline, position = %position, "committed target transaction");
+        Ok(())
+    }
+
+    /// See [`Sink::rollback`]. Also forgets the target descriptions, so a
+    /// target fixed by the DBA is described afresh.
+    pub async fn rollback(&mut self) -> Result<(), PostgresError> {
+        self.resolved.clear();
+        if !self.in_transaction {
+            return Ok(());
+        }
+        self.in_transaction = false;
+        if self.client.is_closed() {
+            // The server rolled back when the connection went.
+            return Ok(());
+        }
+        self.client.batch_execute("ROLLBACK").await.map_err(|e| PostgresError::query("rollback", e))
+    }
+
+    async fn begin(&mut self) -> Result<(), PostgresError> {
+        if !self.in_transaction {
+            self.client.batch_execute("BEGIN").await.map_err(|e| PostgresError::query("begin", e))?;
+            self.in_transaction = true;
+        }
+        Ok(())
+    }
+
+    /// A cached statement with `width` `text[]` parameters.
+    async fn prepared(&mut self, sql: &str, width: usize) -> Result<Statement, PostgresError> {
+        if let Some(statement) = self.statements.get(sql) {
+            return Ok(statement.clone());
+        }
+        let types = vec![Type::TEXT_ARRAY; width];
+        let statement = self
+            .client
+            .prepare_typed(sql, &types)
+            .await
+            .map_err(|e| PostgresError::query("preparing a write statement", e))?;
+        self.statements.insert(sql.to_owned(), statement.clone());
+        Ok(statement)
+    }
+
+    /// A cached statement whose parameter types the server infers.
+    async fn prepared_plain(&mut self, sql: &str) -> Result<Statement, PostgresError> {
+        if let Some(statement) = self.statements.get(sql) {
+            return Ok(statement.clone());
+        }
+        let statement =
+            self.client.prepare(sql).await.map_err(|e| PostgresError::query("preparing an offsets statement", e))?;
+        self.statements.insert(sql.to_owned(), statement.clone());
+        Ok(statement)
+    }
+}
+
+impl Sink for PostgresSink {
+    async fn applied_position(&mut self, pipeline: &str) -> Result<Option<Position>, ConnectorError> {
+        Ok(PostgresSink::applied_position(self, pipeline).await?)
+    }
+
+    async fn write(&mut self, writes: Vec<RowWrite>) -> Result<(), ConnectorError> {
+        Ok(PostgresSink::write(self, writes).await?)
+    }
+
+    async fn commit(&mut self, pipeline: &str, position: &Position) -> Result<(), ConnectorError> {
+        Ok(PostgresSink::commit(self, pipeline, position).await?)
+    }
+
+    async fn rollback(&mut self) -> Result<(), ConnectorError> {
+        Ok(PostgresSink::rollback(self).await?)
+    }
+}

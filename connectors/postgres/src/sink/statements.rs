@@ -1,0 +1,162 @@
+//! The SQL the sink runs, one shape per (table, operation, columns).
+//!
+//! Every write statement takes one `text[]` parameter per column and turns
+//! the arrays back into rows with `unnest`, so a run of thousands of rows is
+//! one round trip and one plan, whatever the batch size. Values are encoded
+//! by `types::encode_text` and converted by PostgreSQL's input functions
+//! through a cast to the column's type without modifier (`::numeric`, the
+//! assignment then applies `numeric(12,2)`), which works for every type,
+//! including enums and domains. Identifiers are always quoted; values are
+//! always bound. The SQL text is the statement cache's key.
+//!
+//! - Upsert: `INSERT … OVERRIDING SYSTEM VALUE SELECT … FROM unnest(…)
+//!   ON CONFLICT (key) DO UPDATE SET c = EXCLUDED.c` (`DO NOTHING` when
+//!   every column is in the key). `OVERRIDING SYSTEM VALUE` lets the source's
+//!   values into `GENERATED ALWAYS AS IDENTITY` columns and is a no-op
+//!   otherwise.
+//! - Partial update (rows with unchanged TOAST columns): `UPDATE … SET
+//!   present columns FROM unnest(…) WHERE key matches`; the caller compares
+//!   the row count with the keys sent.
+//! - Existence count: the same match as a `SELECT count(*)`, for partial
+//!   updates that have no column but the key to set.
+//! - Delete: `DELETE … USING unnest(…) WHERE key matches`.
+
+use sluice_api::TableName;
+
+/// A column as statements see it: its name and the type to cast text to.
+#[derive(Clone, Copy)]
+pub(super) struct Col<'a> {
+    pub(super) name: &'a str,
+    pub(super) cast: &'a str,
+}
+
+/// `"name"` with embedded quotes doubled.
+pub(crate) fn quote_ident(name: &str) -> String {
+    format!("\"{}\"", name.replace('"', "\"\""))
+}
+
+/// `"schema"."table"`.
+pub(crate) fn quote_table(table: &TableName) -> String {
+    format!("{}.{}", quote_ident(&table.schema), quote_ident(&table.name))
+}
+
+/// `unnest($1::text[], …) AS u("a", …)`.
+fn unnest_from(columns: &[Col<'_>], alias: &str) -> String {
+    let params: Vec<String> = (1..=columns.len()).map(|i| format!("${i}::text[]")).collect();
+    let names: Vec<String> = columns.iter().map(|c| quote_ident(c.name)).collect();
+    format!("unnest({}) AS {alias}({})", params.join(", "), names.join(", "))
+}
+
+/// `alias."c"::type`.
+fn cast_of(alias: &str, column: &Col<'_>) -> String {
+    format!("{alias}.{}::{}", quote_ident(column.name), column.cast)
+}
+
+/// `t."k1" = u."k1"::type AND …` for the key columns.
+fn key_match(key: &[Col<'_>], alias: &str) -> String {
+    key.iter()
+        .map(|k| format!("t.{} = {}", quote_ident(k.name), cast_of(alias, k)))
+        .collect::<Vec<_>>()
+        .join(" AND ")
+}
+
+/// Inserts or replaces whole rows. `key` is a subset of `columns`.
+pub(super) fn upsert(table: &TableName, columns: &[Col<'_>], key: &[Col<'_>]) -> String {
+    let names: Vec<String> = columns.iter().map(|c| quote_ident(c.name)).collect();
+    let values: Vec<String> = columns.iter().map(|c| cast_of("u", c)).collect();
+    let key_names: Vec<String> = key.iter().map(|k| quote_ident(k.name)).collect();
+    let updates: Vec<String> = columns
+        .iter()
+        .filter(|c| !key.iter().any(|k| k.name == c.name))
+        .map(|c| format!("{0} = EXCLUDED.{0}", quote_ident(c.name)))
+        .collect();
+    let action =
+        if updates.is_empty() { "DO NOTHING".to_owned() } else { format!("DO UPDATE SET {}", updates.join(", ")) };
+    format!(
+        "INSERT INTO {} AS t ({}) OVERRIDING SYSTEM VALUE SELECT {} FROM {} ON CONFLICT ({}) {}",
+        quote_table(table),
+        names.join(", "),
+        values.join(", "),
+        unnest_from(columns, "u"),
+        key_names.join(", "),
+        action
+    )
+}
+
+/// Updates the non-key `columns` of existing rows; `columns` holds the key
+/// columns too (they are matched, not set) and at least one other column.
+pub(super) fn update(table: &TableName, columns: &[Col<'_>], key: &[Col<'_>]) -> String {
+    let sets: Vec<String> = columns
+        .iter()
+        .filter(|c| !key.iter().any(|k| k.name == c.name))
+        .map(|c| format!("{} = {}", quote_ident(c.name), cast_of("u", c)))
+        .collect();
+    format!(
+        "UPDATE {} AS t SET {} FROM {} WHERE {}",
+        quote_table(table),
+        sets.join(", "),
+        unnest_from(columns, "u"),
+        key_match(key, "u")
+    )
+}
+
+/// Counts the rows matching the keys (one `text[]` per key column).
+pub(super) fn count_existing(table: &TableName, key: &[Col<'_>]) -> String {
+    format!(
+        "SELECT count(*) FROM {} AS t, {} WHERE {}",
+        quote_table(table),
+        unnest_from(key, "u"),
+        key_match(key, "u")
+    )
+}
+
+/// Deletes the rows matching the keys (one `text[]` per key column).
+pub(super) fn delete(table: &TableName, key: &[Col<'_>]) -> String {
+    format!("DELETE FROM {} AS t USING {} WHERE {}", quote_table(table), unnest_from(key, "k"), key_match(key, "k"))
+}
+
+pub(super) fn truncate(table: &TableName) -> String {
+    format!("TRUNCATE {}", quote_table(table))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn table() -> TableName {
+        TableName::new("s", "t\"x")
+    }
+
+    const A: Col<'static> = Col { name: "a", cast: "bigint" };
+    const B: Col<'static> = Col { name: "b\"q", cast: "numeric" };
+
+    #[test]
+    fn identifiers_are_quoted_with_quotes_doubled() {
+        assert_eq!(quote_table(&table()), r#""s"."t""x""#);
+    }
+
+    #[test]
+    fn upsert_updates_non_key_columns_from_excluded() {
+        assert_eq!(
+            upsert(&table(), &[A, B], &[A]),
+            r#"INSERT INTO "s"."t""x" AS t ("a", "b""q") OVERRIDING SYSTEM VALUE SELECT u."a"::bigint, u."b""q"::numeric FROM unnest($1::text[], $2::text[]) AS u("a", "b""q") ON CONFLICT ("a") DO UPDATE SET "b""q" = EXCLUDED."b""q""#
+        );
+        assert!(upsert(&table(), &[A], &[A]).ends_with("ON CONFLICT (\"a\") DO NOTHING"));
+    }
+
+    #[test]
+    fn update_sets_present_columns_and_matches_the_key() {
+        assert_eq!(
+            update(&table(), &[A, B], &[A]),
+            r#"UPDATE "s"."t""x" AS t SET "b""q" = u."b""q"::numeric FROM unnest($1::text[], $2::text[]) AS u("a", "b""q") WHERE t."a" = u."a"::bigint"#
+        );
+    }
+
+    #[test]
+    fn delete_matches_every_key_column() {
+        assert_eq!(
+            delete(&table(), &[A, B]),
+            r#"DELETE FROM "s"."t""x" AS t USING unnest($1::text[], $2::text[]) AS k("a", "b""q") WHERE t."a" = k."a"::bigint AND t."b""q" = k."b""q"::numeric"#
+        );
+    }
+}

@@ -1,0 +1,4 @@
+//! Integration tests of sluice-postgres against private PostgreSQL servers
+//! (sluice-testkit): one binary, one module per part of the connector.
+
+mod types;

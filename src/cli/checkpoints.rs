@@ -1,0 +1,141 @@
+//! `sluice checkpoints show|reset`.
+//!
+//! `show` prints the checkpoint store's positions and each target's offsets
+//! row side by side, so a disagreement is visible. `reset` forgets a
+//! source's positions in both places (and with `--drop-slot` drops its
+//! replication slot): the next run starts from the slot's position or, with
+//! a new slot, from now. It refuses while an engine holds the store.
+
+use std::io::{BufRead, Write};
+
+use serde::Serialize;
+use sluice_api::Sink;
+use sluice_checkpoints::{CheckpointError, CheckpointStore};
+
+use super::{EXIT_CONFIG, EXIT_FAILED, EXIT_LOCKED, EXIT_OK, report};
+use crate::config::{Config, SourceConfig};
+use crate::connectors::AnySink;
+
+#[derive(Debug, Serialize)]
+struct Entry {
+    source: String,
+    checkpoint: Option<String>,
+    targets: Vec<(String, Option<String>, Option<String>)>,
+}
+
+fn open_store(config: &Config) -> Result<CheckpointStore, u8> {
+    CheckpointStore::open(&config.checkpoints_path).map_err(|error| {
+        report(&error);
+        if matches!(error, CheckpointError::Locked { .. }) { EXIT_LOCKED } else { EXIT_FAILED }
+    })
+}
+
+pub(super) async fn show(config: Config, json: bool) -> u8 {
+    let store = match open_store(&config) {
+        Ok(store) => store,
+        Err(code) => return code,
+    };
+    let mut entries = Vec::new();
+    for name in config.sources.keys() {
+        let checkpoint = match store.acknowledged(name) {
+            Ok(c) => c.map(|c| c.position),
+            Err(error) => {
+                report(&error);
+                return EXIT_FAILED;
+            }
+        };
+        let local = store.applied(name).unwrap_or_default();
+        let mut targets: Vec<&String> = config.routes_of_source(name).map(|r| &r.target).collect();
+        targets.sort();
+        targets.dedup();
+        let mut rows = Vec::new();
+        for target in targets {
+            let stored = local.iter().find(|e| &e.target == target).map(|e| e.position.clone());
+            let in_target = match AnySink::connect(&config.targets[target], &config.apply).await {
+                Ok(mut sink) => sink.applied_position(name).await.ok().flatten().map(|p| p.encode()),
+                Err(_) => None,
+            };
+            rows.push((target.clone(), stored, in_target));
+        }
+        entries.push(Entry { source: name.clone(), checkpoint, targets: rows });
+    }
+    if json {
+        println!("{}", serde_json::to_string_pretty(&entries).unwrap_or_default());
+        return EXIT_OK;
+    }
+    for entry in &entries {
+        println!("source {}: acknowledged {}", entry.source, entry.checkpoint.as_deref().unwrap_or("-"));
+        for (target, stored, in_target) in &entry.targets {
+            let flag = if stored.is_some() && stored != in_target { "  <- differs" } else { "" };
+            println!(
+                "  target {target}: checkpoint store {}, offsets table {}{flag}",
+                stored.as_deref().unwrap_or("-"),
+                in_target.as_deref().unwrap_or("-")
+            );
+        }
+    }
+    EXIT_OK
+}
+
+pub(super) async fn reset(config: Config, source: String, drop_slot: bool, yes: bool) -> u8 {
+    let Some(source_config) = config.sources.get(&source) else {
+        eprintln!(
+            "error: no source {source:?} in {}; sources: {}",
+            config.file.display(),
+            config.sources.keys().cloned().collect::<Vec<_>>().join(", ")
+        );
+        return EXIT_CONFIG;
+    };
+    let store = match open_store(&config) {
+        Ok(store) => store,
+        Err(code) => return code,
+    };
+    if !yes {
+        eprint!(
+            "Reset all positions of source {source}{}? Changes not yet applied will not be replayed. Type yes: ",
+            if drop_slot { " and drop its replication slot" } else { "" }
+        );
+        let _ = std::io::stderr().flush();
+        let mut answer = String::new();
+        if std::io::stdin().lock().read_line(&mut answer).is_err() || answer.trim() != "yes" {
+            eprintln!("not reset");
+            return EXIT_FAILED;
+        }
+    }
+    let mut targets: Vec<&String> = config.routes_of_source(&source).map(|r| &r.target).collect();
+    targets.sort();
+    targets.dedup();
+    for target in targets {
+        let result = match AnySink::connect(&config.targets[target], &config.apply).await {
+            Ok(AnySink::Postgres(mut sink)) => sink.forget_position(&source).await.map_err(sluice_api::ConnectorError::from),
+            Err(error) => Err(error),
+        };
+        if let Err(error) = result {
+            eprintln!("error: target {target}:");
+            report(&error);
+            return EXIT_FAILED;
+        }
+        println!("target {target}: offsets row for {source} removed");
+    }
+    if let Err(error) = store.reset(&source).await {
+        report(&error);
+        return EXIT_FAILED;
+    }
+    println!("checkpoint store: {source} forgotten");
+    if drop_slot {
+        let SourceConfig::Postgres { url, slot, .. } = source_config;
+        let result = async {
+            let client = sluice_postgres::connect(url.expose()).await?;
+            sluice_postgres::drop_slot(&client, slot).await
+        }
+        .await;
+        match result {
+            Ok(_) => println!("replication slot {slot} dropped"),
+            Err(error) => {
+                report(&error);
+                return EXIT_FAILED;
+            }
+        }
+    }
+    EXIT_OK
+}

@@ -1,0 +1,153 @@
+//! The command line: `sluice run | check | status | checkpoints`.
+//!
+//! Exit codes (documented in README and docs/OPERATIONS.md):
+//! 0 success; 1 the pipeline stopped on an error (data or unexpected);
+//! 2 usage or config file error; 3 prerequisites not met or a database
+//! unreachable at start; 4 a resnapshot is needed (the source no longer has
+//! the changes the targets need); 5 the checkpoint store is in use by
+//! another sluice process.
+
+mod check;
+mod checkpoints;
+mod run;
+mod status;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand, ValueEnum};
+use sluice_api::{ErrorKind, HasErrorKind};
+
+use crate::config::{Config, ConfigError};
+use crate::pipeline::PipelineError;
+
+pub const EXIT_OK: u8 = 0;
+pub const EXIT_FAILED: u8 = 1;
+pub const EXIT_CONFIG: u8 = 2;
+pub const EXIT_PREREQUISITES: u8 = 3;
+pub const EXIT_RESNAPSHOT: u8 = 4;
+pub const EXIT_LOCKED: u8 = 5;
+
+#[derive(Debug, Parser)]
+#[command(name = "sluice", version, about = "Change-data-capture replication between databases", long_about = None)]
+pub struct Cli {
+    /// Log format on stderr.
+    #[arg(long, global = true, value_enum, default_value_t = LogFormat::Text, env = "SLUICE_LOG_FORMAT")]
+    pub log_format: LogFormat,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct ConfigArg {
+    /// The TOML config file.
+    #[arg(short, long, env = "SLUICE_CONFIG")]
+    pub config: PathBuf,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Replicate continuously until SIGINT/SIGTERM.
+    Run(ConfigArg),
+    /// Connect to every source and target and check prerequisites.
+    Check(ConfigArg),
+    /// Show each source's checkpoint, the server's position, lag and retained WAL.
+    Status {
+        #[command(flatten)]
+        config: ConfigArg,
+        /// Print JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Inspect or reset stored positions.
+    #[command(subcommand)]
+    Checkpoints(CheckpointsCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum CheckpointsCommand {
+    /// Print the positions in the checkpoint store and in each target's offsets table.
+    Show {
+        #[command(flatten)]
+        config: ConfigArg,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Forget a source's positions (checkpoint store and targets' offsets rows).
+    /// The next run starts from the slot's position, or from a new slot with --drop-slot.
+    Reset {
+        #[command(flatten)]
+        config: ConfigArg,
+        /// The source to reset.
+        #[arg(long)]
+        source: String,
+        /// Also drop the source's replication slot (its retained WAL is released).
+        #[arg(long)]
+        drop_slot: bool,
+        /// Do not ask for confirmation.
+        #[arg(long)]
+        yes: bool,
+    },
+}
+
+/// Runs the parsed command; returns the process exit code.
+pub async fn main(cli: Cli) -> ExitCode {
+    let code = match cli.command {
+        Command::Run(args) => with_config(&args, run::run).await,
+        Command::Check(args) => with_config(&args, check::check).await,
+        Command::Status { config, json } => with_config(&config, |c| status::status(c, json)).await,
+        Command::Checkpoints(CheckpointsCommand::Show { config, json }) => {
+            with_config(&config, |c| checkpoints::show(c, json)).await
+        }
+        Command::Checkpoints(CheckpointsCommand::Reset { config, source, drop_slot, yes }) => {
+            with_config(&config, |c| checkpoints::reset(c, source, drop_slot, yes)).await
+        }
+    };
+    ExitCode::from(code)
+}
+
+async fn with_config<F, Fut>(args: &ConfigArg, command: F) -> u8
+where
+    F: FnOnce(Config) -> Fut,
+    Fut: Future<Output = u8>,
+{
+    match Config::load(&args.config) {
+        Ok(config) => command(config).await,
+        Err(error) => {
+            report(&error);
+            config_exit_code(&error)
+        }
+    }
+}
+
+fn config_exit_code(_: &ConfigError) -> u8 {
+    EXIT_CONFIG
+}
+
+/// Prints an error and its causes to stderr, one per line.
+pub(crate) fn report(error: &dyn std::error::Error) {
+    eprintln!("error: {error}");
+    let mut source = error.source();
+    while let Some(cause) = source {
+        eprintln!("  caused by: {cause}");
+        source = cause.source();
+    }
+}
+
+/// The exit code for a pipeline error.
+pub(crate) fn pipeline_exit_code(error: &PipelineError) -> u8 {
+    if let PipelineError::Checkpoint(sluice_checkpoints::CheckpointError::Locked { .. }) = error {
+        return EXIT_LOCKED;
+    }
+    match error.kind() {
+        ErrorKind::ResnapshotNeeded => EXIT_RESNAPSHOT,
+        ErrorKind::Config => EXIT_PREREQUISITES,
+        ErrorKind::Connection | ErrorKind::Protocol | ErrorKind::Data => EXIT_FAILED,
+    }
+}

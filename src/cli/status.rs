@@ -1,0 +1,210 @@
+//! `sluice status`: per source, where the targets stand (their offsets
+//! tables, authoritative), what the checkpoint store holds (when no engine
+//! holds its lock), where the server is, the lag in bytes and seconds, and
+//! the WAL the slot retains. Reads only; safe while `sluice run` runs.
+
+use serde::Serialize;
+use sluice_api::{Position, Sink};
+use sluice_checkpoints::CheckpointStore;
+
+use super::{EXIT_FAILED, EXIT_OK};
+use crate::config::{Config, SourceConfig};
+use crate::connectors::AnySink;
+use crate::pipeline::now_micros;
+
+#[derive(Debug, Serialize)]
+pub(crate) struct SourceStatus {
+    source: String,
+    kind: &'static str,
+    /// Position acknowledged to the source, from the checkpoint store; `None`
+    /// when the store is held by a running engine or has nothing.
+    checkpoint: Option<String>,
+    checkpoint_note: Option<String>,
+    targets: Vec<TargetStatus>,
+    /// The server's current WAL position.
+    server_position: Option<String>,
+    slot: Option<SlotReport>,
+    /// Bytes of WAL between the lowest target position and the server's current position.
+    lag_bytes: Option<u64>,
+    /// Seconds the targets are behind: the walsender's measured flush lag
+    /// while streaming, else the age of the lowest target position when
+    /// there is WAL beyond it; 0 when caught up.
+    lag_seconds: Option<f64>,
+    error: Option<String>,
+}
+
+#[derive(Debug, Serialize)]
+struct TargetStatus {
+    target: String,
+    position: Option<String>,
+    updated_at: Option<String>,
+    error: Option<String>,
+}
+
+#[derive(Debug, Serialize)]
+struct SlotReport {
+    name: String,
+    confirmed_flush: String,
+    restart_lsn: String,
+    retained_wal_bytes: u64,
+    active: bool,
+    wal_status: String,
+}
+
+pub(super) async fn status(config: Config, json: bool) -> u8 {
+    let store = CheckpointStore::open(&config.checkpoints_path);
+    let mut reports = Vec::new();
+    for (name, source) in &config.sources {
+        let mut report = SourceStatus {
+            source: name.clone(),
+            kind: "postgres",
+            checkpoint: None,
+            checkpoint_note: None,
+            targets: Vec::new(),
+            server_position: None,
+            slot: None,
+            lag_bytes: None,
+            lag_seconds: None,
+            error: None,
+        };
+        match &store {
+            Ok(store) => match store.acknowledged(name) {
+                Ok(Some(checkpoint)) => report.checkpoint = Some(checkpoint.position),
+                Ok(None) => report.checkpoint_note = Some("no checkpoint yet".into()),
+                Err(error) => report.checkpoint_note = Some(error.to_string()),
+            },
+            Err(sluice_checkpoints::CheckpointError::Locked { .. }) => {
+                report.checkpoint_note = Some("held by a running sluice; see the targets' positions".into())
+            }
+            Err(error) => report.checkpoint_note = Some(error.to_string()),
+        }
+
+        // Targets of this source.
+        let mut targets: Vec<&String> = config.routes_of_source(name).map(|r| &r.target).collect();
+        targets.sort();
+        targets.dedup();
+        let mut lowest: Option<(Position, Option<i64>)> = None;
+        for target in targets {
+            let mut entry = TargetStatus { target: target.clone(), position: None, updated_at: None, error: None };
+            match AnySink::connect(&config.targets[target], &config.apply).await {
+                Ok(mut sink) => match sink.applied_position(name).await {
+                    Ok(Some(position)) => {
+                        entry.position = Some(position.encode());
+                        if lowest.as_ref().is_none_or(|(low, _)| position < *low) {
+                            lowest = Some((position, None));
+                        }
+                    }
+                    Ok(None) => entry.position = None,
+                    Err(error) => entry.error = Some(crate::pipeline::error_chain(&error)),
+                },
+                Err(error) => entry.error = Some(crate::pipeline::error_chain(&error)),
+            }
+            report.targets.push(entry);
+        }
+
+        let SourceConfig::Postgres { url, slot, .. } = source;
+        match sluice_postgres::connect(url.expose()).await {
+            Ok(client) => {
+                match sluice_postgres::slot_status(&client, slot).await {
+                    Ok(Some(status)) => {
+                        report.server_position = Some(Position::Postgres(status.current_wal).encode());
+                        report.slot = Some(SlotReport {
+                            name: slot.clone(),
+                            confirmed_flush: status.confirmed_flush.to_string(),
+                            restart_lsn: status.restart_lsn.to_string(),
+                            retained_wal_bytes: status.retained_bytes,
+                            active: status.active,
+                            wal_status: status.wal_status.clone(),
+                        });
+                        let applied = lowest.as_ref().map(|(p, _)| p.clone()).unwrap_or(Position::Postgres(status.confirmed_flush));
+                        let Position::Postgres(applied_lsn) = applied;
+                        let lag = status.current_wal.0.saturating_sub(applied_lsn.0);
+                        report.lag_bytes = Some(lag);
+                        report.lag_seconds = Some(lag_seconds(&client, slot, lag).await);
+                    }
+                    Ok(None) => report.error = Some(format!("replication slot {slot} does not exist (created on first run)")),
+                    Err(error) => report.error = Some(crate::pipeline::error_chain(&error)),
+                }
+            }
+            Err(error) => report.error = Some(crate::pipeline::error_chain(&error)),
+        }
+        reports.push(report);
+    }
+    if json {
+        match serde_json::to_string_pretty(&reports) {
+            Ok(text) => println!("{text}"),
+            Err(error) => {
+                eprintln!("error: {error}");
+                return EXIT_FAILED;
+            }
+        }
+    } else {
+        print_table(&reports);
+    }
+    if reports.iter().any(|r| r.error.is_some() || r.targets.iter().any(|t| t.error.is_some())) { EXIT_FAILED } else { EXIT_OK }
+}
+
+/// The walsender's own measurement (`pg_stat_replication.flush_lag`, from our
+/// status updates) when streaming; otherwise the age of the offsets row of
+/// the lowest target when WAL lies beyond it; 0 when caught up.
+async fn lag_seconds(client: &tokio_postgres::Client, slot: &str, lag_bytes: u64) -> f64 {
+    if lag_bytes == 0 {
+        return 0.0;
+    }
+    let query = "SELECT EXTRACT(EPOCH FROM r.flush_lag)::float8 FROM pg_stat_replication r \
+                 JOIN pg_replication_slots s ON s.active_pid = r.pid WHERE s.slot_name = $1";
+    match client.query_opt(query, &[&slot]).await {
+        Ok(Some(row)) => row.get::<_, Option<f64>>(0).unwrap_or(0.0),
+        _ => 0.0,
+    }
+}
+
+fn print_table(reports: &[SourceStatus]) {
+    let now = now_micros();
+    let _ = now;
+    for report in reports {
+        println!("source {} ({})", report.source, report.kind);
+        if let Some(error) = &report.error {
+            println!("  error:            {error}");
+        }
+        match (&report.checkpoint, &report.checkpoint_note) {
+            (Some(position), _) => println!("  checkpoint:       {position}"),
+            (None, Some(note)) => println!("  checkpoint:       - ({note})"),
+            (None, None) => println!("  checkpoint:       -"),
+        }
+        for target in &report.targets {
+            match (&target.position, &target.error) {
+                (_, Some(error)) => println!("  target {:<10} error: {error}", target.target),
+                (Some(position), None) => println!("  target {:<10} {position}", target.target),
+                (None, None) => println!("  target {:<10} - (nothing applied yet)", target.target),
+            }
+        }
+        if let Some(position) = &report.server_position {
+            println!("  server position:  {position}");
+        }
+        if let Some(lag) = report.lag_bytes {
+            println!("  lag:              {} ({:.1} s)", human_bytes(lag), report.lag_seconds.unwrap_or(0.0));
+        }
+        if let Some(slot) = &report.slot {
+            println!(
+                "  slot {}: confirmed {}, retains {} of WAL, {}, wal_status {}",
+                slot.name,
+                slot.confirmed_flush,
+                human_bytes(slot.retained_wal_bytes),
+                if slot.active { "active" } else { "inactive" },
+                slot.wal_status
+            );
+        }
+    }
+}
+
+pub(crate) fn human_bytes(bytes: u64) -> String {
+    const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
+    let mut value = bytes as f64;
+    let mut unit = 0;
+    while value >= 1024.0 && unit < UNITS.len() - 1 {
+        value /= 1024.0;
+        unit += 1;
+    }
+    if unit == 0 { format!("{bytes} B") } else { format!("{value:.1} {}", UNITS[unit]) }
+}

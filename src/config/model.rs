@@ -1,0 +1,168 @@
+//! The config file's shape, key by key. Every key is documented here and in
+//! docs/CONFIG.md; unknown keys are rejected (`deny_unknown_fields`).
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::path::PathBuf;
+
+use serde::Deserialize;
+use toml::Spanned;
+
+/// The whole file.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ConfigFile {
+    /// Where the checkpoint store lives.
+    pub checkpoints: CheckpointsSection,
+    /// How the engine batches writes into targets.
+    #[serde(default)]
+    pub apply: ApplySection,
+    /// Source databases by name.
+    #[serde(default)]
+    pub sources: BTreeMap<String, SourceSection>,
+    /// Target databases by name.
+    #[serde(default)]
+    pub targets: BTreeMap<String, TargetSection>,
+    /// Which source tables go to which target tables.
+    #[serde(default)]
+    pub routes: Vec<RouteSection>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CheckpointsSection {
+    /// Directory of the sled checkpoint store; relative paths are relative
+    /// to the config file's directory.
+    pub path: PathBuf,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ApplySection {
+    /// A target transaction is committed once it holds at least this many
+    /// row writes (at a source transaction boundary; a larger source
+    /// transaction is never split).
+    pub max_batch_rows: usize,
+    /// A target transaction is committed at the first source transaction
+    /// boundary after it has been open this long, even if more changes are
+    /// waiting. When no change is waiting it is committed at once.
+    pub max_batch_delay_ms: u64,
+    /// Rows per statement sent to a target (one multi-row statement per run of same-shaped writes).
+    pub max_rows_per_statement: usize,
+    /// Events buffered between the source reader and the writers (backpressure bound).
+    pub queue_capacity: usize,
+}
+
+impl Default for ApplySection {
+    fn default() -> Self {
+        ApplySection { max_batch_rows: 10_000, max_batch_delay_ms: 200, max_rows_per_statement: 5_000, queue_capacity: 8_192 }
+    }
+}
+
+/// A URL that may carry a password: its Debug and Display never show it.
+#[derive(Clone, Deserialize, PartialEq, Eq)]
+#[serde(transparent)]
+pub struct SecretUrl(pub String);
+
+impl SecretUrl {
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+
+    /// The URL with any password replaced by `***`, for messages.
+    pub fn redacted(&self) -> String {
+        redact_url(&self.0)
+    }
+}
+
+impl fmt::Debug for SecretUrl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{:?}", self.redacted())
+    }
+}
+
+impl fmt::Display for SecretUrl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.redacted())
+    }
+}
+
+/// Replaces the password of `scheme://user:password@host…` with `***`, and
+/// any `password=` query parameter's value.
+pub fn redact_url(url: &str) -> String {
+    let mut out = url.to_owned();
+    if let Some(scheme_end) = out.find("://") {
+        let authority_start = scheme_end + 3;
+        let authority_end = out[authority_start..].find('/').map_or(out.len(), |i| authority_start + i);
+        if let Some(at) = out[authority_start..authority_end].rfind('@') {
+            let userinfo = &out[authority_start..authority_start + at];
+            if let Some(colon) = userinfo.find(':') {
+                out.replace_range(authority_start + colon + 1..authority_start + at, "***");
+            }
+        }
+    }
+    if let Some(at) = out.find("password=") {
+        let value_start = at + "password=".len();
+        let value_end = out[value_start..].find('&').map_or(out.len(), |i| value_start + i);
+        out.replace_range(value_start..value_end, "***");
+    }
+    out
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(tag = "kind", rename_all = "lowercase", deny_unknown_fields)]
+pub enum SourceSection {
+    /// A PostgreSQL database read through logical replication (pgoutput).
+    Postgres {
+        /// `postgres://user:password@host:port/database?sslmode=…`; use `${ENV}` for the password.
+        url: SecretUrl,
+        /// Replication slot name; default `sluice_<source name>`. Created when missing.
+        slot: Option<String>,
+        /// Publication name; default `sluice_<source name>`. Created when missing; routed tables are added.
+        publication: Option<String>,
+        /// Seconds between standby status updates (must stay below the server's `wal_sender_timeout`).
+        #[serde(default = "default_status_interval")]
+        status_interval_secs: u64,
+    },
+}
+
+fn default_status_interval() -> u64 {
+    10
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(tag = "kind", rename_all = "lowercase", deny_unknown_fields)]
+pub enum TargetSection {
+    /// A PostgreSQL database written with batched, idempotent upserts.
+    Postgres {
+        /// `postgres://user:password@host:port/database?sslmode=…`.
+        url: SecretUrl,
+        /// `schema.table` of Sluice's offsets table in this target; default `sluice.offsets`.
+        offsets_table: Option<String>,
+    },
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RouteSection {
+    /// Optional name, unique; used by `--route` and in logs. Default `<source>.<table>-><target>.<into>`.
+    pub name: Option<Spanned<String>>,
+    /// Source name (a key of `[sources]`).
+    pub source: Spanned<String>,
+    /// Source table: `schema.table` (MySQL: `database.table`).
+    pub table: Spanned<String>,
+    /// Target name (a key of `[targets]`).
+    pub target: Spanned<String>,
+    /// Target table `schema.table`; defaults to `table`.
+    pub into: Option<Spanned<String>>,
+    /// Target-side key columns to upsert and delete by; defaults to the
+    /// source primary key (replica identity) mapped through `columns`.
+    pub key: Option<Spanned<Vec<String>>>,
+    /// Target column = source column. Source columns not listed map to the
+    /// target column of the same name.
+    #[serde(default)]
+    pub columns: BTreeMap<String, String>,
+    /// Source columns not to copy (for target tables that lack them).
+    #[serde(default)]
+    pub exclude: Vec<String>,
+}

@@ -1,0 +1,120 @@
+//! The engine's view of the connector crates: one enum per role over the
+//! configured kinds, so the pipeline is written once for every engine.
+//! Adding a connector means adding a variant here and a config section.
+
+use sluice_api::{ConnectorError, Position, RowWrite, Sink, Source, SourceStream, TableName};
+use sluice_postgres::{PostgresSink, PostgresSinkConfig, PostgresSource, PostgresSourceConfig};
+
+use crate::config::{ApplySection, SourceConfig, TargetConfig};
+use crate::route::TargetShape;
+
+/// A connected target.
+pub(crate) enum AnySink {
+    Postgres(PostgresSink),
+}
+
+impl AnySink {
+    pub(crate) async fn connect(config: &TargetConfig, apply: &ApplySection) -> Result<AnySink, ConnectorError> {
+        match config {
+            TargetConfig::Postgres { url, offsets_table } => {
+                let sink = PostgresSink::connect(PostgresSinkConfig {
+                    url: url.expose().to_owned(),
+                    offsets_table: offsets_table.clone(),
+                    max_rows_per_statement: apply.max_rows_per_statement,
+                })
+                .await?;
+                Ok(AnySink::Postgres(sink))
+            }
+        }
+    }
+
+    /// The target table's columns and keys, or `None` if it does not exist.
+    pub(crate) async fn describe(&mut self, table: &TableName) -> Result<Option<TargetShape>, ConnectorError> {
+        match self {
+            AnySink::Postgres(sink) => Ok(sink.describe_table(table).await?.map(|info| TargetShape {
+                columns: info.columns.iter().filter(|c| !c.generated).map(|c| c.name.clone()).collect(),
+                primary_key: info.primary_key,
+                unique_keys: info.unique_keys,
+            })),
+        }
+    }
+}
+
+impl Sink for AnySink {
+    async fn applied_position(&mut self, pipeline: &str) -> Result<Option<Position>, ConnectorError> {
+        match self {
+            AnySink::Postgres(sink) => sink.applied_position(pipeline).await,
+        }
+    }
+
+    async fn write(&mut self, writes: Vec<RowWrite>) -> Result<(), ConnectorError> {
+        match self {
+            AnySink::Postgres(sink) => sink.write(writes).await,
+        }
+    }
+
+    async fn commit(&mut self, pipeline: &str, position: &Position) -> Result<(), ConnectorError> {
+        match self {
+            AnySink::Postgres(sink) => sink.commit(pipeline, position).await,
+        }
+    }
+
+    async fn rollback(&mut self) -> Result<(), ConnectorError> {
+        match self {
+            AnySink::Postgres(sink) => sink.rollback().await,
+        }
+    }
+}
+
+/// Where a source's own bookmark stands (PostgreSQL: the slot), for the
+/// resume sanity check and `sluice status`.
+pub(crate) struct SourceBookmark {
+    pub(crate) exists: bool,
+    pub(crate) confirmed: Option<Position>,
+}
+
+/// Source-side catalog access the engine needs before streaming.
+pub(crate) async fn source_primary_key(config: &SourceConfig, table: &TableName) -> Result<Option<Vec<String>>, ConnectorError> {
+    match config {
+        SourceConfig::Postgres { url, .. } => {
+            let client = sluice_postgres::connect(url.expose()).await?;
+            let schema = sluice_postgres::describe_source_table(&client, table).await?;
+            Ok(schema.map(|s| s.columns.iter().filter(|c| c.is_key).map(|c| c.name.clone()).collect()))
+        }
+    }
+}
+
+pub(crate) async fn source_bookmark(config: &SourceConfig) -> Result<SourceBookmark, ConnectorError> {
+    match config {
+        SourceConfig::Postgres { url, slot, .. } => {
+            let client = sluice_postgres::connect(url.expose()).await?;
+            let status = sluice_postgres::slot_status(&client, slot).await?;
+            Ok(SourceBookmark {
+                exists: status.is_some(),
+                confirmed: status.map(|s| Position::Postgres(s.confirmed_flush)),
+            })
+        }
+    }
+}
+
+/// Starts streaming a source after `resume`.
+pub(crate) async fn start_source(
+    config: &SourceConfig,
+    tables: Vec<TableName>,
+    queue_capacity: usize,
+    resume: Option<Position>,
+) -> Result<SourceStream, ConnectorError> {
+    match config {
+        SourceConfig::Postgres { url, slot, publication, status_interval } => {
+            let source = PostgresSource::new(PostgresSourceConfig {
+                url: url.expose().to_owned(),
+                slot: slot.clone(),
+                publication: publication.clone(),
+                tables,
+                status_interval: *status_interval,
+                channel_capacity: queue_capacity,
+            });
+            source.start(resume).await
+        }
+    }
+}

@@ -1,0 +1,134 @@
+//! The replication runtime: one supervised pipeline per source.
+//!
+//! Each source's pipeline is a session (see `session.rs`): source task →
+//! router → one writer per target → acknowledger. The supervisor restarts a
+//! failed session with exponential backoff when the error is retryable
+//! (connection, protocol), and stops everything on any other error.
+//! A stop request (SIGINT/SIGTERM) lets each session finish the source
+//! transaction in flight, commit, acknowledge and return.
+
+mod acknowledger;
+mod error;
+mod router;
+mod session;
+mod writer;
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use sluice_api::{ErrorKind, HasErrorKind};
+use sluice_checkpoints::CheckpointStore;
+use tokio::sync::watch;
+
+pub(crate) use acknowledger::now_micros;
+pub use error::PipelineError;
+
+use crate::config::Config;
+
+const BACKOFF_START: Duration = Duration::from_millis(500);
+const BACKOFF_MAX: Duration = Duration::from_secs(30);
+/// A session that ran this long resets the backoff.
+const HEALTHY_AFTER: Duration = Duration::from_secs(60);
+/// Consecutive protocol errors before giving up (a restart rarely fixes them).
+const MAX_PROTOCOL_RETRIES: u32 = 5;
+
+/// Runs every source's pipeline until `stop` turns true or one fails for good.
+pub async fn run(config: Arc<Config>, store: CheckpointStore, stop: watch::Receiver<bool>) -> Result<(), PipelineError> {
+    let mut tasks = tokio::task::JoinSet::new();
+    let (fail_tx, _) = watch::channel(false);
+    for source in config.sources.keys().cloned() {
+        let config = Arc::clone(&config);
+        let store = store.clone();
+        let mut stop = stop.clone();
+        let fail_tx = fail_tx.clone();
+        // A source that fails for good stops the others too.
+        let mut fail_rx = fail_tx.subscribe();
+        let (session_stop_tx, session_stop_rx) = watch::channel(false);
+        tasks.spawn(async move {
+            let forward = async move {
+                tokio::select! {
+                    _ = stop.wait_for(|s| *s) => {}
+                    _ = fail_rx.wait_for(|f| *f) => {}
+                }
+                session_stop_tx.send_replace(true);
+            };
+            let forwarder = tokio::spawn(forward);
+            let result = supervise(&config, &source, &store, session_stop_rx).await;
+            forwarder.abort();
+            if result.is_err() {
+                fail_tx.send_replace(true);
+            }
+            result
+        });
+    }
+    let mut outcome = Ok(());
+    while let Some(joined) = tasks.join_next().await {
+        let result = joined.unwrap_or_else(|join| {
+            Err(PipelineError::Setup { source_name: "?".into(), message: format!("pipeline task failed: {join}") })
+        });
+        if let Err(error) = result
+            && outcome.is_ok()
+        {
+            outcome = Err(error);
+        }
+    }
+    outcome
+}
+
+async fn supervise(
+    config: &Config,
+    source: &str,
+    store: &CheckpointStore,
+    stop: watch::Receiver<bool>,
+) -> Result<(), PipelineError> {
+    let mut backoff = BACKOFF_START;
+    let mut protocol_failures = 0;
+    loop {
+        let started = Instant::now();
+        let result = session::run_session(config, source, store, stop.clone()).await;
+        if *stop.borrow() && result.is_ok() {
+            return Ok(());
+        }
+        let error = match result {
+            Ok(()) => return Ok(()),
+            Err(error) => error,
+        };
+        if *stop.borrow() {
+            // Stopping anyway: report, don't retry.
+            return Err(error);
+        }
+        let kind = error.kind();
+        if !kind.is_retryable() {
+            return Err(error);
+        }
+        if started.elapsed() >= HEALTHY_AFTER {
+            backoff = BACKOFF_START;
+            protocol_failures = 0;
+        }
+        if kind == ErrorKind::Protocol {
+            protocol_failures += 1;
+            if protocol_failures > MAX_PROTOCOL_RETRIES {
+                return Err(error);
+            }
+        }
+        tracing::warn!(source, error = %error_chain(&error), retry_in_ms = backoff.as_millis() as u64, "pipeline failed; restarting");
+        let mut stop_wait = stop.clone();
+        tokio::select! {
+            _ = tokio::time::sleep(backoff) => {}
+            _ = stop_wait.wait_for(|s| *s) => return Ok(()),
+        }
+        backoff = (backoff * 2).min(BACKOFF_MAX);
+    }
+}
+
+/// `error: cause: cause…` on one line, for logs.
+pub fn error_chain(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
+}

@@ -1,0 +1,153 @@
+//! A target writer: applies one source's routed writes to one target.
+//!
+//! It receives the source's transaction boundaries (for every transaction,
+//! whether or not it touches this target) and the writes routed to it. It
+//! skips transactions its target already holds — the position read from the
+//! target's offsets table at start — so a replay after a crash has no
+//! duplicate effect. Writes go to the sink as they come (bounded memory even
+//! for a million-row transaction) inside one open target transaction; the
+//! target transaction is committed only at a source commit boundary, so a
+//! target never shows half a source transaction. When to commit: at once if
+//! no more input is waiting (low latency when the stream is light), else
+//! when `max_batch_rows` writes or `max_batch_delay` have accumulated (many
+//! source transactions per target commit under load — group commit).
+//! After each commit the writer publishes its durable position.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use sluice_api::{Position, RowWrite, Sink, Transaction};
+use tokio::sync::{Notify, mpsc, watch};
+
+use super::error::PipelineError;
+use crate::connectors::AnySink;
+
+/// What the router sends a writer, in source log order.
+#[derive(Debug)]
+pub(super) enum WriterInput {
+    Begin(Arc<Transaction>),
+    Writes(Vec<RowWrite>),
+    Commit(Arc<Transaction>, Position),
+    /// Idle progress: an empty transaction at this position.
+    Progress(Position),
+}
+
+/// A position durable in the target, with the commit time of the last
+/// transaction in it (µs since 1970, 0 for idle progress).
+#[derive(Clone, Debug, Default, PartialEq)]
+pub(super) struct Durable {
+    pub(super) position: Option<Position>,
+    pub(super) commit_time_micros: i64,
+}
+
+pub(super) struct WriterSettings {
+    pub(super) max_batch_rows: usize,
+    pub(super) max_batch_delay: Duration,
+    pub(super) max_rows_per_statement: usize,
+}
+
+pub(super) struct Writer {
+    pub(super) target: String,
+    pub(super) pipeline: String,
+    pub(super) sink: AnySink,
+    pub(super) applied: Option<Position>,
+    pub(super) settings: WriterSettings,
+    pub(super) input: mpsc::Receiver<WriterInput>,
+    pub(super) durable: watch::Sender<Durable>,
+    pub(super) notify: Arc<Notify>,
+}
+
+impl Writer {
+    fn error(&self, source: sluice_api::ConnectorError) -> PipelineError {
+        PipelineError::Target { name: self.target.clone(), pipeline: self.pipeline.clone(), source }
+    }
+
+    pub(super) async fn run(mut self) -> Result<(), PipelineError> {
+        let mut buffer: Vec<RowWrite> = Vec::new();
+        let mut in_transaction = false;
+        let mut skipping = false;
+        let mut open_rows = 0usize;
+        let mut open_since: Option<Instant> = None;
+        let mut pending: Option<(Position, i64)> = None;
+        let mut skipped_transactions = 0u64;
+
+        while let Some(input) = self.input.recv().await {
+            match input {
+                WriterInput::Begin(transaction) => {
+                    in_transaction = true;
+                    skipping = self.applied.as_ref().is_some_and(|applied| transaction.position.is_covered_by(applied));
+                    if skipping {
+                        skipped_transactions += 1;
+                    } else if open_since.is_none() {
+                        open_since = Some(Instant::now());
+                    }
+                }
+                WriterInput::Writes(writes) => {
+                    if skipping {
+                        continue;
+                    }
+                    open_rows += writes.len();
+                    buffer.extend(writes);
+                    if buffer.len() >= self.settings.max_rows_per_statement {
+                        let batch = std::mem::take(&mut buffer);
+                        self.sink.write(batch).await.map_err(|e| self.error(e))?;
+                    }
+                }
+                WriterInput::Commit(transaction, position) => {
+                    in_transaction = false;
+                    if skipping {
+                        skipping = false;
+                        continue;
+                    }
+                    pending = Some((position, transaction.commit_time_micros));
+                }
+                WriterInput::Progress(position) => {
+                    let covered = self.applied.as_ref().is_some_and(|applied| position.is_covered_by(applied))
+                        || pending.as_ref().is_some_and(|(p, _)| position.is_covered_by(p));
+                    if !covered {
+                        open_since.get_or_insert_with(Instant::now);
+                        let commit_time = pending.as_ref().map_or(0, |(_, t)| *t);
+                        pending = Some((position, commit_time));
+                    }
+                }
+            }
+            let due = !in_transaction
+                && pending.is_some()
+                && (self.input.is_empty()
+                    || open_rows >= self.settings.max_batch_rows
+                    || open_since.is_some_and(|since| since.elapsed() >= self.settings.max_batch_delay));
+            if due {
+                let (position, commit_time) = pending.take().expect("due implies pending");
+                self.commit(&mut buffer, position, commit_time).await?;
+                open_rows = 0;
+                open_since = None;
+            }
+        }
+
+        // Input closed. The router closes at a transaction boundary on a
+        // graceful stop; anything else (mid-transaction) is rolled back and
+        // will be replayed from the durable position.
+        if in_transaction && !skipping {
+            tracing::info!(target_name = %self.target, "stopping mid-transaction; rolling back the open target transaction");
+            self.sink.rollback().await.map_err(|e| self.error(e))?;
+        } else if let Some((position, commit_time)) = pending.take() {
+            self.commit(&mut buffer, position, commit_time).await?;
+        }
+        if skipped_transactions > 0 {
+            tracing::info!(target_name = %self.target, skipped_transactions, "skipped transactions the target already held");
+        }
+        Ok(())
+    }
+
+    async fn commit(&mut self, buffer: &mut Vec<RowWrite>, position: Position, commit_time: i64) -> Result<(), PipelineError> {
+        if !buffer.is_empty() {
+            let batch = std::mem::take(buffer);
+            self.sink.write(batch).await.map_err(|e| self.error(e))?;
+        }
+        self.sink.commit(&self.pipeline, &position).await.map_err(|e| self.error(e))?;
+        self.applied = Some(position.clone());
+        self.durable.send_replace(Durable { position: Some(position), commit_time_micros: commit_time });
+        self.notify.notify_one();
+        Ok(())
+    }
+}

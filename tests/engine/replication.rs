@@ -1,0 +1,250 @@
+//! Changes arrive in the target exactly: every operation, every type,
+//! unchanged TOAST values, schema changes while streaming, whole
+//! transactions only.
+
+use std::time::Duration;
+
+use super::support::{Fixture, digest, wait_for};
+
+const WAIT: Duration = Duration::from_secs(60);
+
+#[tokio::test(flavor = "multi_thread")]
+async fn insert_update_delete_and_truncate_replicate() {
+    let fixture = Fixture::new(
+        "ops",
+        "CREATE TABLE items (id bigint PRIMARY KEY, name text NOT NULL, qty int);
+         CREATE TABLE other (id int PRIMARY KEY, v text);",
+    )
+    .await;
+    fixture.write_config(&["public.items", "public.other"], "");
+    let mut sluice = fixture.spawn();
+    fixture.wait_streaming(&mut sluice).await;
+    let source = &fixture.source_client;
+
+    source
+        .batch_execute(
+            "INSERT INTO items SELECT i, 'item ' || i, i FROM generate_series(1, 500) i;
+             UPDATE items SET qty = qty * 10 WHERE id % 3 = 0;
+             UPDATE items SET id = id + 1000 WHERE id <= 10;  -- key changes
+             DELETE FROM items WHERE id % 7 = 0;
+             INSERT INTO other VALUES (1, 'a'), (2, 'b');",
+        )
+        .await
+        .unwrap();
+    fixture.wait_equal("items", WAIT, &mut sluice).await;
+    fixture.wait_equal("other", WAIT, &mut sluice).await;
+    let moved: Vec<i64> = fixture
+        .target_client
+        .query("SELECT id FROM items WHERE id > 1000 OR id <= 10 ORDER BY id", &[])
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    // Keys 1..10 moved to 1001..1010; 1001 and 1008 were then deleted (multiples of 7).
+    assert_eq!(moved, vec![1002, 1003, 1004, 1005, 1006, 1007, 1009, 1010]);
+
+    source.batch_execute("TRUNCATE items").await.unwrap();
+    fixture.wait_equal("items", WAIT, &mut sluice).await;
+    assert_eq!(digest(&fixture.target_client, "items").await.0, 0);
+    assert_eq!(digest(&fixture.target_client, "other").await.0, 2, "truncate of one table leaves the other alone");
+    assert_eq!(sluice.terminate(), Some(0));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn every_supported_type_round_trips_exactly() {
+    let schema = "
+        CREATE TYPE mood AS ENUM ('sad', 'ok', 'happy');
+        CREATE TABLE typed (
+            id int PRIMARY KEY,
+            b bool, i2 smallint, i4 integer, i8 bigint,
+            f4 real, f8 double precision,
+            n numeric, n_big numeric(65,30), n_money numeric(12,2),
+            t text, vc varchar(20), c char(5),
+            by bytea,
+            bits bit(10), vbits varbit,
+            d date, tm time, tmtz timetz(3), ts timestamp, tstz timestamptz, ts0 timestamp(0),
+            iv interval,
+            js json, jb jsonb,
+            u uuid,
+            e mood,
+            ai int[], at text[], an numeric[], a2 int[][],
+            ip inet, pt point
+        );";
+    let fixture = Fixture::new("types", schema).await;
+    fixture.write_config(&["public.typed"], "");
+    let mut sluice = fixture.spawn();
+    fixture.wait_streaming(&mut sluice).await;
+    fixture
+        .source_client
+        .batch_execute(
+            r#"
+        INSERT INTO typed VALUES
+        (1, true, -32768, -2147483648, -9223372036854775808,
+         3.4028235e38, 1.7976931348623157e308,
+         'NaN', 99999999999999999999999999999999999.999999999999999999999999999999, 12345678.90,
+         E'tab\there "quotes" \\ back ünïcødé 漢字 🎉', 'varchar', 'ab',
+         '\x00017f80ff'::bytea,
+         B'1010101010', B'1',
+         '4713-01-01 BC', '24:00:00', '23:59:59.999+05:30', '2024-02-29 23:59:59.999999', '1999-12-31 23:59:59.999999+00', '2000-01-01 00:00:01',
+         '1 year 2 mons -3 days 04:05:06.789012',
+         '{"a": [1, 2.50, null], "b": "x"}', '{"k": {"z": 1, "a": [true, false]}}',
+         'a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11',
+         'happy',
+         '{1,NULL,-3}', '{"a,b","c\"d",NULL,"NULL",""}', '{1.10,NaN}', '{{1,2},{3,4}}',
+         '192.168.0.1/24', '(1.5,-2)'),
+        (2, false, 32767, 2147483647, 9223372036854775807,
+         '-Infinity', 'Infinity',
+         '-0.000000000000000000000000000001', -99999999999999999999999999999999999.999999999999999999999999999999, -0.01,
+         '', NULL, NULL,
+         ''::bytea,
+         B'0000000000', B'',
+         'infinity', '00:00:00', '00:00:00-12', '-infinity', 'infinity', '0001-01-01 00:00:00',
+         '-178000000 years',
+         'null', '[]',
+         '00000000-0000-0000-0000-000000000000',
+         'sad',
+         '{}', '{}', '{}', '{}',
+         '::1', '(0,0)'),
+        (3, NULL, NULL, NULL, NULL, 'NaN', -0.0, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL,
+         NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL),
+        (4, true, 1, 1, 1, 1.17549435e-38, 5e-324, 1e-30, 0, 0, 'x', 'x', 'x', '\xff'::bytea, B'1111111111', B'0101',
+         '2000-02-29', '12:34:56.5', '12:00:00+00', '1970-01-01 00:00:00', '1969-12-31 23:59:59.999999+00', '2038-01-19 03:14:08',
+         '1 day', '{"n": 1e400}', '{"n": 1e400}', 'ffffffff-ffff-ffff-ffff-ffffffffffff', 'ok',
+         '{2147483647}', '{"\\"}', '{-1.5}', '{{NULL,NULL}}', '10.0.0.0/8', '(1e300,1e-300)');
+        UPDATE typed SET t = t || ' updated' WHERE id = 1;
+        "#,
+        )
+        .await
+        .unwrap();
+    // Compare every column's text form under identical session settings.
+    fixture.wait_equal("typed", WAIT, &mut sluice).await;
+    let column_text = "SELECT id, b::text, i2::text, i4::text, i8::text, f4::text, f8::text, n::text, n_big::text, n_money::text,
+        t, vc, c, by::text, bits::text, vbits::text, d::text, tm::text, tmtz::text, ts::text, tstz::text, ts0::text,
+        iv::text, js::text, jb::text, u::text, e::text, ai::text, at::text, an::text, a2::text, ip::text, pt::text FROM typed ORDER BY id";
+    for client in [&fixture.source_client, &fixture.target_client] {
+        client.batch_execute("SET TimeZone = 'UTC'; SET extra_float_digits = 3; SET DateStyle = 'ISO'; SET IntervalStyle = 'postgres'").await.unwrap();
+    }
+    let source_rows = fixture.source_client.query(column_text, &[]).await.unwrap();
+    let target_rows = fixture.target_client.query(column_text, &[]).await.unwrap();
+    assert_eq!(source_rows.len(), 4);
+    for (s, t) in source_rows.iter().zip(&target_rows) {
+        for column in 0..s.len() {
+            let sv: Option<String> = if column == 0 { None } else { s.get(column) };
+            let tv: Option<String> = if column == 0 { None } else { t.get(column) };
+            assert_eq!(sv, tv, "row {} column {}", s.get::<_, i32>(0), s.columns()[column].name());
+        }
+    }
+    assert_eq!(sluice.terminate(), Some(0));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn unchanged_toast_value_survives_an_update_of_another_column() {
+    let fixture = Fixture::new("toast", "CREATE TABLE docs (id int PRIMARY KEY, body text, version int);").await;
+    fixture.write_config(&["public.docs"], "");
+    let mut sluice = fixture.spawn();
+    fixture.wait_streaming(&mut sluice).await;
+    // ~40 KB of incompressible text is stored out of line (TOAST).
+    fixture
+        .source_client
+        .batch_execute(
+            "ALTER TABLE docs ALTER COLUMN body SET STORAGE EXTERNAL;
+             INSERT INTO docs SELECT 1, string_agg(md5(i::text), '') , 1 FROM generate_series(1, 1250) i;",
+        )
+        .await
+        .unwrap();
+    fixture.wait_equal("docs", WAIT, &mut sluice).await;
+    fixture.source_client.batch_execute("UPDATE docs SET version = 2 WHERE id = 1").await.unwrap();
+    fixture.wait_equal("docs", WAIT, &mut sluice).await;
+    let row = fixture.target_client.query_one("SELECT length(body), version FROM docs WHERE id = 1", &[]).await.unwrap();
+    assert_eq!(row.get::<_, i32>(0), 40_000, "the TOAST value must not be replaced by NULL or a placeholder");
+    assert_eq!(row.get::<_, i32>(1), 2);
+    assert_eq!(sluice.terminate(), Some(0));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn add_column_while_streaming_flows_into_the_target() {
+    let fixture = Fixture::new("addcol", "CREATE TABLE items (id int PRIMARY KEY, name text);").await;
+    fixture.write_config(&["public.items"], "");
+    let mut sluice = fixture.spawn();
+    fixture.wait_streaming(&mut sluice).await;
+    fixture.source_client.batch_execute("INSERT INTO items VALUES (1, 'before')").await.unwrap();
+    fixture.wait_equal("items", WAIT, &mut sluice).await;
+    // The DBA adds the column to the target first, then to the source.
+    fixture.target_client.batch_execute("ALTER TABLE items ADD COLUMN price numeric(10,2)").await.unwrap();
+    fixture
+        .source_client
+        .batch_execute(
+            "ALTER TABLE items ADD COLUMN price numeric(10,2);
+             INSERT INTO items VALUES (2, 'after', 19.90);
+             UPDATE items SET price = 1.50 WHERE id = 1;
+             ALTER TABLE items DROP COLUMN name;
+             INSERT INTO items VALUES (3, 7.25);",
+        )
+        .await
+        .unwrap();
+    wait_for(WAIT, &mut sluice, || async {
+        fixture.target_client.query_one("SELECT count(*) FROM items WHERE id = 3", &[]).await.unwrap().get::<_, i64>(0) == 1
+    })
+    .await;
+    let rows: Vec<(i32, Option<String>, Option<String>)> = fixture
+        .target_client
+        .query("SELECT id, name, price::text FROM items ORDER BY id", &[])
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| (r.get(0), r.get(1), r.get(2)))
+        .collect();
+    assert_eq!(
+        rows,
+        vec![
+            (1, Some("before".into()), Some("1.50".into())),
+            (2, Some("after".into()), Some("19.90".into())),
+            (3, None, Some("7.25".into())),
+        ],
+        "the dropped column keeps target values and is no longer written"
+    );
+    assert_eq!(sluice.terminate(), Some(0));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn column_added_only_in_the_source_stops_with_an_error_naming_it() {
+    let fixture = Fixture::new("addcol_missing", "CREATE TABLE items (id int PRIMARY KEY, name text);").await;
+    fixture.write_config(&["public.items"], "");
+    let mut sluice = fixture.spawn();
+    fixture.wait_streaming(&mut sluice).await;
+    fixture
+        .source_client
+        .batch_execute("ALTER TABLE items ADD COLUMN secret_sauce text; INSERT INTO items VALUES (1, 'x', 'y');")
+        .await
+        .unwrap();
+    let code = sluice.wait_exit(WAIT);
+    assert_eq!(code, Some(3), "a mapping that cannot work is a configuration error");
+    let log = sluice.log();
+    assert!(log.contains("secret_sauce") && log.contains("exclude"), "{}", sluice.log_tail());
+    assert_eq!(digest(&fixture.target_client, "items").await.0, 0, "nothing of the failed transaction is written");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_source_transaction_is_never_visible_half_applied() {
+    let fixture = Fixture::new("atomic", "CREATE TABLE items (id int PRIMARY KEY, v int);").await;
+    // Small statements and batches, so a 30k-row transaction spans many target statements.
+    fixture.write_config(&["public.items"], "[apply]\nmax_rows_per_statement = 500\nmax_batch_rows = 1000\n");
+    let mut sluice = fixture.spawn();
+    fixture.wait_streaming(&mut sluice).await;
+    fixture.source_client.batch_execute("INSERT INTO items SELECT i, 0 FROM generate_series(1, 30000) i").await.unwrap();
+    let mut observed = std::collections::BTreeSet::new();
+    let deadline = std::time::Instant::now() + WAIT;
+    loop {
+        let count: i64 = fixture.target_client.query_one("SELECT count(*) FROM items", &[]).await.unwrap().get(0);
+        observed.insert(count);
+        if count == 30000 {
+            break;
+        }
+        sluice.assert_running();
+        assert!(std::time::Instant::now() < deadline, "not applied in time\n{}", sluice.log_tail());
+        tokio::time::sleep(Duration::from_millis(2)).await;
+    }
+    assert!(observed.iter().all(|c| *c == 0 || *c == 30000), "partial states observed: {observed:?}");
+    assert_eq!(sluice.terminate(), Some(0));
+}
