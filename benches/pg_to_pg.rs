@@ -129,7 +129,10 @@ impl Consumer {
                 wait_until(Duration::from_secs(30), || async {
                     Ok(pair
                         .source_client
-                        .query_one("SELECT count(*) FROM pg_replication_slots WHERE slot_name = 'sluice_src' AND active", &[])
+                        .query_one(
+                            "SELECT count(*) FROM pg_replication_slots WHERE slot_name = 'sluice_src' AND active",
+                            &[],
+                        )
                         .await?
                         .get::<_, i64>(0)
                         == 1)
@@ -246,10 +249,12 @@ async fn throughput(
             while id <= rows {
                 writer.batch_execute("BEGIN").await?;
                 let end = (id + 1000).min(rows + 1);
-                let futures: Vec<_> = (id..end).map(|i| {
-                    let update = &update;
-                    async move { writer.execute(update, &[&i]).await }
-                }).collect();
+                let futures: Vec<_> = (id..end)
+                    .map(|i| {
+                        let update = &update;
+                        async move { writer.execute(update, &[&i]).await }
+                    })
+                    .collect();
                 for result in futures_join(futures).await {
                     result?;
                 }
@@ -264,10 +269,12 @@ async fn throughput(
             let mut id = 1i64;
             while id <= rows {
                 let end = (id + 64).min(rows + 1);
-                let futures: Vec<_> = (id..end).map(|i| {
-                    let insert = &insert;
-                    async move { writer.execute(insert, &[&i]).await }
-                }).collect();
+                let futures: Vec<_> = (id..end)
+                    .map(|i| {
+                        let insert = &insert;
+                        async move { writer.execute(insert, &[&i]).await }
+                    })
+                    .collect();
                 for result in futures_join(futures).await {
                     result?;
                 }
@@ -279,7 +286,8 @@ async fn throughput(
 
     let started = Instant::now();
     consumer.start_async(&pair).await?;
-    wait_until(Duration::from_secs(900), || marker_visible(&pair.target_client, 1)).await
+    wait_until(Duration::from_secs(900), || marker_visible(&pair.target_client, 1))
+        .await
         .with_context(|| format!("{} did not catch up on {workload}", system.name()))?;
     let elapsed = started.elapsed().as_secs_f64();
     consumer.shutdown(&pair).await?;
@@ -293,7 +301,12 @@ async fn futures_join<F: Future>(futures: Vec<F>) -> Vec<F::Output> {
     futures_util::future::join_all(futures).await
 }
 
-async fn latency(system: System, servers: (&PgServer, &PgServer), work: &Path, seconds: u64) -> Result<(u64, f64, f64, f64)> {
+async fn latency(
+    system: System,
+    servers: (&PgServer, &PgServer),
+    work: &Path,
+    seconds: u64,
+) -> Result<(u64, f64, f64, f64)> {
     let pair = fresh_pair(servers.0, servers.1, &format!("{}_latency", short(system))).await?;
     let mut consumer = Consumer::prepare(system, &pair, work, &format!("{}_latency", short(system))).await?;
     consumer.create_slot(&pair).await?;
@@ -375,7 +388,8 @@ async fn main() -> Result<()> {
         for system in [System::Native, System::Sluice] {
             eprintln!("{workload}: {}", system.name());
             let (rows, secs) = throughput(system, workload, servers, &work, scale).await?;
-            let line = format!("| {workload} | {} | {rows} | {secs:.2} s | {:.0} rows/s |", system.name(), rows as f64 / secs);
+            let line =
+                format!("| {workload} | {} | {rows} | {secs:.2} s | {:.0} rows/s |", system.name(), rows as f64 / secs);
             eprintln!("{line}");
             lines.push(line);
         }

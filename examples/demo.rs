@@ -102,7 +102,8 @@ into = "public.order_lines"
 #[tokio::main]
 async fn main() -> Result<()> {
     let seconds: u64 = std::env::var("DEMO_SECONDS").ok().and_then(|s| s.parse().ok()).unwrap_or(20);
-    let sluice_bin = std::env::var("SLUICE_BIN").map(PathBuf::from).unwrap_or_else(|_| PathBuf::from("target/release/sluice"));
+    let sluice_bin =
+        std::env::var("SLUICE_BIN").map(PathBuf::from).unwrap_or_else(|_| PathBuf::from("target/release/sluice"));
     if !sluice_bin.exists() {
         bail!("{} not found; run `cargo build --release` first (make demo does)", sluice_bin.display());
     }
@@ -201,7 +202,9 @@ async fn main() -> Result<()> {
 async fn wait_for_slot(client: &Client, sluice: &mut Child) -> Result<()> {
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
-        let row = client.query_one("SELECT count(*) FROM pg_replication_slots WHERE slot_name = 'sluice_erp' AND active", &[]).await?;
+        let row = client
+            .query_one("SELECT count(*) FROM pg_replication_slots WHERE slot_name = 'sluice_erp' AND active", &[])
+            .await?;
         if row.get::<_, i64>(0) == 1 {
             return Ok(());
         }
@@ -249,12 +252,19 @@ async fn generate(client: Client, duration: Duration) -> Result<u64> {
             count += 1;
         }
         if count % 23 == 0 {
-            client.batch_execute("DELETE FROM sales_orders WHERE id = (SELECT max(id) FROM sales_orders WHERE status = 'new')").await?;
+            client
+                .batch_execute(
+                    "DELETE FROM sales_orders WHERE id = (SELECT max(id) FROM sales_orders WHERE status = 'new')",
+                )
+                .await?;
             count += 1;
         }
         if count % 50 == 0 {
             client
-                .execute("INSERT INTO customers (id, name, city) VALUES ($1, 'Customer ' || $1, 'Porto')", &[&next_customer])
+                .execute(
+                    "INSERT INTO customers (id, name, city) VALUES ($1, 'Customer ' || $1, 'Porto')",
+                    &[&next_customer],
+                )
                 .await?;
             next_customer += 1;
             client.batch_execute("UPDATE inventory SET qty = qty + 50, updated_at = now() WHERE qty < 990").await?;
@@ -265,12 +275,11 @@ async fn generate(client: Client, duration: Duration) -> Result<u64> {
     Ok(count)
 }
 
+async fn count(client: &Client, table: &str) -> Result<i64> {
+    Ok(client.query_one(&format!("SELECT count(*) FROM {table}"), &[]).await?.get(0))
+}
+
 async fn print_progress(erp: &Client, report: &Client, started: Instant) -> Result<()> {
-    let count = |client: &Client, table: &'static str| {
-        let query = format!("SELECT count(*) FROM {table}");
-        let client = client;
-        async move { client.query_one(&query, &[]).await.map(|row| row.get::<_, i64>(0)) }
-    };
     let source_orders = count(erp, "sales_orders").await?;
     let target_orders = count(report, "orders").await?;
     let source_lines = count(erp, "sales_order_lines").await?;

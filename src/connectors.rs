@@ -43,25 +43,25 @@ impl AnySink {
 impl Sink for AnySink {
     async fn applied_position(&mut self, pipeline: &str) -> Result<Option<Position>, ConnectorError> {
         match self {
-            AnySink::Postgres(sink) => sink.applied_position(pipeline).await,
+            AnySink::Postgres(sink) => Sink::applied_position(sink, pipeline).await,
         }
     }
 
     async fn write(&mut self, writes: Vec<RowWrite>) -> Result<(), ConnectorError> {
         match self {
-            AnySink::Postgres(sink) => sink.write(writes).await,
+            AnySink::Postgres(sink) => Sink::write(sink, writes).await,
         }
     }
 
     async fn commit(&mut self, pipeline: &str, position: &Position) -> Result<(), ConnectorError> {
         match self {
-            AnySink::Postgres(sink) => sink.commit(pipeline, position).await,
+            AnySink::Postgres(sink) => Sink::commit(sink, pipeline, position).await,
         }
     }
 
     async fn rollback(&mut self) -> Result<(), ConnectorError> {
         match self {
-            AnySink::Postgres(sink) => sink.rollback().await,
+            AnySink::Postgres(sink) => Sink::rollback(sink).await,
         }
     }
 }
@@ -74,7 +74,10 @@ pub(crate) struct SourceBookmark {
 }
 
 /// Source-side catalog access the engine needs before streaming.
-pub(crate) async fn source_primary_key(config: &SourceConfig, table: &TableName) -> Result<Option<Vec<String>>, ConnectorError> {
+pub(crate) async fn source_primary_key(
+    config: &SourceConfig,
+    table: &TableName,
+) -> Result<Option<Vec<String>>, ConnectorError> {
     match config {
         SourceConfig::Postgres { url, .. } => {
             let client = sluice_postgres::connect(url.expose()).await?;

@@ -16,7 +16,7 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use sluice_api::{Change, Operation, RowWrite, TableName, TableSchema, TargetTable, Value};
+use sluice_api::{Change, Operation, RowWrite, TableSchema, TargetTable, Value};
 
 use crate::config::RouteConfig;
 
@@ -27,6 +27,11 @@ pub enum RouteError {
     Config { route: String, message: String },
     #[error("Route {route}: source table {table}: {message}")]
     Data { route: String, table: String, message: String },
+    /// A source column has no target column of its name: the target may
+    /// have been altered since it was described, so the caller describes it
+    /// again once before giving up.
+    #[error("Route {route}: {message}")]
+    TargetColumnMissing { route: String, message: String },
 }
 
 /// The target table's shape as the sink describes it.
@@ -60,7 +65,11 @@ pub struct ResolvedRoute {
 
 impl Route {
     /// Checks the route's static mapping against the target's shape.
-    pub fn new(config: RouteConfig, target_shape: TargetShape, source_primary_key: Vec<String>) -> Result<Route, RouteError> {
+    pub fn new(
+        config: RouteConfig,
+        target_shape: TargetShape,
+        source_primary_key: Vec<String>,
+    ) -> Result<Route, RouteError> {
         let route = Route { config, target_shape, source_primary_key, resolved: None };
         for target_column in route.config.columns.keys() {
             if !route.target_shape.columns.contains(target_column) {
@@ -83,8 +92,11 @@ impl Route {
         Ok(route)
     }
 
-    pub fn source_table(&self) -> &TableName {
-        &self.config.table
+    /// Replaces the target table's shape (after the DBA altered it) and
+    /// forgets the cached resolution.
+    pub fn set_target_shape(&mut self, shape: TargetShape) {
+        self.target_shape = shape;
+        self.resolved = None;
     }
 
     fn config_error(&self, message: String) -> RouteError {
@@ -121,11 +133,14 @@ impl Route {
                 continue;
             }
             if !self.target_shape.columns.contains(&column.name) {
-                return Err(self.config_error(format!(
-                    "source column {}.{} has no column of the same name in target table {}; add it to the target, \
+                return Err(RouteError::TargetColumnMissing {
+                    route: self.config.name.clone(),
+                    message: format!(
+                        "source column {}.{} has no column of the same name in target table {}; add it to the target, \
                      map it in [routes.columns], or list it in `exclude`",
-                    schema.name, column.name, config.into
-                )));
+                        schema.name, column.name, config.into
+                    ),
+                });
             }
             pairs.entry(column.name.clone()).or_insert(index);
         }
@@ -197,12 +212,8 @@ impl Route {
             .iter()
             .map(|k| columns.iter().position(|c| c == k).expect("key columns are mapped columns"))
             .collect();
-        let target = Arc::new(TargetTable {
-            schema: config.into.schema.clone(),
-            name: config.into.name.clone(),
-            columns,
-            key,
-        });
+        let target =
+            Arc::new(TargetTable { schema: config.into.schema.clone(), name: config.into.name.clone(), columns, key });
         Ok(ResolvedRoute { target, sources, key_sources })
     }
 
@@ -265,7 +276,7 @@ fn project(row: &[Value], indices: &[usize]) -> Vec<Value> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use sluice_api::{Column, ColumnType, Lsn, Position, Transaction};
+    use sluice_api::{Column, ColumnType, Lsn, Position, TableName, Transaction};
 
     fn column(name: &str, is_key: bool) -> Column {
         Column {
@@ -301,7 +312,12 @@ mod tests {
         Route::new(config, shape, vec![]).unwrap()
     }
 
-    fn change(table: &Arc<TableSchema>, operation: Operation, before: Option<Vec<Value>>, after: Option<Vec<Value>>) -> Change {
+    fn change(
+        table: &Arc<TableSchema>,
+        operation: Operation,
+        before: Option<Vec<Value>>,
+        after: Option<Vec<Value>>,
+    ) -> Change {
         Change {
             transaction: Arc::new(Transaction {
                 id: "1".into(),

@@ -137,8 +137,12 @@ impl CheckpointStore {
     /// Forgets everything about `source`; returns whether anything was there.
     pub async fn reset(&self, source: &str) -> Result<bool, CheckpointError> {
         let mut removed = self.acknowledged.remove(source.as_bytes()).map_err(|e| self.io(e))?.is_some();
-        let keys: Vec<_> =
-            self.applied.scan_prefix(applied_prefix(source)).keys().collect::<Result<_, _>>().map_err(|e| self.io(e))?;
+        let keys: Vec<_> = self
+            .applied
+            .scan_prefix(applied_prefix(source))
+            .keys()
+            .collect::<Result<_, _>>()
+            .map_err(|e| self.io(e))?;
         for key in keys {
             removed |= self.applied.remove(key).map_err(|e| self.io(e))?.is_some();
         }

@@ -107,7 +107,9 @@ pub(super) async fn reset(config: Config, source: String, drop_slot: bool, yes: 
     targets.dedup();
     for target in targets {
         let result = match AnySink::connect(&config.targets[target], &config.apply).await {
-            Ok(AnySink::Postgres(mut sink)) => sink.forget_position(&source).await.map_err(sluice_api::ConnectorError::from),
+            Ok(AnySink::Postgres(mut sink)) => {
+                sink.forget_position(&source).await.map(|_| ()).map_err(sluice_api::ConnectorError::from)
+            }
             Err(error) => Err(error),
         };
         if let Err(error) = result {

@@ -104,28 +104,32 @@ pub(super) async fn status(config: Config, json: bool) -> u8 {
 
         let SourceConfig::Postgres { url, slot, .. } = source;
         match sluice_postgres::connect(url.expose()).await {
-            Ok(client) => {
-                match sluice_postgres::slot_status(&client, slot).await {
-                    Ok(Some(status)) => {
-                        report.server_position = Some(Position::Postgres(status.current_wal).encode());
-                        report.slot = Some(SlotReport {
-                            name: slot.clone(),
-                            confirmed_flush: status.confirmed_flush.to_string(),
-                            restart_lsn: status.restart_lsn.to_string(),
-                            retained_wal_bytes: status.retained_bytes,
-                            active: status.active,
-                            wal_status: status.wal_status.clone(),
-                        });
-                        let applied = lowest.as_ref().map(|(p, _)| p.clone()).unwrap_or(Position::Postgres(status.confirmed_flush));
-                        let Position::Postgres(applied_lsn) = applied;
-                        let lag = status.current_wal.0.saturating_sub(applied_lsn.0);
-                        report.lag_bytes = Some(lag);
-                        report.lag_seconds = Some(lag_seconds(&client, slot, lag).await);
-                    }
-                    Ok(None) => report.error = Some(format!("replication slot {slot} does not exist (created on first run)")),
-                    Err(error) => report.error = Some(crate::pipeline::error_chain(&error)),
+            Ok(client) => match sluice_postgres::slot_status(&client, slot).await {
+                Ok(Some(status)) => {
+                    report.server_position = Some(Position::Postgres(status.current_wal).encode());
+                    report.slot = Some(SlotReport {
+                        name: slot.clone(),
+                        confirmed_flush: status.confirmed_flush.to_string(),
+                        restart_lsn: status.restart_lsn.to_string(),
+                        retained_wal_bytes: status.retained_bytes,
+                        active: status.active,
+                        wal_status: status.wal_status.clone(),
+                    });
+                    let applied =
+                        lowest.as_ref().map(|(p, _)| p.clone()).unwrap_or(Position::Postgres(status.confirmed_flush));
+                    let applied_lsn = match applied {
+                        Position::Postgres(lsn) => lsn.0,
+                        Position::Binlog(_) => status.confirmed_flush.0,
+                    };
+                    let lag = status.current_wal.0.saturating_sub(applied_lsn);
+                    report.lag_bytes = Some(lag);
+                    report.lag_seconds = Some(lag_seconds(&client, slot, lag).await);
                 }
-            }
+                Ok(None) => {
+                    report.error = Some(format!("replication slot {slot} does not exist (created on first run)"))
+                }
+                Err(error) => report.error = Some(crate::pipeline::error_chain(&error)),
+            },
             Err(error) => report.error = Some(crate::pipeline::error_chain(&error)),
         }
         reports.push(report);
@@ -141,7 +145,11 @@ pub(super) async fn status(config: Config, json: bool) -> u8 {
     } else {
         print_table(&reports);
     }
-    if reports.iter().any(|r| r.error.is_some() || r.targets.iter().any(|t| t.error.is_some())) { EXIT_FAILED } else { EXIT_OK }
+    if reports.iter().any(|r| r.error.is_some() || r.targets.iter().any(|t| t.error.is_some())) {
+        EXIT_FAILED
+    } else {
+        EXIT_OK
+    }
 }
 
 /// The walsender's own measurement (`pg_stat_replication.flush_lag`, from our

@@ -19,10 +19,9 @@ pub(super) fn interpolate(text: &str, lookup: impl Fn(&str) -> Option<String>) -
             out.push_str("${");
             rest = after;
         } else if let Some(after) = from_dollar.strip_prefix("${") {
-            let end = after.find('}').ok_or(ConfigError::Interpolation {
-                line,
-                message: "`${` without a closing `}`".into(),
-            })?;
+            let end = after
+                .find('}')
+                .ok_or(ConfigError::Interpolation { line, message: "`${` without a closing `}`".into() })?;
             let name = &after[..end];
             if name.is_empty() || !name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_') {
                 return Err(ConfigError::Interpolation {

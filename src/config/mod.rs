@@ -75,14 +75,16 @@ pub struct RouteConfig {
 impl Config {
     /// Reads, interpolates from the process environment, parses and validates.
     pub fn load(path: &Path) -> Result<Config, ConfigError> {
-        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read { path: path.to_owned(), source })?;
+        let text =
+            std::fs::read_to_string(path).map_err(|source| ConfigError::Read { path: path.to_owned(), source })?;
         Config::from_text(&text, path, |name| std::env::var(name).ok())
     }
 
     pub fn from_text(text: &str, path: &Path, env: impl Fn(&str) -> Option<String>) -> Result<Config, ConfigError> {
         let text = interpolate::interpolate(text, env)?;
-        let file: ConfigFile =
-            toml::from_str(&text).map_err(|source| ConfigError::Parse { path: path.to_owned(), source })?;
+        let file: ConfigFile = toml::from_str(&text).map_err(|source| {
+            unknown_key_error(&text, &source).unwrap_or(ConfigError::Parse { path: path.to_owned(), source })
+        })?;
         Validator { text: &text }.validate(file, path)
     }
 
@@ -107,7 +109,11 @@ impl Validator<'_> {
 
     fn table_name<T>(&self, key: &str, value: &Spanned<String>, _: Option<&T>) -> Result<TableName, ConfigError> {
         TableName::parse(value.get_ref()).ok_or_else(|| {
-            self.invalid(key, Some(value), format!("{:?} is not `schema.table` (MySQL: `database.table`)", value.get_ref()))
+            self.invalid(
+                key,
+                Some(value),
+                format!("{:?} is not `schema.table` (MySQL: `database.table`)", value.get_ref()),
+            )
         })
     }
 
@@ -185,7 +191,12 @@ impl Validator<'_> {
                     message: format!("route name {:?} is used twice; route names must be unique", resolved.name),
                 });
             }
-            if !pairs.insert((resolved.source.clone(), resolved.table.clone(), resolved.target.clone(), resolved.into.clone())) {
+            if !pairs.insert((
+                resolved.source.clone(),
+                resolved.table.clone(),
+                resolved.target.clone(),
+                resolved.into.clone(),
+            )) {
                 return Err(ConfigError::Invalid {
                     key: format!("routes[{index}]"),
                     line: None,
@@ -288,6 +299,27 @@ impl Validator<'_> {
     }
 }
 
+/// toml reports an unknown key at its table's header; find the key's own
+/// line so the message points at the typo.
+fn unknown_key_error(text: &str, error: &toml::de::Error) -> Option<ConfigError> {
+    let message = error.message();
+    let key = message.strip_prefix("unknown field `")?.split('`').next()?;
+    let span = error.span()?;
+    let header_line = text[..span.start.min(text.len())].matches('\n').count() + 1;
+    let header = text.lines().nth(header_line - 1)?.trim().trim_matches(|c| c == '[' || c == ']').to_owned();
+    let expected = message.split_once(", expected ").map(|(_, rest)| rest.to_owned()).unwrap_or_default();
+    let line = text.lines().enumerate().skip(header_line).find_map(|(index, line)| {
+        let trimmed = line.trim_start();
+        let rest = trimmed.strip_prefix(key)?;
+        rest.trim_start().starts_with('=').then_some(index + 1)
+    })?;
+    Some(ConfigError::Invalid {
+        key: format!("{header}.{key}"),
+        line: Some(line),
+        message: format!("unknown key `{key}`; expected {expected}"),
+    })
+}
+
 fn check_name(key: &str, name: &str) -> Result<(), ConfigError> {
     if name.is_empty() || !name.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.')) {
         return Err(ConfigError::Invalid {
@@ -301,7 +333,9 @@ fn check_name(key: &str, name: &str) -> Result<(), ConfigError> {
 
 fn check_slot_name(key: &str, slot: &str) -> Result<(), ConfigError> {
     // PostgreSQL: replication slot names may contain lower-case letters, numbers and underscores, max 63 bytes.
-    if slot.is_empty() || slot.len() > 63 || !slot.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
+    if slot.is_empty()
+        || slot.len() > 63
+        || !slot.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
     {
         return Err(ConfigError::Invalid {
             key: key.into(),

@@ -36,7 +36,7 @@ pub struct CheckpointsSection {
     pub path: PathBuf,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct ApplySection {
     /// A target transaction is committed once it holds at least this many
@@ -55,7 +55,12 @@ pub struct ApplySection {
 
 impl Default for ApplySection {
     fn default() -> Self {
-        ApplySection { max_batch_rows: 10_000, max_batch_delay_ms: 200, max_rows_per_statement: 5_000, queue_capacity: 8_192 }
+        ApplySection {
+            max_batch_rows: 10_000,
+            max_batch_delay_ms: 200,
+            max_rows_per_statement: 5_000,
+            queue_capacity: 8_192,
+        }
     }
 }
 

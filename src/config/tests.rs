@@ -58,14 +58,17 @@ fn passwords_never_show_in_debug_output() {
 fn unknown_key_is_rejected_with_its_name_and_line() {
     let text = EXAMPLE.replace("slot = \"sluice_erp\"", "slott = \"sluice_erp\"");
     let message = load(&text).unwrap_err().to_string();
-    assert!(message.contains("slott") && message.contains("line 9"), "{message}");
+    assert!(message.contains("slott") && message.contains("line 8") && message.contains("sources.erp"), "{message}");
 }
 
 #[test]
 fn unknown_source_in_route_names_key_and_line() {
     let text = EXAMPLE.replace("source = \"erp\"", "source = \"crm\"");
     let message = load(&text).unwrap_err().to_string();
-    assert!(message.contains("routes[0].source") && message.contains("line 17") && message.contains("crm"), "{message}");
+    assert!(
+        message.contains("routes[0].source") && message.contains("line 16") && message.contains("crm"),
+        "{message}"
+    );
 }
 
 #[test]
@@ -109,6 +112,9 @@ target = "report"
 #[test]
 fn redaction_covers_userinfo_and_query_passwords() {
     assert_eq!(redact_url("postgres://a:b@h:1/d"), "postgres://a:***@h:1/d");
-    assert_eq!(redact_url("postgres://a@h/d?password=x&sslmode=require"), "postgres://a@h/d?password=***&sslmode=require");
+    assert_eq!(
+        redact_url("postgres://a@h/d?password=x&sslmode=require"),
+        "postgres://a@h/d?password=***&sslmode=require"
+    );
     assert_eq!(redact_url("postgres://h/d"), "postgres://h/d");
 }

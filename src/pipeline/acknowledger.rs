@@ -34,14 +34,14 @@ impl Acknowledger {
     /// Runs until `stop` turns true, then records once more and returns.
     pub(super) async fn run(mut self, mut stop: watch::Receiver<bool>) -> Result<(), PipelineError> {
         loop {
-            tokio::select! {
-                _ = self.notify.notified() => {}
-                _ = stop.wait_for(|s| *s) => {
-                    self.record().await?;
-                    return Ok(());
-                }
-            }
+            let stopping = tokio::select! {
+                _ = self.notify.notified() => false,
+                changed = stop.changed() => changed.is_err() || *stop.borrow_and_update(),
+            };
             self.record().await?;
+            if stopping {
+                return Ok(());
+            }
             tokio::time::sleep(self.min_interval).await;
         }
     }
@@ -79,8 +79,5 @@ impl Acknowledger {
 }
 
 pub(crate) fn now_micros() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_micros() as i64)
-        .unwrap_or_default()
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_micros() as i64).unwrap_or_default()
 }

@@ -35,7 +35,9 @@ impl HasErrorKind for PipelineError {
     fn kind(&self) -> ErrorKind {
         match self {
             PipelineError::Source { source, .. } | PipelineError::Target { source, .. } => source.kind,
-            PipelineError::Route(RouteError::Config { .. }) => ErrorKind::Config,
+            PipelineError::Route(RouteError::Config { .. } | RouteError::TargetColumnMissing { .. }) => {
+                ErrorKind::Config
+            }
             PipelineError::Route(RouteError::Data { .. }) => ErrorKind::Data,
             PipelineError::Checkpoint(error) => error.kind(),
             PipelineError::ResnapshotNeeded { .. } => ErrorKind::ResnapshotNeeded,

@@ -33,7 +33,11 @@ const HEALTHY_AFTER: Duration = Duration::from_secs(60);
 const MAX_PROTOCOL_RETRIES: u32 = 5;
 
 /// Runs every source's pipeline until `stop` turns true or one fails for good.
-pub async fn run(config: Arc<Config>, store: CheckpointStore, stop: watch::Receiver<bool>) -> Result<(), PipelineError> {
+pub async fn run(
+    config: Arc<Config>,
+    store: CheckpointStore,
+    stop: watch::Receiver<bool>,
+) -> Result<(), PipelineError> {
     let mut tasks = tokio::task::JoinSet::new();
     let (fail_tx, _) = watch::channel(false);
     for source in config.sources.keys().cloned() {

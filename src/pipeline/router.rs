@@ -13,7 +13,9 @@ use tokio::sync::{mpsc, watch};
 
 use super::error::PipelineError;
 use super::writer::WriterInput;
-use crate::route::Route;
+use crate::config::{ApplySection, TargetConfig};
+use crate::connectors::AnySink;
+use crate::route::{Route, RouteError};
 
 /// How the router ended without error.
 #[derive(Debug, PartialEq, Eq)]
@@ -29,6 +31,10 @@ pub(super) struct Router {
     /// Routes by source table, each with the index of its writer.
     pub(super) routes: HashMap<TableName, Vec<(Route, usize)>>,
     pub(super) writers: Vec<mpsc::Sender<WriterInput>>,
+    /// Per writer: its target's name and config, to describe a target
+    /// table again after a schema change.
+    pub(super) targets: Vec<(String, TargetConfig)>,
+    pub(super) apply: ApplySection,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -66,7 +72,10 @@ impl Router {
                 Some(Ok(event)) => event,
                 Some(Err(source)) => return Err(PipelineError::Source { name: self.source.clone(), source }),
                 None => {
-                    return Err(PipelineError::Source { name: self.source.clone(), source: ConnectorError::new(StreamClosed) });
+                    return Err(PipelineError::Source {
+                        name: self.source.clone(),
+                        source: ConnectorError::new(StreamClosed),
+                    });
                 }
             };
             match event {
@@ -79,7 +88,31 @@ impl Router {
                 SourceEvent::Change(change) => {
                     let Some(routes) = self.routes.get_mut(&change.table.name) else { continue };
                     for (route, writer) in routes.iter_mut() {
-                        route.map(&change, &mut writes)?;
+                        match route.map(&change, &mut writes) {
+                            Ok(()) => {}
+                            Err(RouteError::TargetColumnMissing { .. }) => {
+                                // The target may have gained the column since it
+                                // was described: look again, once.
+                                writes.clear();
+                                let (name, target) = &self.targets[*writer];
+                                let described = async {
+                                    let mut sink = AnySink::connect(target, &self.apply).await?;
+                                    sink.describe(&route.config.into).await
+                                }
+                                .await
+                                .map_err(|source| PipelineError::Target {
+                                    name: name.clone(),
+                                    pipeline: self.source.clone(),
+                                    source,
+                                })?;
+                                if let Some(shape) = described {
+                                    tracing::info!(route = %route.config.name, "target table described again after a source schema change");
+                                    route.set_target_shape(shape);
+                                }
+                                route.map(&change, &mut writes)?;
+                            }
+                            Err(other) => return Err(other.into()),
+                        }
                         if writes.is_empty() {
                             continue;
                         }
@@ -91,7 +124,9 @@ impl Router {
                 }
                 SourceEvent::Commit { transaction, position } => {
                     in_transaction = false;
-                    if let Some(gone) = self.broadcast(|| WriterInput::Commit(transaction.clone(), position.clone())).await {
+                    if let Some(gone) =
+                        self.broadcast(|| WriterInput::Commit(transaction.clone(), position.clone())).await
+                    {
                         return Ok(RouterEnd::WriterGone(gone));
                     }
                 }

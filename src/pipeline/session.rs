@@ -159,7 +159,13 @@ pub(super) async fn run_session(
     };
     let ack_task = tokio::spawn(acknowledger.run(ack_stop_rx));
 
-    let router = Router { source: source_name.to_owned(), routes, writers: writer_inputs };
+    let router = Router {
+        source: source_name.to_owned(),
+        routes,
+        writers: writer_inputs,
+        targets: target_names.iter().map(|name| (name.clone(), config.targets[name].clone())).collect(),
+        apply: config.apply.clone(),
+    };
     let mut events = stream.events;
     let router_result = router.run(&mut events, stop).await;
 

@@ -102,8 +102,10 @@ impl Writer {
                     pending = Some((position, transaction.commit_time_micros));
                 }
                 WriterInput::Progress(position) => {
-                    let covered = self.applied.as_ref().is_some_and(|applied| position.is_covered_by(applied))
-                        || pending.as_ref().is_some_and(|(p, _)| position.is_covered_by(p));
+                    // Progress is an end position like a commit's: nothing new
+                    // unless it lies beyond what is applied or pending.
+                    let covered = self.applied.as_ref().is_some_and(|applied| position <= *applied)
+                        || pending.as_ref().is_some_and(|(p, _)| position <= *p);
                     if !covered {
                         open_since.get_or_insert_with(Instant::now);
                         let commit_time = pending.as_ref().map_or(0, |(_, t)| *t);
@@ -139,7 +141,12 @@ impl Writer {
         Ok(())
     }
 
-    async fn commit(&mut self, buffer: &mut Vec<RowWrite>, position: Position, commit_time: i64) -> Result<(), PipelineError> {
+    async fn commit(
+        &mut self,
+        buffer: &mut Vec<RowWrite>,
+        position: Position,
+        commit_time: i64,
+    ) -> Result<(), PipelineError> {
         if !buffer.is_empty() {
             let batch = std::mem::take(buffer);
             self.sink.write(batch).await.map_err(|e| self.error(e))?;

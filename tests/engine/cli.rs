@@ -23,7 +23,7 @@ async fn bad_config_exits_2_naming_key_and_line_and_writes_nothing() {
     let mut sluice = Sluice::spawn(&fixture.config, fixture.dir.path());
     assert_eq!(sluice.wait_exit(WAIT), Some(2));
     let log = sluice.log();
-    assert!(log.contains("slott") && log.contains("line 6"), "{log}");
+    assert!(log.contains("slott") && log.contains("line 7"), "{log}");
 
     let check = fixture.command(&["check"]);
     assert_eq!(check.status.code(), Some(2), "{}", text(&check));
@@ -50,7 +50,11 @@ async fn missing_environment_variable_is_named() {
     let fixture = Fixture::new("noenv", "CREATE TABLE items (id int PRIMARY KEY);").await;
     fixture.write_config(&["public.items"], "");
     let config = std::fs::read_to_string(&fixture.config).unwrap();
-    std::fs::write(&fixture.config, config.replace("postgres://postgres@", "postgres://postgres:${SLUICE_TEST_UNSET_PW}@")).unwrap();
+    std::fs::write(
+        &fixture.config,
+        config.replace("postgres://postgres@", "postgres://postgres:${SLUICE_TEST_UNSET_PW}@"),
+    )
+    .unwrap();
     let output = fixture.command(&["check"]);
     assert_eq!(output.status.code(), Some(2));
     assert!(text(&output).contains("SLUICE_TEST_UNSET_PW"), "{}", text(&output));
@@ -167,10 +171,12 @@ async fn replicates_over_scram_and_never_prints_the_password() {
     fixture.write_config(&["public.items"], "");
     let config = std::fs::read_to_string(&fixture.config).unwrap();
     let source_url = fixture.source.url();
-    let scram_url = source_url.replace("postgres://postgres@", &format!("postgres://{SCRAM_USER}:${{SOURCE_PASSWORD}}@"));
+    let scram_url =
+        source_url.replace("postgres://postgres@", &format!("postgres://{SCRAM_USER}:${{SOURCE_PASSWORD}}@"));
     std::fs::write(&fixture.config, config.replacen(&source_url, &scram_url, 1)).unwrap();
 
-    let mut sluice = Sluice::spawn_with_env(&fixture.config, fixture.dir.path(), &[("SOURCE_PASSWORD", SCRAM_PASSWORD)]);
+    let mut sluice =
+        Sluice::spawn_with_env(&fixture.config, fixture.dir.path(), &[("SOURCE_PASSWORD", SCRAM_PASSWORD)]);
     fixture.wait_streaming(&mut sluice).await;
     fixture.source_client.batch_execute("INSERT INTO items VALUES (1, 'over scram')").await.unwrap();
     fixture.wait_equal("items", WAIT, &mut sluice).await;

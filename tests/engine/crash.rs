@@ -26,10 +26,7 @@ async fn kill_9_during_a_100k_row_workload_then_restart_loses_and_duplicates_not
     )
     .await;
     fixture.target_client.batch_execute(AUDIT).await.unwrap();
-    fixture.write_config(
-        &["public.events", "public.counters"],
-        "[apply]\nmax_batch_rows = 2000\n",
-    );
+    fixture.write_config(&["public.events", "public.counters"], "[apply]\nmax_batch_rows = 2000\n");
     let mut sluice = fixture.spawn();
     fixture.wait_streaming(&mut sluice).await;
 
@@ -62,7 +59,8 @@ async fn kill_9_during_a_100k_row_workload_then_restart_loses_and_duplicates_not
     .await;
     sluice.kill9();
     let confirmed_at_kill = fixture.confirmed_flush().await;
-    let applied_at_kill: i64 = fixture.target_client.query_one("SELECT count(*) FROM events", &[]).await.unwrap().get(0);
+    let applied_at_kill: i64 =
+        fixture.target_client.query_one("SELECT count(*) FROM events", &[]).await.unwrap().get(0);
     assert!(applied_at_kill < 100_000, "the kill must land mid-workload (applied {applied_at_kill})");
 
     workload.await.unwrap();
@@ -70,11 +68,8 @@ async fn kill_9_during_a_100k_row_workload_then_restart_loses_and_duplicates_not
     fixture.wait_equal("events", WAIT, &mut sluice).await;
     fixture.wait_equal("counters", WAIT, &mut sluice).await;
 
-    let audit = fixture
-        .target_client
-        .query_one("SELECT count(*), count(DISTINCT id) FROM applied_log", &[])
-        .await
-        .unwrap();
+    let audit =
+        fixture.target_client.query_one("SELECT count(*), count(DISTINCT id) FROM applied_log", &[]).await.unwrap();
     assert_eq!(audit.get::<_, i64>(0), 100_000, "every event row written to the target exactly once");
     assert_eq!(audit.get::<_, i64>(1), 100_000);
 
@@ -89,7 +84,9 @@ async fn kill_9_during_a_100k_row_workload_then_restart_loses_and_duplicates_not
 #[tokio::test(flavor = "multi_thread")]
 async fn source_server_restart_mid_stream_reconnects_and_catches_up() {
     let source_server = PgServer::start();
-    let fixture = Fixture::on(&source_server, PgServer::shared(), "restart", "CREATE TABLE items (id int PRIMARY KEY, v int);").await;
+    let fixture =
+        Fixture::on(&source_server, PgServer::shared(), "restart", "CREATE TABLE items (id int PRIMARY KEY, v int);")
+            .await;
     fixture.write_config(&["public.items"], "");
     let mut sluice = fixture.spawn();
     fixture.wait_streaming(&mut sluice).await;
@@ -100,14 +97,23 @@ async fn source_server_restart_mid_stream_reconnects_and_catches_up() {
     source_server.kill();
     source_server.start_again();
     let client = fixture.source.connect().await;
-    client.batch_execute("INSERT INTO items SELECT i, 2 FROM generate_series(1001, 2000) i; UPDATE items SET v = 3 WHERE id <= 10;").await.unwrap();
+    client
+        .batch_execute(
+            "INSERT INTO items SELECT i, 2 FROM generate_series(1001, 2000) i; UPDATE items SET v = 3 WHERE id <= 10;",
+        )
+        .await
+        .unwrap();
     let deadline = std::time::Instant::now() + WAIT;
     loop {
         if digest(&client, "items").await == digest(&fixture.target_client, "items").await {
             break;
         }
         sluice.assert_running();
-        assert!(std::time::Instant::now() < deadline, "did not catch up after the source restart\n{}", sluice.log_tail());
+        assert!(
+            std::time::Instant::now() < deadline,
+            "did not catch up after the source restart\n{}",
+            sluice.log_tail()
+        );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     assert!(sluice.log().contains("restarting"), "the reconnect is logged\n{}", sluice.log_tail());
@@ -158,10 +164,15 @@ async fn lost_checkpoint_store_resumes_from_the_targets_offsets() {
     fixture.wait_equal("items", WAIT, &mut sluice).await;
     sluice.kill9();
     std::fs::remove_dir_all(fixture.state_path()).unwrap();
-    fixture.source_client.batch_execute("INSERT INTO items SELECT i, i FROM generate_series(101, 200) i").await.unwrap();
+    fixture
+        .source_client
+        .batch_execute("INSERT INTO items SELECT i, i FROM generate_series(101, 200) i")
+        .await
+        .unwrap();
     let mut sluice = fixture.spawn();
     fixture.wait_equal("items", WAIT, &mut sluice).await;
-    let audit = fixture.target_client.query_one("SELECT count(*), count(DISTINCT id) FROM applied_log", &[]).await.unwrap();
+    let audit =
+        fixture.target_client.query_one("SELECT count(*), count(DISTINCT id) FROM applied_log", &[]).await.unwrap();
     assert_eq!((audit.get::<_, i64>(0), audit.get::<_, i64>(1)), (200, 200), "nothing replayed twice");
     assert_eq!(sluice.terminate(), Some(0));
 }

@@ -156,7 +156,8 @@ async fn unchanged_toast_value_survives_an_update_of_another_column() {
     fixture.wait_equal("docs", WAIT, &mut sluice).await;
     fixture.source_client.batch_execute("UPDATE docs SET version = 2 WHERE id = 1").await.unwrap();
     fixture.wait_equal("docs", WAIT, &mut sluice).await;
-    let row = fixture.target_client.query_one("SELECT length(body), version FROM docs WHERE id = 1", &[]).await.unwrap();
+    let row =
+        fixture.target_client.query_one("SELECT length(body), version FROM docs WHERE id = 1", &[]).await.unwrap();
     assert_eq!(row.get::<_, i32>(0), 40_000, "the TOAST value must not be replaced by NULL or a placeholder");
     assert_eq!(row.get::<_, i32>(1), 2);
     assert_eq!(sluice.terminate(), Some(0));
@@ -184,7 +185,8 @@ async fn add_column_while_streaming_flows_into_the_target() {
         .await
         .unwrap();
     wait_for(WAIT, &mut sluice, || async {
-        fixture.target_client.query_one("SELECT count(*) FROM items WHERE id = 3", &[]).await.unwrap().get::<_, i64>(0) == 1
+        fixture.target_client.query_one("SELECT count(*) FROM items WHERE id = 3", &[]).await.unwrap().get::<_, i64>(0)
+            == 1
     })
     .await;
     let rows: Vec<(i32, Option<String>, Option<String>)> = fixture
@@ -232,7 +234,11 @@ async fn a_source_transaction_is_never_visible_half_applied() {
     fixture.write_config(&["public.items"], "[apply]\nmax_rows_per_statement = 500\nmax_batch_rows = 1000\n");
     let mut sluice = fixture.spawn();
     fixture.wait_streaming(&mut sluice).await;
-    fixture.source_client.batch_execute("INSERT INTO items SELECT i, 0 FROM generate_series(1, 30000) i").await.unwrap();
+    fixture
+        .source_client
+        .batch_execute("INSERT INTO items SELECT i, 0 FROM generate_series(1, 30000) i")
+        .await
+        .unwrap();
     let mut observed = std::collections::BTreeSet::new();
     let deadline = std::time::Instant::now() + WAIT;
     loop {

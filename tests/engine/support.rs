@@ -110,15 +110,6 @@ impl Fixture {
         row.map_or(0, |r| r.get::<_, i64>(0) as u64)
     }
 
-    pub async fn current_wal(&self) -> u64 {
-        let row = self
-            .source_client
-            .query_one("SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), '0/0')::bigint", &[])
-            .await
-            .expect("wal query");
-        row.get::<_, i64>(0) as u64
-    }
-
     pub async fn wait_streaming(&self, sluice: &mut Sluice) {
         let slot = self.slot();
         wait_for(Duration::from_secs(30), sluice, || async {
@@ -179,7 +170,12 @@ impl Sluice {
         let log = dir.join("sluice.log");
         let file = std::fs::OpenOptions::new().create(true).append(true).open(&log).expect("log file");
         let mut command = Command::new(SLUICE);
-        command.args(["run", "-c"]).arg(config).env("SLUICE_LOG", "info,sluice=debug").stdout(Stdio::null()).stderr(file);
+        command
+            .args(["run", "-c"])
+            .arg(config)
+            .env("SLUICE_LOG", "info,sluice=debug")
+            .stdout(Stdio::null())
+            .stderr(file);
         for (name, value) in env {
             command.env(name, value);
         }

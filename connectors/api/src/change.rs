@@ -42,9 +42,11 @@ pub struct Transaction {
     /// Source transaction id (PostgreSQL xid, MySQL/MariaDB GTID, SQL Server transaction LSN).
     pub id: String,
     /// A position known when the transaction begins that orders it among
-    /// the source's transactions: PostgreSQL the LSN of its commit record
-    /// (the Begin message carries it), binlog the position of its first
-    /// event. Writers skip a transaction when `position.is_covered_by(applied)`.
+    /// the source's transactions: PostgreSQL the LSN where its commit record
+    /// starts (the Begin message carries it), binlog the position of its
+    /// first event. Writers skip a transaction when
+    /// `position.is_covered_by(applied)`, i.e. it starts before the end of
+    /// the last applied one.
     pub position: Position,
     /// Commit time, microseconds since 1970-01-01 UTC.
     pub commit_time_micros: i64,
@@ -84,7 +86,10 @@ pub enum SourceEvent {
     /// the end LSN of the commit record; binlog: just past the commit event):
     /// the position recorded in targets and acknowledged to the source, and
     /// the one a restart resumes after.
-    Commit { transaction: Arc<Transaction>, position: Position },
+    Commit {
+        transaction: Arc<Transaction>,
+        position: Position,
+    },
     /// Idle progress: everything up to `position` has been read and nothing
     /// in it concerns the routes. Treated like an empty commit, so the source
     /// can be acknowledged (a PostgreSQL slot otherwise retains WAL forever).

@@ -37,7 +37,7 @@ impl FromStr for Lsn {
 /// Ordered by the file's numeric suffix (`mysql-bin.000009` <
 /// `mysql-bin.000010` < `mysql-bin.1000000`), then the offset; the GTID
 /// does not take part in ordering (it is resumption metadata).
-#[derive(Clone, Debug, Hash)]
+#[derive(Clone, Debug)]
 pub struct BinlogPosition {
     pub file: String,
     pub offset: u64,
@@ -58,6 +58,14 @@ impl PartialEq for BinlogPosition {
 }
 
 impl Eq for BinlogPosition {}
+
+impl std::hash::Hash for BinlogPosition {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        // Consistent with `Eq`: the GTID does not take part.
+        self.sequence().hash(state);
+        self.offset.hash(state);
+    }
+}
 
 impl PartialOrd for BinlogPosition {
     fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
@@ -85,17 +93,16 @@ pub enum Position {
 
 impl Position {
     /// True when the transaction whose `Transaction::position` is `self` is
-    /// already contained in `applied` (a commit position), so replaying it
-    /// would duplicate its effect. PostgreSQL: its commit record's LSN lies
-    /// before the applied commit's end. Binlog: its first event lies before
-    /// the end of the applied commit (strictly: the next transaction begins
-    /// exactly where the previous one ends).
-    ///
-    /// For idle progress positions (no transaction) the same rule with `<=`
-    /// applies: nothing new lies at or before `applied`.
+    /// already contained in `applied` (a commit position: the end of the last
+    /// applied transaction), so replaying it would duplicate its effect.
+    /// Strict for both engines, because the next transaction may begin
+    /// exactly where the previous one ended: PostgreSQL — its commit record
+    /// starts before the applied commit record's end (adjacent commit
+    /// records: the next one's LSN equals the previous `end_lsn`); binlog —
+    /// its first event starts before the applied commit event's end.
     pub fn is_covered_by(&self, applied: &Position) -> bool {
         match (self, applied) {
-            (Position::Postgres(tx), Position::Postgres(done)) => tx <= done,
+            (Position::Postgres(tx), Position::Postgres(done)) => tx < done,
             (Position::Binlog(tx), Position::Binlog(done)) => tx < done,
             // Positions of different kinds never belong to one source.
             _ => false,
@@ -157,7 +164,8 @@ mod tests {
         assert_eq!(p.encode(), "pg:1/10");
         assert_eq!(Position::decode("pg:1/10").unwrap(), p);
         assert!(Position::decode("mysql:1/10").is_err());
-        let binlog = Position::Binlog(BinlogPosition { file: "mysql-bin.000003".into(), offset: 4, gtid: Some("0-1-7".into()) });
+        let binlog =
+            Position::Binlog(BinlogPosition { file: "mysql-bin.000003".into(), offset: 4, gtid: Some("0-1-7".into()) });
         assert_eq!(binlog.encode(), "binlog:mysql-bin.000003:4:0-1-7");
         assert_eq!(Position::decode(&binlog.encode()).unwrap(), binlog);
         assert!(Position::decode("binlog::4").is_err());
@@ -177,7 +185,7 @@ mod tests {
         let a = Position::Postgres(Lsn(10));
         let b = Position::Postgres(Lsn(20));
         assert!(a.is_covered_by(&b));
-        assert!(b.is_covered_by(&b));
+        assert!(!b.is_covered_by(&b), "a commit record starting at the applied end is the next transaction");
         assert!(!b.is_covered_by(&a));
         let at = |offset| Position::Binlog(BinlogPosition { file: "b.000001".into(), offset, gtid: None });
         assert!(at(100).is_covered_by(&at(200)), "a transaction that began before the applied end is applied");

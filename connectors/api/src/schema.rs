@@ -41,30 +41,59 @@ impl fmt::Display for TableName {
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub enum ColumnType {
     Bool,
-    Int { bytes: u8, unsigned: bool },
+    Int {
+        bytes: u8,
+        unsigned: bool,
+    },
     Float32,
     Float64,
     /// `precision`/`scale` are `None` for unconstrained PostgreSQL `numeric`.
-    Decimal { precision: Option<u32>, scale: Option<u32> },
+    Decimal {
+        precision: Option<u32>,
+        scale: Option<u32>,
+    },
     /// `max_chars` is `None` for unbounded text.
-    Text { max_chars: Option<u32> },
-    Bytes { max_len: Option<u32> },
-    Bits { len: Option<u32>, varying: bool },
+    Text {
+        max_chars: Option<u32>,
+    },
+    Bytes {
+        max_len: Option<u32>,
+    },
+    Bits {
+        len: Option<u32>,
+        varying: bool,
+    },
     Date,
-    Time { fsp: Option<u8> },
-    TimeTz { fsp: Option<u8> },
-    Duration { fsp: Option<u8> },
-    Timestamp { fsp: Option<u8> },
-    TimestampTz { fsp: Option<u8> },
+    Time {
+        fsp: Option<u8>,
+    },
+    TimeTz {
+        fsp: Option<u8>,
+    },
+    Duration {
+        fsp: Option<u8>,
+    },
+    Timestamp {
+        fsp: Option<u8>,
+    },
+    TimestampTz {
+        fsp: Option<u8>,
+    },
     Interval,
     Json,
     Uuid,
-    Enum { labels: Vec<String> },
-    Set { labels: Vec<String> },
+    Enum {
+        labels: Vec<String>,
+    },
+    Set {
+        labels: Vec<String>,
+    },
     Year,
     Array(Box<ColumnType>),
     /// Anything else; `name` is the source's type name.
-    Other { name: String },
+    Other {
+        name: String,
+    },
 }
 
 /// One column of a source table.

@@ -22,7 +22,10 @@ use crate::position::Position;
 pub trait Sink: Send {
     /// The position recorded in the target's offsets table for `pipeline`
     /// (one row per source), or `None` if this target never committed one.
-    fn applied_position(&mut self, pipeline: &str) -> impl Future<Output = Result<Option<Position>, ConnectorError>> + Send;
+    fn applied_position(
+        &mut self,
+        pipeline: &str,
+    ) -> impl Future<Output = Result<Option<Position>, ConnectorError>> + Send;
 
     /// Accepts writes, in order, into the open target transaction (opening
     /// one if needed). May execute them right away to bound memory.
@@ -31,7 +34,11 @@ pub trait Sink: Send {
     /// Writes `position` into the offsets table for `pipeline` and commits
     /// the target transaction. When this returns `Ok`, the rows and the
     /// position are durable in the target.
-    fn commit(&mut self, pipeline: &str, position: &Position) -> impl Future<Output = Result<(), ConnectorError>> + Send;
+    fn commit(
+        &mut self,
+        pipeline: &str,
+        position: &Position,
+    ) -> impl Future<Output = Result<(), ConnectorError>> + Send;
 
     /// Abandons the open target transaction, if any.
     fn rollback(&mut self) -> impl Future<Output = Result<(), ConnectorError>> + Send;

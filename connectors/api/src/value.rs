@@ -66,7 +66,10 @@ pub enum Value {
     /// text form together with the source type name. A sink of the same engine
     /// writes it back through the type's input function; any other sink must
     /// refuse it, naming the column, unless a mapping converts it.
-    Raw { type_name: String, text: String },
+    Raw {
+        type_name: String,
+        text: String,
+    },
 }
 
 impl Value {
@@ -200,9 +203,7 @@ impl BitString {
     }
 
     pub fn to_text(&self) -> String {
-        (0..self.len)
-            .map(|i| if self.bytes[i / 8] & (0x80 >> (i % 8)) != 0 { '1' } else { '0' })
-            .collect()
+        (0..self.len).map(|i| if self.bytes[i / 8] & (0x80 >> (i % 8)) != 0 { '1' } else { '0' }).collect()
     }
 }
 

@@ -28,6 +28,35 @@ pub enum MySqlError {
     /// The binlog the position needs is gone: streaming cannot continue without loss.
     #[error("{message}; a new initial snapshot is needed (sluice checkpoints reset, then run)")]
     ResnapshotNeeded { message: String },
+
+    /// A setting or prerequisite is wrong and a library or the server says
+    /// why (the cause is attached, not formatted in).
+    #[error("{setting}: {message}")]
+    Setup {
+        setting: String,
+        message: String,
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync + 'static>,
+    },
+
+    /// The target row an update with unchanged columns needs is missing:
+    /// the target has diverged from the source.
+    #[error(
+        "Target table {table}: {missing} row(s) to update with unchanged columns do not exist; \
+         the target has diverged from the source — re-copy the table and restart"
+    )]
+    MissingTargetRows { table: String, missing: u64 },
+
+    /// Writing a row would collide with a *different* target row on a unique
+    /// key other than the route's key. `INSERT … ON DUPLICATE KEY UPDATE`
+    /// would silently overwrite that other row, so the sink refuses.
+    #[error(
+        "Target table {table}: a row would take a value of unique key {key} that another row (with a \
+         different route key) already holds; Sluice refuses to overwrite that row. The target has diverged \
+         from the source or the key is not unique there — fix or delete the conflicting target row, or drop \
+         the unique key, and restart"
+    )]
+    KeyConflict { table: String, key: String },
 }
 
 impl MySqlError {
@@ -56,6 +85,8 @@ impl HasErrorKind for MySqlError {
             MySqlError::Value { .. } => ErrorKind::Data,
             MySqlError::Config { .. } => ErrorKind::Config,
             MySqlError::ResnapshotNeeded { .. } => ErrorKind::ResnapshotNeeded,
+            MySqlError::Setup { .. } => ErrorKind::Config,
+            MySqlError::MissingTargetRows { .. } | MySqlError::KeyConflict { .. } => ErrorKind::Data,
         }
     }
 }

@@ -61,9 +61,7 @@ impl ConnectSettings {
             None => TlsMode::Prefer,
             Some(text) => TlsMode::parse(text).ok_or_else(|| PostgresError::Config {
                 setting: "url sslmode".into(),
-                message: format!(
-                    "Unknown sslmode {text:?}; use disable, prefer, require, verify-ca or verify-full"
-                ),
+                message: format!("Unknown sslmode {text:?}; use disable, prefer, require, verify-ca or verify-full"),
             })?,
         };
         let root = match extracted.sslrootcert {

@@ -98,9 +98,7 @@ impl PostgresError {
 /// 08 connection exception, 57P01-57P03 admin/crash shutdown, cannot connect now,
 /// 53 insufficient resources (too many connections), 40001/40P01 retryable conflicts.
 fn sqlstate_is_transient(code: &str) -> bool {
-    code.starts_with("08")
-        || code.starts_with("53")
-        || matches!(code, "57P01" | "57P02" | "57P03" | "40001" | "40P01")
+    code.starts_with("08") || code.starts_with("53") || matches!(code, "57P01" | "57P02" | "57P03" | "40001" | "40P01")
 }
 
 impl HasErrorKind for PostgresError {

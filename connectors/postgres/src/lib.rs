@@ -12,6 +12,7 @@
 //! - `connect.rs` / `tls.rs`: connection settings and TLS for both the
 //!   ordinary and the replication connection.
 
+mod check;
 mod connect;
 mod error;
 mod sink;
@@ -19,10 +20,11 @@ mod source;
 mod tls;
 mod types;
 
+pub use check::{Finding, Severity, TargetExpectation, check_source, check_target};
 pub use connect::connect;
 pub use error::PostgresError;
 pub use sink::{PostgresSink, PostgresSinkConfig, TargetColumn, TargetTableInfo};
-pub use types::{TypeError, builtin_column_type, decode_text, encode_text};
 pub use source::catalog::{describe_source_table, replica_identity};
 pub use source::slot::{SlotStatus, drop_publication, drop_slot, slot_status};
 pub use source::{PostgresSource, PostgresSourceConfig};
+pub use types::{TypeError, builtin_column_type, decode_text, encode_text};

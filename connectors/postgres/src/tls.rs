@@ -87,7 +87,11 @@ pub(crate) fn client_config(
     let algorithms = provider.signature_verification_algorithms;
     let verifier: Arc<dyn ServerCertVerifier> = if mode.verifies() {
         let roots = load_roots(root)?;
-        Arc::new(PostgresCertVerifier { roots: Some(Arc::new(roots)), check_name: mode == TlsMode::VerifyFull, algorithms })
+        Arc::new(PostgresCertVerifier {
+            roots: Some(Arc::new(roots)),
+            check_name: mode == TlsMode::VerifyFull,
+            algorithms,
+        })
     } else {
         Arc::new(PostgresCertVerifier { roots: None, check_name: false, algorithms })
     };
@@ -127,7 +131,8 @@ fn load_roots(root: Option<&RootCertSource>) -> Result<RootCertStore, PostgresEr
     if roots.is_empty() {
         return Err(PostgresError::Config {
             setting: "sslrootcert".into(),
-            message: "No usable CA certificate found in sslrootcert; point it at a PEM file with the server's CA".into(),
+            message: "No usable CA certificate found in sslrootcert; point it at a PEM file with the server's CA"
+                .into(),
         });
     }
     Ok(roots)

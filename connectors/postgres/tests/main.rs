@@ -1,4 +1,7 @@
 //! Integration tests of sluice-postgres against private PostgreSQL servers
 //! (sluice-testkit): one binary, one module per part of the connector.
 
+mod check;
+mod sink;
+mod source;
 mod types;

@@ -28,6 +28,7 @@ mod binaries;
 mod blocking;
 mod database;
 mod hba;
+mod mariadb;
 mod options;
 mod postmaster;
 mod roles;
@@ -40,6 +41,7 @@ mod watchdog;
 
 pub use binaries::pg_program;
 pub use database::TestDatabase;
+pub use mariadb::{MARIADB_PASSWORD, MARIADB_USER, MariaDbOptions, MariaDbServer, TestMariaDb};
 pub use options::PgOptions;
 pub use roles::{MD5_PASSWORD, MD5_USER, SCRAM_PASSWORD, SCRAM_USER};
 pub use server::PgServer;

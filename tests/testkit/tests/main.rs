@@ -6,6 +6,7 @@
 mod auth;
 mod database;
 mod lifecycle;
+mod mariadb;
 mod processes;
 mod psql;
 mod server;

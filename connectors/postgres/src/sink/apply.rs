@@ -66,7 +66,9 @@ impl ResolvedTable {
 enum RunKind {
     /// Upserts whose images have `Value::Unchanged` at these column indices
     /// (empty: whole rows).
-    Upsert { unchanged: Vec<usize> },
+    Upsert {
+        unchanged: Vec<usize>,
+    },
     Delete,
     Truncate,
 }
@@ -74,7 +76,12 @@ enum RunKind {
 fn run_kind(write: &RowWrite) -> RunKind {
     match write {
         RowWrite::Upsert { values, .. } => RunKind::Upsert {
-            unchanged: values.iter().enumerate().filter(|(_, v)| matches!(v, Value::Unchanged)).map(|(i, _)| i).collect(),
+            unchanged: values
+                .iter()
+                .enumerate()
+                .filter(|(_, v)| matches!(v, Value::Unchanged))
+                .map(|(i, _)| i)
+                .collect(),
         },
         RowWrite::Delete { .. } => RunKind::Delete,
         RowWrite::Truncate { .. } => RunKind::Truncate,
@@ -96,16 +103,33 @@ impl PostgresSink {
             let kind = run_kind(&writes[start]);
             let table = writes[start].table();
             let mut end = start + 1;
-            while end < writes.len() && same_table(writes[end].table(), table) && run_kind(&writes[end]) == kind {
-                end += 1;
+            if kind == RunKind::Truncate {
+                // Consecutive truncates, of any tables, become one statement:
+                // a table referenced by a foreign key can only be truncated
+                // together with the tables referencing it.
+                while end < writes.len() && matches!(writes[end], RowWrite::Truncate { .. }) {
+                    end += 1;
+                }
+            } else {
+                while end < writes.len() && same_table(writes[end].table(), table) && run_kind(&writes[end]) == kind {
+                    end += 1;
+                }
             }
             let run = &writes[start..end];
-            let resolved = self.resolve(table).await?;
             match kind {
-                RunKind::Truncate => self.truncate(&resolved).await?,
-                RunKind::Delete => self.delete(&resolved, run).await?,
-                RunKind::Upsert { unchanged } if unchanged.is_empty() => self.upsert(&resolved, run).await?,
-                RunKind::Upsert { unchanged } => self.update_present(&resolved, run, &unchanged).await?,
+                RunKind::Truncate => self.truncate(run).await?,
+                RunKind::Delete => {
+                    let resolved = self.resolve(table).await?;
+                    self.delete(&resolved, run).await?;
+                }
+                RunKind::Upsert { unchanged } => {
+                    let resolved = self.resolve(table).await?;
+                    if unchanged.is_empty() {
+                        self.upsert(&resolved, run).await?;
+                    } else {
+                        self.update_present(&resolved, run, &unchanged).await?;
+                    }
+                }
             }
             start = end;
         }
@@ -126,10 +150,20 @@ impl PostgresSink {
         Ok(resolved)
     }
 
-    async fn truncate(&mut self, table: &ResolvedTable) -> Result<(), PostgresError> {
-        let sql = statements::truncate(&table.name);
-        self.client.batch_execute(&sql).await.map_err(|e| PostgresError::query(format!("truncate {}", table.name), e))?;
-        tracing::debug!(table = %table.name, "truncated target table");
+    async fn truncate(&mut self, run: &[RowWrite]) -> Result<(), PostgresError> {
+        let mut names: Vec<TableName> = Vec::with_capacity(run.len());
+        for write in run {
+            let name = self.resolve(write.table()).await?.name.clone();
+            if !names.contains(&name) {
+                names.push(name);
+            }
+        }
+        let list: Vec<String> = names.iter().map(ToString::to_string).collect();
+        self.client
+            .batch_execute(&statements::truncate(&names))
+            .await
+            .map_err(|e| PostgresError::query(format!("truncate {}", list.join(", ")), e))?;
+        tracing::debug!(tables = %list.join(", "), "truncated target tables");
         Ok(())
     }
 
@@ -179,8 +213,7 @@ impl PostgresSink {
             return Err(value_error(table, k, TypeError::new("a key column is unchanged (TOAST) in an update")));
         }
         let present: Vec<usize> = (0..table.columns.len()).filter(|i| !unchanged.contains(i)).collect();
-        let key_positions: Vec<usize> =
-            table.key.iter().filter_map(|k| present.iter().position(|p| p == k)).collect();
+        let key_positions: Vec<usize> = table.key.iter().filter_map(|k| present.iter().position(|p| p == k)).collect();
         let mut rows = Vec::with_capacity(run.len());
         for write in run {
             if let RowWrite::Upsert { values, .. } = write {
@@ -200,7 +233,10 @@ impl PostgresSink {
             self.count_existing(table, keys).await?
         };
         if matched < expected {
-            return Err(PostgresError::MissingTargetRows { table: table.name.to_string(), missing: expected - matched });
+            return Err(PostgresError::MissingTargetRows {
+                table: table.name.to_string(),
+                missing: expected - matched,
+            });
         }
         tracing::debug!(table = %table.name, rows = matched, "updated target rows keeping unchanged columns");
         Ok(())

@@ -56,8 +56,11 @@ pub struct TargetColumn {
 #[derive(Debug)]
 pub(crate) struct DescribedTable {
     pub(crate) info: TargetTableInfo,
-    /// `format_type(atttypid, NULL)` per column, aligned with `info.columns`:
-    /// the type text is cast to before assignment.
+    /// `format_type(atttypid, -1)` per column, aligned with `info.columns`:
+    /// the type text is cast to before assignment. Not `format_type(oid,
+    /// NULL)`: that prints `character` and `bit`, which mean `char(1)` and
+    /// `bit(1)` and would truncate (or refuse) longer values; with `-1` they
+    /// are the unconstrained `bpchar` and `"bit"`.
     pub(crate) casts: Vec<String>,
 }
 
@@ -68,7 +71,7 @@ const TABLE_SQL: &str = "SELECT c.oid, c.relkind::text FROM pg_catalog.pg_class 
 /// enums; domains resolved to their base type.
 const COLUMNS_SQL: &str = "SELECT a.attname::text, \
        pg_catalog.format_type(a.atttypid, a.atttypmod), \
-       pg_catalog.format_type(a.atttypid, NULL), \
+       pg_catalog.format_type(a.atttypid, -1), \
        a.atttypid::oid, a.atttypmod, NOT a.attnotnull, \
        a.atthasdef OR a.attidentity <> '', a.attgenerated <> '', \
        t.typtype::text, t.typbasetype::oid, t.typtypmod, \
@@ -94,7 +97,8 @@ const KEYS_SQL: &str = "SELECT i.indisprimary, \
 /// table) of that exact name exists.
 pub(crate) async fn describe(client: &Client, table: &TableName) -> Result<Option<DescribedTable>, PostgresError> {
     let context = || format!("describing target table {table}");
-    let rows = client.query(TABLE_SQL, &[&table.schema, &table.name]).await.map_err(|e| PostgresError::query(context(), e))?;
+    let rows =
+        client.query(TABLE_SQL, &[&table.schema, &table.name]).await.map_err(|e| PostgresError::query(context(), e))?;
     let Some(row) = rows.first() else {
         return Ok(None);
     };

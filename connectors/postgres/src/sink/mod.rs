@@ -28,8 +28,8 @@ use sluice_api::{ConnectorError, Position, RowWrite, Sink, TableName, TargetTabl
 use tokio_postgres::types::Type;
 use tokio_postgres::{Client, Statement};
 
-pub use describe::{TargetColumn, TargetTableInfo};
 pub(crate) use describe::describe;
+pub use describe::{TargetColumn, TargetTableInfo};
 pub(crate) use statements::{quote_ident, quote_table};
 
 use crate::error::PostgresError;
@@ -109,6 +109,17 @@ impl PostgresSink {
         row.map(|row| offsets::parse_stored(&self.offsets_table, pipeline, row.get(0))).transpose()
     }
 
+    /// Deletes the offsets row of `pipeline` (`sluice checkpoints reset`);
+    /// returns whether there was one.
+    pub async fn forget_position(&mut self, pipeline: &str) -> Result<bool, PostgresError> {
+        let sql = offsets::delete_sql(&self.offsets_table);
+        let deleted =
+            self.client.execute(&sql, &[&pipeline]).await.map_err(|e| {
+                PostgresError::query(format!("deleting from the offsets table {}", self.offsets_table), e)
+            })?;
+        Ok(deleted > 0)
+    }
+
     /// See [`Sink::write`].
     pub async fn write(&mut self, writes: Vec<RowWrite>) -> Result<(), PostgresError> {
         if writes.is_empty() {
@@ -145,11 +156,16 @@ impl PostgresSink {
             return Ok(());
         }
         self.in_transaction = false;
-        if self.client.is_closed() {
-            // The server rolled back when the connection went.
-            return Ok(());
+        match self.client.batch_execute("ROLLBACK").await {
+            Ok(()) => Ok(()),
+            // No SQLSTATE: the connection is gone, and the server rolled the
+            // transaction back when it went. The next write reports it.
+            Err(error) if error.code().is_none() => {
+                tracing::debug!(%error, "rollback on a closed connection");
+                Ok(())
+            }
+            Err(error) => Err(PostgresError::query("rollback", error)),
         }
-        self.client.batch_execute("ROLLBACK").await.map_err(|e| PostgresError::query("rollback", e))
     }
 
     async fn begin(&mut self) -> Result<(), PostgresError> {

@@ -32,7 +32,8 @@ pub(super) async fn ensure(client: &Client, table: &TableName) -> Result<(), Pos
     let qualified = quote_table(table);
     let schema = quote_ident(&table.schema);
     let context = || format!("checking the offsets table {table}");
-    let row = client.query_one(exists_sql, &[&qualified, &schema]).await.map_err(|e| PostgresError::query(context(), e))?;
+    let row =
+        client.query_one(exists_sql, &[&qualified, &schema]).await.map_err(|e| PostgresError::query(context(), e))?;
     let (table_exists, schema_exists, role, database): (bool, bool, String, String) =
         (row.get(0), row.get(1), row.get(2), row.get(3));
     if !table_exists {
@@ -100,6 +101,10 @@ fn creation_error(
 
 pub(super) fn select_sql(table: &TableName) -> String {
     format!("SELECT position FROM {} WHERE pipeline = $1", quote_table(table))
+}
+
+pub(super) fn delete_sql(table: &TableName) -> String {
+    format!("DELETE FROM {} WHERE pipeline = $1", quote_table(table))
 }
 
 pub(super) fn upsert_sql(table: &TableName) -> String {

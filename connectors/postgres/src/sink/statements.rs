@@ -5,7 +5,8 @@
 //! one round trip and one plan, whatever the batch size. Values are encoded
 //! by `types::encode_text` and converted by PostgreSQL's input functions
 //! through a cast to the column's type without modifier (`::numeric`, the
-//! assignment then applies `numeric(12,2)`), which works for every type,
+//! assignment then applies `numeric(12,2)`; `::bpchar`, never `::character`,
+//! which means `char(1)` and truncates), which works for every type,
 //! including enums and domains. Identifiers are always quoted; values are
 //! always bound. The SQL text is the statement cache's key.
 //!
@@ -20,6 +21,7 @@
 //! - Existence count: the same match as a `SELECT count(*)`, for partial
 //!   updates that have no column but the key to set.
 //! - Delete: `DELETE … USING unnest(…) WHERE key matches`.
+//! - Truncate: `TRUNCATE a, b` for consecutive truncates.
 
 use sluice_api::TableName;
 
@@ -54,10 +56,7 @@ fn cast_of(alias: &str, column: &Col<'_>) -> String {
 
 /// `t."k1" = u."k1"::type AND …` for the key columns.
 fn key_match(key: &[Col<'_>], alias: &str) -> String {
-    key.iter()
-        .map(|k| format!("t.{} = {}", quote_ident(k.name), cast_of(alias, k)))
-        .collect::<Vec<_>>()
-        .join(" AND ")
+    key.iter().map(|k| format!("t.{} = {}", quote_ident(k.name), cast_of(alias, k))).collect::<Vec<_>>().join(" AND ")
 }
 
 /// Inserts or replaces whole rows. `key` is a subset of `columns`.
@@ -102,12 +101,7 @@ pub(super) fn update(table: &TableName, columns: &[Col<'_>], key: &[Col<'_>]) ->
 
 /// Counts the rows matching the keys (one `text[]` per key column).
 pub(super) fn count_existing(table: &TableName, key: &[Col<'_>]) -> String {
-    format!(
-        "SELECT count(*) FROM {} AS t, {} WHERE {}",
-        quote_table(table),
-        unnest_from(key, "u"),
-        key_match(key, "u")
-    )
+    format!("SELECT count(*) FROM {} AS t, {} WHERE {}", quote_table(table), unnest_from(key, "u"), key_match(key, "u"))
 }
 
 /// Deletes the rows matching the keys (one `text[]` per key column).
@@ -115,8 +109,11 @@ pub(super) fn delete(table: &TableName, key: &[Col<'_>]) -> String {
     format!("DELETE FROM {} AS t USING {} WHERE {}", quote_table(table), unnest_from(key, "k"), key_match(key, "k"))
 }
 
-pub(super) fn truncate(table: &TableName) -> String {
-    format!("TRUNCATE {}", quote_table(table))
+/// Truncates the tables in one statement (foreign keys between them allow
+/// only that).
+pub(super) fn truncate(tables: &[TableName]) -> String {
+    let names: Vec<String> = tables.iter().map(quote_table).collect();
+    format!("TRUNCATE {}", names.join(", "))
 }
 
 #[cfg(test)]

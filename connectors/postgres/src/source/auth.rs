@@ -24,7 +24,9 @@ pub(crate) async fn authenticate(
     let auth_error = |reason: &str| PostgresError::Auth { endpoint: endpoint.clone(), reason: reason.to_owned() };
     let need_password = || {
         password.ok_or_else(|| {
-            auth_error("the server asks for a password and the URL has none; add it as postgres://user:password@host/db")
+            auth_error(
+                "the server asks for a password and the URL has none; add it as postgres://user:password@host/db",
+            )
         })
     };
     let mut scram: Option<ScramSha256> = None;
@@ -62,16 +64,14 @@ pub(crate) async fn authenticate(
             }
             Message::AuthenticationSaslContinue(body) => {
                 let exchange = scram.as_mut().ok_or_else(|| auth_error("SASL continuation without a SASL start"))?;
-                exchange
-                    .update(body.data())
-                    .map_err(|_| auth_error("the server's SCRAM challenge is malformed"))?;
+                exchange.update(body.data()).map_err(|_| auth_error("the server's SCRAM challenge is malformed"))?;
                 connection.writer.send(|buf| frontend::sasl_response(exchange.message(), buf)).await?;
             }
             Message::AuthenticationSaslFinal(body) => {
                 let exchange = scram.as_mut().ok_or_else(|| auth_error("SASL final message without a SASL start"))?;
-                exchange
-                    .finish(body.data())
-                    .map_err(|_| auth_error("the server's SCRAM signature does not verify; is this the right server?"))?;
+                exchange.finish(body.data()).map_err(|_| {
+                    auth_error("the server's SCRAM signature does not verify; is this the right server?")
+                })?;
             }
             Message::ErrorResponse(body) => {
                 let error = server_error(&body, "authentication");

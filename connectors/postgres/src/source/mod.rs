@@ -22,7 +22,6 @@ mod stream;
 mod wire;
 
 use std::collections::HashSet;
-use std::future::Future;
 use std::time::Duration;
 
 use sluice_api::{ConnectorError, Lsn, Position, Source, SourceStream, TableName};
@@ -92,10 +91,12 @@ impl PostgresSource {
         let config = self.config;
         slot::validate_slot_name(&config.slot)?;
         let settings = ConnectSettings::parse(&config.url)?;
-        let client = settings.connect().await?;
-        slot::ensure_publication(&client, &config.publication, &config.tables).await?;
+        // The replication connection first: its own TLS negotiation and
+        // authentication give precise errors (TLS refused, wrong password).
         let mut replication = ReplicationConnection::open(&settings).await?;
         identify_system(&mut replication).await?;
+        let client = settings.connect().await?;
+        slot::ensure_publication(&client, &config.publication, &config.tables).await?;
         let confirmed = slot::ensure_slot(&client, &mut replication, &config.slot).await?;
         let resume = match resume {
             None => None,
@@ -146,21 +147,20 @@ impl PostgresSource {
 }
 
 impl Source for PostgresSource {
-    fn start(self, resume: Option<Position>) -> impl Future<Output = Result<SourceStream, ConnectorError>> + Send {
-        async move { Box::pin(self.open(resume)).await.map_err(ConnectorError::from) }
+    async fn start(self, resume: Option<Position>) -> Result<SourceStream, ConnectorError> {
+        Box::pin(self.open(resume)).await.map_err(ConnectorError::from)
     }
 }
 
-/// Where streaming starts, in the server's terms (see `status.rs`: position
-/// X is confirmed as X + 1). The server starts at the larger of this and the
-/// slot's confirmed position. If the slot has confirmed more than the
-/// targets hold, the changes in between were acknowledged but are not in
-/// every target (a restored target, a recreated slot): continuing would
-/// lose them silently.
+/// Where streaming starts. Positions are the server's own exclusive bounds
+/// (see `stream.rs`), so the resume position is the start point; the
+/// server starts at the larger of it and the slot's confirmed position. If
+/// the slot has confirmed more than the targets hold, the changes in
+/// between were acknowledged but are not in every target (a restored
+/// target, a recreated slot): continuing would lose them silently.
 fn start_lsn(slot: &str, confirmed: Lsn, resume: Option<Lsn>) -> Result<Lsn, PostgresError> {
     let Some(resume) = resume else { return Ok(confirmed) };
-    let wanted = Lsn(resume.0.saturating_add(1));
-    if confirmed > wanted {
+    if confirmed > resume {
         return Err(PostgresError::ResnapshotNeeded {
             message: format!(
                 "Replication slot {slot:?} has confirmed changes up to {confirmed} but the targets hold only \
@@ -168,7 +168,7 @@ fn start_lsn(slot: &str, confirmed: Lsn, resume: Option<Lsn>) -> Result<Lsn, Pos
             ),
         });
     }
-    Ok(wanted)
+    Ok(resume)
 }
 
 /// IDENTIFY_SYSTEM: checks the session is bound to a database (logical
@@ -176,10 +176,9 @@ fn start_lsn(slot: &str, confirmed: Lsn, resume: Option<Lsn>) -> Result<Lsn, Pos
 async fn identify_system(replication: &mut ReplicationConnection) -> Result<(), PostgresError> {
     let rows = replication.simple_query("IDENTIFY_SYSTEM", "IDENTIFY_SYSTEM").await?;
     // Columns: systemid, timeline, xlogpos, dbname.
-    let row = rows.first().ok_or_else(|| PostgresError::Protocol {
-        what: "IDENTIFY_SYSTEM result",
-        reason: "no row".into(),
-    })?;
+    let row = rows
+        .first()
+        .ok_or_else(|| PostgresError::Protocol { what: "IDENTIFY_SYSTEM result", reason: "no row".into() })?;
     if row.get(3).cloned().flatten().is_none() {
         return Err(PostgresError::Protocol {
             what: "IDENTIFY_SYSTEM result",
@@ -195,16 +194,15 @@ mod tests {
     use super::*;
 
     #[test]
-    fn start_is_one_past_the_resume_position() {
-        assert_eq!(start_lsn("s", Lsn(100), Some(Lsn(100))).unwrap(), Lsn(101));
-        assert_eq!(start_lsn("s", Lsn(101), Some(Lsn(100))).unwrap(), Lsn(101));
-        assert_eq!(start_lsn("s", Lsn(50), Some(Lsn(100))).unwrap(), Lsn(101));
+    fn start_is_the_resume_position() {
+        assert_eq!(start_lsn("s", Lsn(100), Some(Lsn(100))).unwrap(), Lsn(100));
+        assert_eq!(start_lsn("s", Lsn(50), Some(Lsn(100))).unwrap(), Lsn(100));
         assert_eq!(start_lsn("s", Lsn(50), None).unwrap(), Lsn(50));
     }
 
     #[test]
     fn a_slot_ahead_of_the_targets_needs_a_resnapshot() {
-        let error = start_lsn("s", Lsn(200), Some(Lsn(100))).unwrap_err();
+        let error = start_lsn("s", Lsn(101), Some(Lsn(100))).unwrap_err();
         assert!(matches!(error, PostgresError::ResnapshotNeeded { .. }), "{error}");
     }
 }

@@ -19,7 +19,7 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use sluice_api::{Column, Row, TableName, TableSchema, Value};
+use sluice_api::{Column, ColumnType, Row, TableName, TableSchema, Value};
 
 use super::catalog::ResolvedType;
 use super::pgoutput::{OldTuple, RelationMessage, Tuple, TupleColumn};
@@ -94,12 +94,7 @@ pub(crate) fn decode_row(table: &TableSchema, tuple: &Tuple) -> Result<Row, Post
             ),
         });
     }
-    table
-        .columns
-        .iter()
-        .zip(tuple)
-        .map(|(column, value)| decode_column(table, column, value))
-        .collect()
+    table.columns.iter().zip(tuple).map(|(column, value)| decode_column(table, column, value)).collect()
 }
 
 fn decode_column(table: &TableSchema, column: &Column, value: &TupleColumn) -> Result<Value, PostgresError> {
@@ -116,7 +111,13 @@ fn decode_column(table: &TableSchema, column: &Column, value: &TupleColumn) -> R
             let text = std::str::from_utf8(bytes).map_err(|_| {
                 value_error("the value is not valid UTF-8 although the session's client_encoding is UTF8".into())
             })?;
-            decode_text(&column.column_type, &column.type_name, text).map_err(|error| value_error(error.0))
+            let value =
+                decode_text(&column.column_type, &column.type_name, text).map_err(|error| value_error(error.0))?;
+            if !labels_known(&column.column_type, &value) {
+                // The caller re-reads the type (ALTER TYPE … ADD VALUE sends no new Relation).
+                return Err(value_error("an enum label the column's type did not have when it was read".into()));
+            }
+            Ok(value)
         }
         TupleColumn::Binary(_) => Err(PostgresError::Protocol {
             what: "pgoutput tuple",
@@ -125,6 +126,15 @@ fn decode_column(table: &TableSchema, column: &Column, value: &TupleColumn) -> R
                 table.name, column.name
             ),
         }),
+    }
+}
+
+/// Whether every enum label in `value` is one of its type's labels.
+fn labels_known(column_type: &ColumnType, value: &Value) -> bool {
+    match (column_type, value) {
+        (ColumnType::Enum { labels }, Value::Enum(label)) => labels.contains(label),
+        (ColumnType::Array(element), Value::Array(items)) => items.iter().all(|item| labels_known(element, item)),
+        _ => true,
     }
 }
 
@@ -151,7 +161,6 @@ pub(crate) fn decode_update(
 #[cfg(test)]
 mod tests {
     use bytes::Bytes;
-    use sluice_api::ColumnType;
 
     use super::*;
     use crate::source::pgoutput::RelationColumn;
@@ -238,6 +247,21 @@ mod tests {
         let key_only = OldTuple::Key(vec![text("1"), TupleColumn::Null]);
         let (_, after) = decode_update(&table, Some(&key_only), &vec![text("2"), TupleColumn::Unchanged]).unwrap();
         assert_eq!(after[1], Value::Unchanged);
+    }
+
+    #[test]
+    fn an_enum_label_unknown_to_the_schema_is_a_value_error() {
+        let mut cache = RelationCache::default();
+        let mood = ColumnType::Enum { labels: vec!["sad".into(), "ok".into()] };
+        let types = vec![
+            ResolvedType { column_type: mood.clone(), type_name: "mood".into() },
+            ResolvedType { column_type: ColumnType::Array(Box::new(mood)), type_name: "mood[]".into() },
+        ];
+        let table = cache.insert(&relation(b'd', &[("m", false), ("ms", false)]), types, None);
+        assert!(decode_row(&table, &vec![text("ok"), text("{sad}")]).is_ok());
+        for tuple in [vec![text("glad"), text("{}")], vec![text("ok"), text("{ok,glad}")]] {
+            assert!(matches!(decode_row(&table, &tuple), Err(PostgresError::Value { .. })));
+        }
     }
 
     #[test]

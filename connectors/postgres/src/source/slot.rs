@@ -86,7 +86,8 @@ pub(crate) async fn ensure_publication(
                 )
                 .await
                 .map_err(|e| PostgresError::query(format!("listing the tables of publication {publication:?}"), e))?;
-            let present: Vec<TableName> = rows.iter().map(|r| TableName::new(r.get::<_, String>(0), r.get::<_, String>(1))).collect();
+            let present: Vec<TableName> =
+                rows.iter().map(|r| TableName::new(r.get::<_, String>(0), r.get::<_, String>(1))).collect();
             let missing: Vec<&TableName> = tables.iter().filter(|t| !present.contains(t)).collect();
             if missing.is_empty() {
                 return Ok(());
@@ -151,10 +152,9 @@ pub(crate) async fn create_slot(
     let sql = format!("CREATE_REPLICATION_SLOT {} LOGICAL pgoutput {option}", quote_identifier(slot));
     let rows = connection.simple_query(&sql, &format!("creating replication slot {slot:?}")).await?;
     // Columns: slot_name, consistent_point, snapshot_name, output_plugin.
-    let row = rows.first().ok_or_else(|| PostgresError::Protocol {
-        what: "CREATE_REPLICATION_SLOT result",
-        reason: "no row".into(),
-    })?;
+    let row = rows
+        .first()
+        .ok_or_else(|| PostgresError::Protocol { what: "CREATE_REPLICATION_SLOT result", reason: "no row".into() })?;
     let consistent_point = parse_lsn(row.get(1).cloned().flatten(), "CREATE_REPLICATION_SLOT consistent_point")?;
     let snapshot_name = row.get(2).cloned().flatten();
     tracing::info!(slot, %consistent_point, "created replication slot");

@@ -26,15 +26,15 @@
 //! makes an idle walsender send keepalives carrying its WAL end, which is
 //! what lets the stream emit idle progress and the slot advance.
 //!
-//! # Positions versus LSNs
+//! Positions are exclusive bounds in the server's own terms (see
+//! `stream.rs`), so the durable position is reported as it is: the server
+//! then skips exactly the transactions whose commit record starts before it.
 //!
-//! A Sluice position `pg:X` means "every transaction whose commit record
-//! starts at or before X is applied" (a transaction's position is its commit
-//! LSN, known at Begin; see `stream.rs`). The server's confirmed flush means
-//! "skip transactions whose commit record starts before F" (PostgreSQL skips
-//! a transaction when its commit LSN < the start point). The two meet at
-//! F = X + 1, which is what is reported; a transaction at exactly X is thus
-//! not sent again after a restart.
+//! A fast shutdown of the server waits for each logical walsender until its
+//! client has confirmed everything sent. Idle progress (the keepalive's WAL
+//! end, `stream.rs`) becoming durable is what lets the flush position reach
+//! the sent position, so an engine that keeps acknowledging never holds up
+//! a server shutdown; one stalled on a target does, as any subscriber would.
 
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -59,7 +59,7 @@ const MIN_DURABLE_GAP: Duration = Duration::from_millis(100);
 /// The flush LSN to report for a durable position, never below `start`.
 pub(crate) fn flush_lsn(durable: Option<&Position>, start: Lsn) -> Lsn {
     match durable {
-        Some(Position::Postgres(lsn)) => Lsn(lsn.0.saturating_add(1)).max(start),
+        Some(Position::Postgres(lsn)) => (*lsn).max(start),
         // Not a PostgreSQL position: not ours to report.
         Some(_) | None => start,
     }
@@ -127,9 +127,9 @@ mod tests {
     use super::*;
 
     #[test]
-    fn flush_is_one_past_the_durable_position_and_never_below_start() {
+    fn flush_is_the_durable_position_and_never_below_start() {
         assert_eq!(flush_lsn(None, Lsn(500)), Lsn(500));
-        assert_eq!(flush_lsn(Some(&Position::Postgres(Lsn(700))), Lsn(500)), Lsn(701));
+        assert_eq!(flush_lsn(Some(&Position::Postgres(Lsn(700))), Lsn(500)), Lsn(700));
         assert_eq!(flush_lsn(Some(&Position::Postgres(Lsn(100))), Lsn(500)), Lsn(500));
     }
 

@@ -4,11 +4,20 @@
 //!
 //! # Positions
 //!
-//! A transaction's position is the LSN of its commit record. Begin carries
-//! it as `final_lsn` and Commit as `commit_lsn` (the same value), so the
-//! `Arc<Transaction>` built before the first change already holds the
-//! position its Commit will confirm — Commit's `end_lsn` is not known at
-//! Begin, and a position must not change between Begin and Commit.
+//! Every position is an exclusive bound in the server's own terms: "every
+//! transaction whose commit record starts before this LSN". That is what
+//! the walsender means by a start point or a confirmed flush position (it
+//! skips a transaction whose commit LSN is below it), so a durable position
+//! is reported to the slot unchanged (`status.rs`).
+//! - Commit: `position` = the Commit's `end_lsn`, just past the commit
+//!   record. The next transaction's commit record starts at or after it.
+//! - Transaction (known at Begin, the same `Arc` at Commit): `final_lsn`,
+//!   the commit record's LSN (equal to Commit's `commit_lsn`; `end_lsn` is
+//!   unknown until Commit). `Position::is_covered_by` is strict ("its commit
+//!   record starts before `applied`"): a transaction whose commit record
+//!   directly follows the last applied one (commit LSN == previous
+//!   `end_lsn`, common with interleaved transactions) is not covered.
+//! - Progress: a keepalive's WAL end (below).
 //!
 //! Begin is emitted lazily, at the first change of a routed table: the
 //! Origin message (loop prevention) comes right after Begin and belongs in
@@ -20,15 +29,14 @@
 //! A slot only advances when Sluice reports progress, and an idle database
 //! (or one whose writes touch no routed table) produces no commits to
 //! report. So outside a transaction, when a keepalive's WAL end W is beyond
-//! the last emitted position, `Progress(W - 1)` is emitted, at most once per
+//! the last emitted position, `Progress(W)` is emitted, at most once per
 //! second. That is safe: W is the walsender's sent position, the end of the
 //! last WAL record it decoded, so every transaction whose commit record
 //! starts before W has already been sent to us (and emitted, since we are
-//! between transactions). The next transaction's commit record may start
-//! exactly at W, which is why the position is W - 1 and not W: a transaction
-//! at W must not count as covered. Transactions still in progress at W are
-//! not lost either: the slot's `restart_lsn` keeps their WAL until they
-//! commit, whatever the confirmed position.
+//! between transactions); one starting exactly at W is not covered by W.
+//! Transactions still in progress at W are not lost either: the slot's
+//! `restart_lsn` keeps their WAL until they commit, whatever the confirmed
+//! position.
 //!
 //! # Errors
 //!
@@ -69,7 +77,7 @@ pub(crate) struct StreamTask {
     pub(crate) durable: watch::Receiver<Option<Position>>,
     /// The flush LSN reported until something is durable.
     pub(crate) start: Lsn,
-    /// Transactions at or before this position are already in every target.
+    /// Transactions whose commit record starts before this LSN are already in every target.
     pub(crate) resume: Option<Lsn>,
     /// Routed tables; changes of other tables are dropped (empty: keep all).
     pub(crate) tables: HashSet<TableName>,
@@ -102,8 +110,18 @@ struct OpenTransaction {
 impl StreamTask {
     /// Runs until the connection fails or the engine drops the receiver.
     pub(crate) async fn run(self) {
-        let StreamTask { mut reader, mut writer, endpoint, client, events, durable, start, resume, tables, status_interval } =
-            self;
+        let StreamTask {
+            mut reader,
+            mut writer,
+            endpoint,
+            client,
+            events,
+            durable,
+            start,
+            resume,
+            tables,
+            status_interval,
+        } = self;
         let reply = Arc::new(Notify::new());
         let mut decoder = Decoder {
             client,
@@ -113,7 +131,7 @@ impl StreamTask {
             announced: HashMap::new(),
             resume,
             tables,
-            last_position: Lsn(resume.map_or(0, |lsn| lsn.0).max(start.0.saturating_sub(1))),
+            last_position: start,
             last_progress: None,
             transaction: None,
         };
@@ -122,6 +140,8 @@ impl StreamTask {
         let outcome = tokio::select! {
             outcome = read => outcome,
             outcome = status => outcome.map_err(Stop::Failed),
+            // Without this an idle stream would hold the slot until its next event.
+            () = events.closed() => Err(Stop::Closed),
         };
         match outcome {
             Ok(()) | Err(Stop::Closed) => tracing::info!(%endpoint, "postgres source stopped: events receiver dropped"),
@@ -194,7 +214,8 @@ impl Decoder {
                 if self.transaction.is_some() {
                     return Err(protocol("Begin inside an open transaction").into());
                 }
-                let covered = self.resume.is_some_and(|resume| begin.final_lsn <= resume);
+                // Its commit record starts before the resume point: already in every target.
+                let covered = self.resume.is_some_and(|resume| begin.final_lsn < resume);
                 self.transaction = Some(OpenTransaction { begin, origin: None, covered, emitted: None });
             }
             PgOutputMessage::Origin { name, .. } => {
@@ -267,9 +288,8 @@ impl Decoder {
             Err(PostgresError::Value { .. })
                 if table.columns.iter().any(|c| matches!(c.column_type, sluice_api::ColumnType::Enum { .. })) =>
             {
-                for column in &table.columns {
-                    self.types.forget(column.type_id);
-                }
+                // Enum types may sit inside arrays and domains: re-read them all.
+                self.types = TypeResolver::default();
                 let announced = self.announced.get(&relation).cloned().ok_or_else(|| protocol("unknown relation"))?;
                 let table = self.relation(announced).await?;
                 let value = decode(&table)?;
@@ -319,10 +339,10 @@ impl Decoder {
         if open.covered {
             return Ok(());
         }
-        let position = open.begin.final_lsn;
+        let position = commit.end_lsn;
         match open.emitted {
             Some(transaction) => {
-                self.emit(SourceEvent::Commit { transaction }).await?;
+                self.emit(SourceEvent::Commit { transaction, position: Position::Postgres(position) }).await?;
                 self.last_position = self.last_position.max(position);
             }
             // Nothing routed in it: it only counts as progress.
@@ -336,11 +356,11 @@ impl Decoder {
     /// shutdown, where it waits until the client confirms its sent position —
     /// which needs this progress to become durable.
     async fn keepalive(&mut self, wal_end: Lsn, reply_requested: bool) -> Result<(), Stop> {
-        if self.transaction.is_some() || wal_end.0 == 0 {
+        if self.transaction.is_some() {
             return Ok(());
         }
-        // Every commit record starting before wal_end has been sent; one may start at it.
-        self.progress(Lsn(wal_end.0 - 1), reply_requested).await
+        // Every commit record starting before wal_end has been sent.
+        self.progress(wal_end, reply_requested).await
     }
 
     /// Emits `Progress(position)` when it is news, at most once per

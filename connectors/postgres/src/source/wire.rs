@@ -189,7 +189,10 @@ pub(crate) fn unexpected(frame: &Frame, context: &str) -> PostgresError {
     {
         return server_error(&body, context);
     }
-    PostgresError::Protocol { what: "replication connection", reason: format!("unexpected message '{}' during {context}", char::from(frame.tag)) }
+    PostgresError::Protocol {
+        what: "replication connection",
+        reason: format!("unexpected message '{}' during {context}", char::from(frame.tag)),
+    }
 }
 
 /// The result rows of a simple query, as text (`None` for NULL).
@@ -264,7 +267,8 @@ impl ReplicationConnection {
             && body.name().ok() == Some("server_version")
             && let Ok(version) = body.value()
         {
-            self.server_major = version.split(|c: char| !c.is_ascii_digit()).next().and_then(|m| m.parse().ok()).unwrap_or(0);
+            self.server_major =
+                version.split(|c: char| !c.is_ascii_digit()).next().and_then(|m| m.parse().ok()).unwrap_or(0);
         }
         Ok(())
     }
@@ -348,7 +352,8 @@ async fn open_stream(settings: &ConnectSettings) -> Result<BoxedStream, Postgres
                         .await
                         .map_err(|source| PostgresError::Io { endpoint: endpoint.clone(), source })?;
                     let _ = tcp.set_nodelay(true);
-                    let tls = crate::tls::upgrade(tcp, settings.tls.as_ref(), settings.tls_mode, name, &endpoint).await?;
+                    let tls =
+                        crate::tls::upgrade(tcp, settings.tls.as_ref(), settings.tls_mode, name, &endpoint).await?;
                     Ok::<BoxedStream, PostgresError>(boxed(tls))
                 }
                 #[cfg(unix)]

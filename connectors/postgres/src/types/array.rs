@@ -212,16 +212,31 @@ mod tests {
         let parsed = parse(r#"{1,NULL,"NULL","a \"b\"","c,d",  e f  ,\ g\ ,""}"#, b',').unwrap().unwrap();
         assert_eq!(
             parsed,
-            vec![text("1"), Element::Null, text("NULL"), text("a \"b\""), text("c,d"), text("e f"), text(" g "), text("")]
+            vec![
+                text("1"),
+                Element::Null,
+                text("NULL"),
+                text("a \"b\""),
+                text("c,d"),
+                text("e f"),
+                text(" g "),
+                text("")
+            ]
         );
     }
 
     #[test]
     fn reads_nested_and_empty_arrays() {
         let parsed = parse("{{1,2},{3,4}}", b',').unwrap().unwrap();
-        assert_eq!(parsed, vec![Element::Nested(vec![text("1"), text("2")]), Element::Nested(vec![text("3"), text("4")])]);
+        assert_eq!(
+            parsed,
+            vec![Element::Nested(vec![text("1"), text("2")]), Element::Nested(vec![text("3"), text("4")])]
+        );
         assert_eq!(parse("{}", b',').unwrap().unwrap(), vec![]);
-        assert_eq!(parse("{(1,2),(0,0);(3,3),(1,1)}", b';').unwrap().unwrap(), vec![text("(1,2),(0,0)"), text("(3,3),(1,1)")]);
+        assert_eq!(
+            parse("{(1,2),(0,0);(3,3),(1,1)}", b';').unwrap().unwrap(),
+            vec![text("(1,2),(0,0)"), text("(3,3),(1,1)")]
+        );
     }
 
     #[test]

@@ -225,7 +225,8 @@ fn numeric(typmod: Option<i32>) -> (ColumnType, String) {
     let scale = ((packed & 0x7ff) ^ 1024) - 1024;
     let name = format!("numeric({precision},{scale})");
     let (precision, scale) = if scale < 0 { (precision - scale, 0) } else { (precision, scale) };
-    let column_type = ColumnType::Decimal { precision: u32::try_from(precision).ok(), scale: u32::try_from(scale).ok() };
+    let column_type =
+        ColumnType::Decimal { precision: u32::try_from(precision).ok(), scale: u32::try_from(scale).ok() };
     (column_type, name)
 }
 

@@ -4,9 +4,7 @@
 
 use proptest::collection::vec;
 use proptest::prelude::*;
-use sluice_api::{
-    BitString, CivilDate, ColumnType, Date, Decimal, Interval, TimeOfDay, Timestamp, TimestampTz, Value,
-};
+use sluice_api::{BitString, CivilDate, ColumnType, Date, Decimal, Interval, TimeOfDay, Timestamp, TimestampTz, Value};
 
 use super::{decode_text, encode_text};
 
@@ -102,7 +100,11 @@ fn kinds() -> Vec<(ColumnType, &'static str, BoxedStrategy<Value>)> {
             (0..=TimeOfDay::MAX_MICROS, -57_599i32..=57_599).prop_map(|(t, o)| Value::TimeTz(TimeOfDay(t), o)).boxed(),
         ),
         (ColumnType::Duration { fsp: None }, "time", any::<i64>().prop_map(Value::Duration).boxed()),
-        (ColumnType::Timestamp { fsp: None }, "timestamp without time zone", timestamp().prop_map(Value::Timestamp).boxed()),
+        (
+            ColumnType::Timestamp { fsp: None },
+            "timestamp without time zone",
+            timestamp().prop_map(Value::Timestamp).boxed(),
+        ),
         (
             ColumnType::TimestampTz { fsp: None },
             "timestamp with time zone",

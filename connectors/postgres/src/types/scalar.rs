@@ -81,7 +81,7 @@ pub(super) fn decode_bytea(text: &str) -> Result<Vec<u8>, TypeError> {
 
 fn decode_hex(hex: &str) -> Result<Vec<u8>, TypeError> {
     let digits = hex.as_bytes();
-    if digits.len() % 2 != 0 {
+    if !digits.len().is_multiple_of(2) {
         return Err(TypeError::new("bytea hex text has an odd number of digits"));
     }
     let nibble = |b: u8| match b {
@@ -105,7 +105,8 @@ fn decode_bytea_escape(text: &str) -> Result<Vec<u8>, TypeError> {
             out.push(b'\\');
             i += 2;
         } else {
-            let octal = bytes.get(i + 1..i + 4).ok_or_else(|| TypeError::new("bytea escape text ends inside an escape"))?;
+            let octal =
+                bytes.get(i + 1..i + 4).ok_or_else(|| TypeError::new("bytea escape text ends inside an escape"))?;
             let valid = matches!(octal[0], b'0'..=b'3') && octal[1..].iter().all(|d| matches!(d, b'0'..=b'7'));
             if !valid {
                 return Err(TypeError::new("bytea escape text has an invalid escape"));

@@ -178,9 +178,7 @@ fn parse_ymd(text: &str, bc: bool) -> Result<CivilDate, TypeError> {
 /// The `YYYY-MM-DD` text of a date and whether it needs ` BC`.
 fn format_ymd(date: &CivilDate) -> Result<(String, bool), TypeError> {
     if date.is_zero_date() {
-        return Err(TypeError::new(
-            "PostgreSQL has no zero dates (month or day 0); set the route's zero-date policy",
-        ));
+        return Err(TypeError::new("PostgreSQL has no zero dates (month or day 0); set the route's zero-date policy"));
     }
     if date.month > 12 || date.day > days_in_month(date.year, date.month) {
         return Err(TypeError::new("date does not exist in the calendar"));
@@ -226,8 +224,8 @@ fn parse_clock(text: &str, max_hours: u64) -> Result<u64, TypeError> {
         }
         Some(_) => return Err(invalid()),
     };
-    let total = (u128::from(hours) * 3600 + u128::from(minutes) * 60 + u128::from(seconds)) * 1_000_000
-        + u128::from(micros);
+    let total =
+        (u128::from(hours) * 3600 + u128::from(minutes) * 60 + u128::from(seconds)) * 1_000_000 + u128::from(micros);
     u64::try_from(total).map_err(|_| TypeError::new("time is out of range"))
 }
 

@@ -6,7 +6,16 @@ use sluice_postgres::builtin_column_type;
 use sluice_testkit::PgServer;
 
 /// Built-in base types deliberately not listed: internal or planner-only.
-const NOT_LISTED: &[&str] = &["gtsvector", "pg_ddl_command", "pg_dependencies", "pg_mcv_list", "pg_ndistinct", "pg_node_tree", "pg_brin_bloom_summary", "pg_brin_minmax_multi_summary"];
+const NOT_LISTED: &[&str] = &[
+    "gtsvector",
+    "pg_ddl_command",
+    "pg_dependencies",
+    "pg_mcv_list",
+    "pg_ndistinct",
+    "pg_node_tree",
+    "pg_brin_bloom_summary",
+    "pg_brin_minmax_multi_summary",
+];
 
 #[tokio::test]
 async fn builtin_type_names_match_format_type() {

@@ -5,7 +5,7 @@
 use sluice_postgres::{decode_text, encode_text};
 use sluice_testkit::PgServer;
 
-use super::samples::{SESSION_SQL, SETUP_SQL, column_type, samples, same};
+use super::samples::{SESSION_SQL, SETUP_SQL, column_type, output_of, same, samples};
 
 #[tokio::test]
 async fn every_type_round_trips_through_the_servers_input_and_output_functions() {
@@ -15,10 +15,14 @@ async fn every_type_round_trips_through_the_servers_input_and_output_functions()
     client.batch_execute(SETUP_SQL).await.unwrap();
     let samples = samples();
     let columns: Vec<String> = samples.iter().enumerate().map(|(i, s)| format!("c{i} {}", s.sql_type)).collect();
-    client.batch_execute(&format!("CREATE TABLE every_type (id int PRIMARY KEY, {})", columns.join(", "))).await.unwrap();
+    client
+        .batch_execute(&format!("CREATE TABLE every_type (id int PRIMARY KEY, {})", columns.join(", ")))
+        .await
+        .unwrap();
 
     let rows = samples.iter().map(|s| s.values.len()).max().unwrap();
-    let casts: Vec<String> = samples.iter().enumerate().map(|(i, s)| format!("${}::text::{}", i + 2, s.sql_type)).collect();
+    let casts: Vec<String> =
+        samples.iter().enumerate().map(|(i, s)| format!("${}::text::{}", i + 2, s.sql_type)).collect();
     let insert = format!("INSERT INTO every_type VALUES ($1, {})", casts.join(", "));
     for row in 0..rows {
         let id = row as i32;
@@ -40,9 +44,10 @@ async fn every_type_round_trips_through_the_servers_input_and_output_functions()
         .await
         .unwrap();
     assert_eq!(attributes.len(), samples.len());
-    let column_types: Vec<_> = attributes.iter().map(|a| (column_type(a.get(0), a.get(1), a.get(2)), a.get::<_, String>(2))).collect();
+    let column_types: Vec<_> =
+        attributes.iter().map(|a| (column_type(a.get(0), a.get(1), a.get(2)), a.get::<_, String>(2))).collect();
 
-    let selects: Vec<String> = (0..samples.len()).map(|i| format!("c{i}::text")).collect();
+    let selects: Vec<String> = (0..samples.len()).map(|i| output_of(&format!("c{i}"))).collect();
     let read = client.query(&format!("SELECT {} FROM every_type ORDER BY id", selects.join(", ")), &[]).await.unwrap();
     assert_eq!(read.len(), rows);
     let mut checked = 0;
@@ -57,7 +62,11 @@ async fn every_type_round_trips_through_the_servers_input_and_output_functions()
             let text = text.unwrap_or_else(|| panic!("{} row {row} read back NULL", sample.sql_type));
             let decoded = decode_text(column_type, type_name, &text)
                 .unwrap_or_else(|e| panic!("{} row {row}: {text:?} does not decode: {e}", sample.sql_type));
-            assert!(same(&decoded, expected), "{} row {row}: wrote {expected:?}, server printed {text:?}, decoded {decoded:?}", sample.sql_type);
+            assert!(
+                same(&decoded, expected),
+                "{} row {row}: wrote {expected:?}, server printed {text:?}, decoded {decoded:?}",
+                sample.sql_type
+            );
             checked += 1;
         }
     }

@@ -350,12 +350,14 @@ fn old_tuple() -> impl Strategy<Value = OldTuple> {
 }
 
 fn message() -> impl Strategy<Value = PgOutputMessage> {
-    let column = (any::<bool>(), name(), any::<u32>(), any::<i32>()).prop_map(|(is_key, name, type_oid, type_modifier)| {
-        RelationColumn { is_key, name, type_oid, type_modifier }
-    });
+    let column = (any::<bool>(), name(), any::<u32>(), any::<i32>())
+        .prop_map(|(is_key, name, type_oid, type_modifier)| RelationColumn { is_key, name, type_oid, type_modifier });
     prop_oneof![
-        (lsn(), any::<i64>(), any::<u32>())
-            .prop_map(|(final_lsn, commit_time, xid)| PgOutputMessage::Begin(Begin { final_lsn, commit_time, xid })),
+        (lsn(), any::<i64>(), any::<u32>()).prop_map(|(final_lsn, commit_time, xid)| PgOutputMessage::Begin(Begin {
+            final_lsn,
+            commit_time,
+            xid
+        })),
         (any::<u8>(), lsn(), lsn(), any::<i64>()).prop_map(|(flags, commit_lsn, end_lsn, commit_time)| {
             PgOutputMessage::Commit(Commit { flags, commit_lsn, end_lsn, commit_time })
         }),
@@ -365,7 +367,11 @@ fn message() -> impl Strategy<Value = PgOutputMessage> {
                 PgOutputMessage::Relation(RelationMessage { oid, namespace, name, replica_identity, columns })
             }
         ),
-        (any::<u32>(), name(), name()).prop_map(|(oid, namespace, name)| PgOutputMessage::Type { oid, namespace, name }),
+        (any::<u32>(), name(), name()).prop_map(|(oid, namespace, name)| PgOutputMessage::Type {
+            oid,
+            namespace,
+            name
+        }),
         (any::<u32>(), tuple()).prop_map(|(relation, new)| PgOutputMessage::Insert { relation, new }),
         (any::<u32>(), prop::option::of(old_tuple()), tuple())
             .prop_map(|(relation, old, new)| PgOutputMessage::Update { relation, old, new }),
@@ -402,7 +408,7 @@ proptest! {
 
     #[test]
     fn well_formed_messages_round_trip(message in message(), start in any::<u64>()) {
-        prop_assert_eq!(decode_pgoutput(Bytes::from(encode(&message))).unwrap(), message.clone());
+        prop_assert_eq!(&decode_pgoutput(Bytes::from(encode(&message))).unwrap(), &message);
         match decode(xlog(start, &message)).unwrap() {
             ReplicationMessage::XLogData { wal_start, message: inner, .. } => {
                 prop_assert_eq!(wal_start, Lsn(start));

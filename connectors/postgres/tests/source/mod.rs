@@ -1,0 +1,12 @@
+//! The replication source against private PostgreSQL servers: authentication
+//! and TLS, slot and publication setup, the events each kind of change
+//! produces, schema changes, status updates and connection loss.
+
+mod auth;
+mod changes;
+mod harness;
+mod images;
+mod restart;
+mod setup;
+mod status;
+mod tls;

@@ -1,0 +1,46 @@
+//! Creating a fresh data directory with `mariadb-install-db`.
+//!
+//! `--no-defaults` keeps the machine's `my.cnf` out; `--auth-root-authentication-method=normal`
+//! gives `root` (on `localhost`, `127.0.0.1` and `::1`) an empty password
+//! instead of unix-socket authentication, so tests connect over TCP without
+//! one; `--skip-test-db` leaves out the `test` database and anonymous users.
+//! The InnoDB sizes are the server's, so the first start does not resize the
+//! redo log.
+
+use std::path::Path;
+use std::process::Command;
+
+use super::binaries;
+use super::daemon::storage_args;
+use super::os_user::OsUser;
+
+/// Runs `mariadb-install-db` into `data_dir` as the server user.
+///
+/// # Panics
+/// When the program cannot run or fails; the message carries its output.
+pub(crate) fn install(root: &Path, data_dir: &Path) {
+    let mut datadir_arg = std::ffi::OsString::from("--datadir=");
+    datadir_arg.push(data_dir);
+    let mut command = Command::new(binaries::program("mariadb-install-db"));
+    command
+        .arg("--no-defaults")
+        .arg(datadir_arg)
+        .args(["--auth-root-authentication-method=normal", "--skip-test-db", "--skip-name-resolve"])
+        .args(storage_args())
+        .current_dir(root);
+    OsUser::get().apply(&mut command);
+    let output = command.output().unwrap_or_else(|err| {
+        panic!(
+            "Could not run {:?} (install MariaDB with `make setup`, or set {}): {err}",
+            command.get_program(),
+            binaries::BINDIR_ENV
+        )
+    });
+    assert!(
+        output.status.success(),
+        "mariadb-install-db failed ({}):\n{}\n{}",
+        output.status,
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
