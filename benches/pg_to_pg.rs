@@ -130,7 +130,7 @@ impl Consumer {
                     Ok(pair
                         .source_client
                         .query_one(
-                            "SELECT count(*) FROM pg_replication_slots WHERE slot_name = 'sluice_src' AND active",
+                            "SELECT count(*) FROM pg_stat_replication r JOIN pg_replication_slots s ON s.active_pid = r.pid WHERE s.slot_name = 'sluice_src' AND r.state = 'streaming'",
                             &[],
                         )
                         .await?

@@ -42,13 +42,18 @@ CREATE TABLE order_lines (order_id bigint NOT NULL, line_no int NOT NULL, sku te
                           price numeric(12,2) NOT NULL, PRIMARY KEY (order_id, line_no));
 ";
 
-/// (source table, target table, column list compared) for the final check.
-const COMPARED: &[(&str, &str, &str)] = &[
-    ("customers", "customers", "id, name, city, created_at"),
-    ("products", "products", "sku, name, price"),
-    ("inventory", "stock", "sku, warehouse, qty, updated_at"),
-    ("sales_orders", "orders", "id, customer_id, status, total, note, created_at"),
-    ("sales_order_lines", "order_lines", "order_id, line_no, sku, qty, price"),
+/// (source table, its columns, target table, its columns) compared row for row.
+const COMPARED: &[(&str, &str, &str, &str)] = &[
+    ("customers", "id, name, city, created_at", "customers", "id, name, city, created_at"),
+    ("products", "sku, name, price", "products", "sku, name, price"),
+    ("inventory", "sku, warehouse, qty, updated_at", "stock", "sku, warehouse, qty_on_hand, updated_at"),
+    (
+        "sales_orders",
+        "id, customer_id, status, total, note, created_at",
+        "orders",
+        "id, customer_id, status, total, note, created_at",
+    ),
+    ("sales_order_lines", "order_id, line_no, sku, qty, price", "order_lines", "order_id, line_no, sku, qty, price"),
 ];
 
 fn config(erp_url: &str, report_url: &str, state: &str) -> String {
@@ -171,9 +176,9 @@ async fn main() -> Result<()> {
 
     println!("== comparing every table row for row");
     let mut all_equal = true;
-    for (source, target, columns) in COMPARED {
-        let (source_rows, source_digest) = digest(&erp_client, source, columns).await?;
-        let (target_rows, target_digest) = digest(&report_client, target, columns).await?;
+    for (source, source_columns, target, target_columns) in COMPARED {
+        let (source_rows, source_digest) = digest(&erp_client, source, source_columns).await?;
+        let (target_rows, target_digest) = digest(&report_client, target, target_columns).await?;
         let equal = source_rows == target_rows && source_digest == target_digest;
         all_equal &= equal;
         println!(
@@ -203,7 +208,7 @@ async fn wait_for_slot(client: &Client, sluice: &mut Child) -> Result<()> {
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
         let row = client
-            .query_one("SELECT count(*) FROM pg_replication_slots WHERE slot_name = 'sluice_erp' AND active", &[])
+            .query_one("SELECT count(*) FROM pg_stat_replication r JOIN pg_replication_slots s ON s.active_pid = r.pid WHERE s.slot_name = 'sluice_erp' AND r.state = 'streaming'", &[])
             .await?;
         if row.get::<_, i64>(0) == 1 {
             return Ok(());
@@ -262,7 +267,7 @@ async fn generate(client: Client, duration: Duration) -> Result<u64> {
         if count % 50 == 0 {
             client
                 .execute(
-                    "INSERT INTO customers (id, name, city) VALUES ($1, 'Customer ' || $1, 'Porto')",
+                    "INSERT INTO customers (id, name, city) VALUES ($1::bigint, 'Customer ' || $1::bigint::text, 'Porto')",
                     &[&next_customer],
                 )
                 .await?;
@@ -309,8 +314,8 @@ async fn print_progress(erp: &Client, report: &Client, started: Instant) -> Resu
 
 /// True when every compared table holds the same rows in both databases.
 async fn tables_equal(erp: &Client, report: &Client) -> Result<bool> {
-    for (source, target, columns) in COMPARED {
-        if digest(erp, source, columns).await? != digest(report, target, columns).await? {
+    for (source, source_columns, target, target_columns) in COMPARED {
+        if digest(erp, source, source_columns).await? != digest(report, target, target_columns).await? {
             return Ok(false);
         }
     }

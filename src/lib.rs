@@ -11,4 +11,5 @@ pub mod cli;
 pub mod config;
 mod connectors;
 mod pipeline;
+mod redact;
 mod route;

@@ -130,12 +130,13 @@ fn config_exit_code(_: &ConfigError) -> u8 {
     EXIT_CONFIG
 }
 
-/// Prints an error and its causes to stderr, one per line.
-pub(crate) fn report(error: &dyn std::error::Error) {
-    eprintln!("error: {error}");
+/// Prints an error and its causes to stderr, one per line, without row
+/// values (database errors are redacted, see `redact.rs`).
+pub(crate) fn report(error: &(dyn std::error::Error + 'static)) {
+    eprintln!("error: {}", crate::redact::describe(error));
     let mut source = error.source();
     while let Some(cause) = source {
-        eprintln!("  caused by: {cause}");
+        eprintln!("  caused by: {}", crate::redact::describe(cause));
         source = cause.source();
     }
 }

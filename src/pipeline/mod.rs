@@ -125,14 +125,8 @@ async fn supervise(
     }
 }
 
-/// `error: cause: cause…` on one line, for logs.
-pub fn error_chain(error: &dyn std::error::Error) -> String {
-    let mut text = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    text
+/// `error: cause: cause…` on one line, for logs; row values are dropped
+/// from database errors (see `redact.rs`).
+pub fn error_chain(error: &(dyn std::error::Error + 'static)) -> String {
+    crate::redact::chain(error)
 }

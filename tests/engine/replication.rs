@@ -254,3 +254,24 @@ async fn a_source_transaction_is_never_visible_half_applied() {
     assert!(observed.iter().all(|c| *c == 0 || *c == 30000), "partial states observed: {observed:?}");
     assert_eq!(sluice.terminate(), Some(0));
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_value_the_target_refuses_stops_loudly_without_printing_the_value() {
+    let fixture = Fixture::new("refused", "CREATE TABLE items (id int PRIMARY KEY, code text);").await;
+    fixture.target_client.batch_execute("ALTER TABLE items ALTER COLUMN code TYPE varchar(3)").await.unwrap();
+    fixture.write_config(&["public.items"], "");
+    let mut sluice = fixture.spawn();
+    fixture.wait_streaming(&mut sluice).await;
+    fixture
+        .source_client
+        .batch_execute("INSERT INTO items VALUES (1, 'ok'); INSERT INTO items VALUES (2, 'SECRET-VALUE-123');")
+        .await
+        .unwrap();
+    assert_eq!(sluice.wait_exit(WAIT), Some(1), "a data error stops the pipeline\n{}", sluice.log_tail());
+    let log = sluice.log();
+    assert!(log.contains("public.items"), "the error names the table\n{log}");
+    assert!(log.contains("22001"), "the error carries the SQLSTATE (string_data_right_truncation)\n{log}");
+    assert!(!log.contains("SECRET-VALUE-123"), "row values never appear in logs\n{log}");
+    let rows: i64 = fixture.target_client.query_one("SELECT count(*) FROM items", &[]).await.unwrap().get(0);
+    assert!(rows <= 1, "the refused transaction is not applied");
+}

@@ -11,6 +11,14 @@ use tokio_postgres::Client;
 
 pub const SLUICE: &str = env!("CARGO_BIN_EXE_sluice");
 
+/// A walsender is streaming from the slot: START_REPLICATION has been
+/// issued, so the slot's consistent point is behind us and every change
+/// committed from now on will be decoded. (An `active` slot is not enough:
+/// it is active while CREATE_REPLICATION_SLOT still waits for running
+/// transactions, and changes committed then belong to the slot's snapshot.)
+pub const STREAMING: &str = "SELECT count(*) FROM pg_stat_replication r JOIN pg_replication_slots s \
+    ON s.active_pid = r.pid WHERE s.slot_name = $1 AND r.state = 'streaming'";
+
 /// A source database, a target database and a config routing between them.
 pub struct Fixture {
     pub source: TestDatabase,
@@ -113,12 +121,7 @@ impl Fixture {
     pub async fn wait_streaming(&self, sluice: &mut Sluice) {
         let slot = self.slot();
         wait_for(Duration::from_secs(30), sluice, || async {
-            self.source_client
-                .query_one("SELECT count(*) FROM pg_replication_slots WHERE slot_name = $1 AND active", &[&slot])
-                .await
-                .expect("slot query")
-                .get::<_, i64>(0)
-                == 1
+            self.source_client.query_one(STREAMING, &[&slot]).await.expect("slot query").get::<_, i64>(0) == 1
         })
         .await;
     }

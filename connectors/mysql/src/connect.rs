@@ -27,7 +27,7 @@ use std::borrow::Cow;
 use std::path::PathBuf;
 
 use mysql_async::prelude::Queryable;
-use mysql_async::{Conn, DriverError, Opts, OptsBuilder, PathOrBuf, SslOpts};
+use mysql_async::{Conn, DriverError, Opts, OptsBuilder, SslOpts};
 
 use crate::error::MySqlError;
 
@@ -138,9 +138,7 @@ impl ConnectSettings {
             TlsMode::VerifyCa | TlsMode::VerifyIdentity => {
                 let mut ssl = SslOpts::default();
                 if let Some(ca) = &self.ca_file {
-                    ssl = ssl
-                        .with_root_certs(vec![PathOrBuf::Path(Cow::Owned(ca.clone()))])
-                        .with_disable_built_in_roots(true);
+                    ssl = ssl.with_root_certs(vec![ca.clone().into()]).with_disable_built_in_roots(true);
                 }
                 Some(ssl.with_danger_skip_domain_validation(mode == TlsMode::VerifyCa))
             }
@@ -151,10 +149,7 @@ impl ConnectSettings {
 
     /// Opens a connection; `adjust` may change options (the sink turns on
     /// `CLIENT_FOUND_ROWS`).
-    pub(crate) async fn connect_with(
-        &self,
-        adjust: &dyn Fn(OptsBuilder) -> OptsBuilder,
-    ) -> Result<Conn, MySqlError> {
+    pub(crate) async fn connect_with(&self, adjust: &dyn Fn(OptsBuilder) -> OptsBuilder) -> Result<Conn, MySqlError> {
         let context = || format!("connecting to {}", self.endpoint);
         match Conn::new(self.opts_for(self.tls_mode, adjust)).await {
             Ok(conn) => Ok(conn),
@@ -196,18 +191,18 @@ pub(crate) struct ServerFlavor {
 impl ServerFlavor {
     /// From `SELECT VERSION()`: `10.11.6-MariaDB-0+deb12u1-log`, `8.0.36`.
     pub(crate) fn parse(version: &str) -> ServerFlavor {
-        let mut numbers = version
-            .split(|c: char| !c.is_ascii_digit())
-            .take(3)
-            .map(|part| part.parse::<u32>().unwrap_or(0));
+        let mut numbers =
+            version.split(|c: char| !c.is_ascii_digit()).take(3).map(|part| part.parse::<u32>().unwrap_or(0));
         let mut next = || numbers.next().unwrap_or(0);
         let version_tuple = (next(), next(), next());
         ServerFlavor { mariadb: version.contains("MariaDB"), version: version_tuple }
     }
 
     pub(crate) async fn detect(conn: &mut Conn) -> Result<ServerFlavor, MySqlError> {
-        let version: Option<String> =
-            conn.query_first("SELECT VERSION()").await.map_err(|e| MySqlError::driver("reading the server version", e))?;
+        let version: Option<String> = conn
+            .query_first("SELECT VERSION()")
+            .await
+            .map_err(|e| MySqlError::driver("reading the server version", e))?;
         Ok(ServerFlavor::parse(&version.unwrap_or_default()))
     }
 
@@ -253,9 +248,10 @@ mod tests {
 
     #[test]
     fn tls_parameters_are_taken_out_and_the_rest_goes_to_mysql_async() {
-        let settings =
-            ConnectSettings::parse("mysql://u:p%40w@db.example:3307/app?ssl-mode=VERIFY_CA&ssl-ca=%2Fetc%2Fca.pem&stmt_cache_size=7")
-                .unwrap();
+        let settings = ConnectSettings::parse(
+            "mysql://u:p%40w@db.example:3307/app?ssl-mode=VERIFY_CA&ssl-ca=%2Fetc%2Fca.pem&stmt_cache_size=7",
+        )
+        .unwrap();
         assert_eq!(settings.tls_mode, TlsMode::VerifyCa);
         assert_eq!(settings.ca_file, Some(PathBuf::from("/etc/ca.pem")));
         assert_eq!(settings.endpoint, "db.example:3307");
@@ -275,7 +271,9 @@ mod tests {
 
     #[test]
     fn unknown_modes_and_mysql_async_tls_parameters_are_refused_without_echoing_the_password() {
-        for url in ["mysql://u:secret@h/?ssl-mode=maybe", "mysql://u:secret@h/?require_ssl=true", "postgres://u:secret@h/"] {
+        for url in
+            ["mysql://u:secret@h/?ssl-mode=maybe", "mysql://u:secret@h/?require_ssl=true", "postgres://u:secret@h/"]
+        {
             let error = ConnectSettings::parse(url).unwrap_err();
             assert!(!format!("{error:?}").contains("secret"), "{error:?}");
         }

@@ -7,6 +7,12 @@
 //! - `types.rs`: exact conversion between MySQL values and Sluice's values.
 //! - `check.rs`: prerequisite checks behind `sluice check`.
 
+mod connect;
 mod error;
+mod sink;
+mod types;
 
+pub use connect::connect;
 pub use error::MySqlError;
+pub use sink::{MySqlSink, MySqlSinkConfig, TargetColumn, TargetTableInfo};
+pub use types::{TypeError, encode_value};

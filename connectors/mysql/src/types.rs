@@ -124,5 +124,5 @@ pub(crate) fn encode(value: &Value, kind: &ColumnKind, nullable: bool) -> Result
 
 /// The refusal for a value kind the column cannot take at all.
 pub(crate) fn mismatch(value: &Value, kind: &ColumnKind) -> TypeError {
-    TypeError::new(format!("a {} value cannot be written into a {} column", value.kind_name(), kind.describe()))
+    TypeError::new(format!("values of kind {} cannot be written into a {} column", value.kind_name(), kind.describe()))
 }

@@ -1,1 +1,6 @@
+//! Integration tests of sluice-mysql against private MariaDB servers
+//! (sluice-testkit): one binary, one module per part of the connector.
 
+mod check;
+mod sink;
+mod types;

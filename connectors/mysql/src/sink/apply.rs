@@ -1,0 +1,439 @@
+//! Applying a batch of row writes inside the open target transaction.
+//!
+//! Writes arrive in source order. They are cut into runs of consecutive
+//! writes with the same table and kind — and, for upserts, the same set of
+//! unchanged columns — and the runs execute in order, as multi-row
+//! statements of at most `max_rows_per_statement` rows, 65,535 parameters
+//! and half of `max_allowed_packet`. Keeping run order keeps per-key order
+//! and the order across tables that foreign keys need.
+//!
+//! Within a run only the last image of each key matters: an upsert run
+//! keeps the last row per key and a delete run each key once — except for
+//! tables written in source order (see `resolve`), where every row goes
+//! through, in order (MySQL applies the rows of one `INSERT … ON DUPLICATE
+//! KEY UPDATE` one after another, so the result is the same as one
+//! statement per row).
+//!
+//! A row with unchanged columns (PostgreSQL's unchanged TOAST) becomes an
+//! `UPDATE` of the columns that are present: the target keeps its value,
+//! never NULL or a placeholder. If the row is missing the target has
+//! diverged, and the batch fails with [`MySqlError::MissingTargetRows`]
+//! instead of inventing values.
+//!
+//! Conflicts on unique indexes other than the route key (error 1062, or the
+//! guard's 1048 on the first key column) become [`MySqlError::KeyConflict`]:
+//! the server's message, which quotes the conflicting value, is not kept.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use mysql_async::prelude::Queryable;
+use mysql_async::{Params, Value as Param};
+use sluice_api::{RowWrite, TableName, TargetTable, Value};
+
+use super::MySqlSink;
+use super::describe::describe;
+use super::resolve::{ResolvedTable, check_route};
+use super::statements;
+use crate::error::MySqlError;
+use crate::types::{TypeError, encode};
+
+/// The protocol's limit on parameters per prepared statement.
+const MAX_PARAMS: usize = 65_535;
+/// `ER_DUP_ENTRY` and `ER_BAD_NULL_ERROR`.
+const DUPLICATE_ENTRY: u16 = 1062;
+const COLUMN_CANNOT_BE_NULL: u16 = 1048;
+
+/// What a run does.
+#[derive(PartialEq, Eq)]
+enum RunKind {
+    /// Upserts whose images have `Value::Unchanged` at these column indices
+    /// (empty: whole rows).
+    Upsert {
+        unchanged: Vec<usize>,
+    },
+    Delete,
+    Truncate,
+}
+
+fn run_kind(write: &RowWrite) -> RunKind {
+    match write {
+        RowWrite::Upsert { values, .. } => RunKind::Upsert {
+            unchanged: values
+                .iter()
+                .enumerate()
+                .filter(|(_, v)| matches!(v, Value::Unchanged))
+                .map(|(i, _)| i)
+                .collect(),
+        },
+        RowWrite::Delete { .. } => RunKind::Delete,
+        RowWrite::Truncate { .. } => RunKind::Truncate,
+    }
+}
+
+fn same_table(a: &Arc<TargetTable>, b: &Arc<TargetTable>) -> bool {
+    Arc::ptr_eq(a, b) || a == b
+}
+
+type EncodedRow = Vec<Param>;
+
+impl MySqlSink {
+    /// Executes `writes` in order inside the open transaction.
+    pub(super) async fn apply(&mut self, writes: Vec<RowWrite>) -> Result<(), MySqlError> {
+        let mut start = 0;
+        while start < writes.len() {
+            let kind = run_kind(&writes[start]);
+            let table = writes[start].table();
+            let mut end = start + 1;
+            while end < writes.len() && same_table(writes[end].table(), table) && run_kind(&writes[end]) == kind {
+                end += 1;
+            }
+            let run = &writes[start..end];
+            let resolved = self.resolve(table).await?;
+            match kind {
+                RunKind::Truncate => self.truncate(&resolved).await?,
+                RunKind::Delete => self.delete(&resolved, run).await?,
+                RunKind::Upsert { unchanged } if unchanged.is_empty() => self.upsert(&resolved, run).await?,
+                RunKind::Upsert { unchanged } => self.update_present(&resolved, run, &unchanged).await?,
+            }
+            start = end;
+        }
+        Ok(())
+    }
+
+    async fn resolve(&mut self, table: &Arc<TargetTable>) -> Result<Arc<ResolvedTable>, MySqlError> {
+        if let Some(resolved) = self.resolved.get(table.as_ref()) {
+            return Ok(Arc::clone(resolved));
+        }
+        let name = TableName::new(&table.schema, &table.name);
+        let described = describe(&mut self.conn, &self.flavor, &name).await?;
+        let resolved = Arc::new(check_route(table, &name, described)?);
+        if resolved.guarded() {
+            tracing::debug!(table = %name, keys = resolved.other_unique.len(), "target has other unique keys; upserts are guarded");
+        }
+        self.resolved.insert(table.as_ref().clone(), Arc::clone(&resolved));
+        Ok(resolved)
+    }
+
+    async fn truncate(&mut self, table: &ResolvedTable) -> Result<(), MySqlError> {
+        let sql = statements::delete_all(&table.name);
+        self.conn.query_drop(sql).await.map_err(|e| MySqlError::driver(format!("truncate of {}", table.name), e))?;
+        tracing::debug!(table = %table.name, "emptied target table");
+        Ok(())
+    }
+
+    async fn delete(&mut self, table: &ResolvedTable, run: &[RowWrite]) -> Result<(), MySqlError> {
+        let mut rows = Vec::with_capacity(run.len());
+        for write in run {
+            if let RowWrite::Delete { key, .. } = write {
+                check_width(table, key.len(), table.key.len())?;
+                rows.push(encode_cells(table, key.iter().zip(table.key.iter().copied()))?);
+            }
+        }
+        let key_positions: Vec<usize> = (0..table.key.len()).collect();
+        let rows = last_per_key(rows, &key_positions);
+        let key_names = table.key_names();
+        let mut deleted = 0;
+        for chunk in self.chunks(rows, key_names.len()) {
+            let sql = statements::delete(&table.name, &key_names, chunk.len());
+            self.conn
+                .exec_drop(sql, Params::Positional(chunk.into_iter().flatten().collect()))
+                .await
+                .map_err(|e| MySqlError::driver(format!("delete from {}", table.name), e))?;
+            deleted += self.conn.affected_rows();
+        }
+        tracing::debug!(table = %table.name, rows = deleted, "deleted target rows");
+        Ok(())
+    }
+
+    async fn upsert(&mut self, table: &ResolvedTable, run: &[RowWrite]) -> Result<(), MySqlError> {
+        let mut rows = Vec::with_capacity(run.len());
+        for write in run {
+            if let RowWrite::Upsert { values, .. } = write {
+                check_width(table, values.len(), table.columns.len())?;
+                check_key_present(table, values)?;
+                rows.push(encode_cells(table, values.iter().zip(0..))?);
+            }
+        }
+        let count = rows.len();
+        let rows = if table.ordered { rows } else { last_per_key(rows, &table.key) };
+        let columns = table.column_names();
+        let style = self.incoming();
+        for chunk in self.chunks(rows, columns.len()) {
+            let sql = statements::upsert(&table.name, &columns, &table.key, chunk.len(), style, table.guarded());
+            if let Err(error) =
+                self.conn.exec_drop(sql, Params::Positional(chunk.into_iter().flatten().collect())).await
+            {
+                return Err(write_error(table, format!("upsert into {}", table.name), error));
+            }
+        }
+        tracing::debug!(table = %table.name, rows = count, "upserted target rows");
+        Ok(())
+    }
+
+    /// Updates rows whose images lack the `unchanged` columns; every key must
+    /// match an existing row.
+    async fn update_present(
+        &mut self,
+        table: &ResolvedTable,
+        run: &[RowWrite],
+        unchanged: &[usize],
+    ) -> Result<(), MySqlError> {
+        if let Some(&k) = table.key.iter().find(|k| unchanged.contains(k)) {
+            return Err(value_error(table, k, TypeError::new("a key column is unchanged (not captured) in an update")));
+        }
+        let set: Vec<usize> =
+            (0..table.columns.len()).filter(|i| !unchanged.contains(i) && !table.key.contains(i)).collect();
+        // Each row: the `set` values, then the key values (the statement's parameter order).
+        let mut rows = Vec::with_capacity(run.len());
+        for write in run {
+            if let RowWrite::Upsert { values, .. } = write {
+                check_width(table, values.len(), table.columns.len())?;
+                let cells = set.iter().chain(table.key.iter()).map(|&i| (&values[i], i));
+                rows.push(encode_cells(table, cells)?);
+            }
+        }
+        let key_positions: Vec<usize> = (set.len()..set.len() + table.key.len()).collect();
+        let rows = if table.ordered { rows } else { last_per_key(rows, &key_positions) };
+        let expected = rows.len() as u64;
+        let matched = if set.is_empty() {
+            let keys = rows.into_iter().map(|row| row[set.len()..].to_vec()).collect();
+            self.count_existing(table, keys).await?
+        } else {
+            let set_names: Vec<&str> = set.iter().map(|&i| table.columns[i].name.as_str()).collect();
+            let sql = statements::update(&table.name, &set_names, &table.key_names());
+            let mut matched = 0;
+            for row in rows {
+                if let Err(error) = self.conn.exec_drop(&sql, Params::Positional(row)).await {
+                    return Err(write_error(table, format!("update of {}", table.name), error));
+                }
+                // CLIENT_FOUND_ROWS: matched rows, also when nothing changed.
+                matched += self.conn.affected_rows().min(1);
+            }
+            matched
+        };
+        if matched < expected {
+            return Err(MySqlError::MissingTargetRows { table: table.name.to_string(), missing: expected - matched });
+        }
+        tracing::debug!(table = %table.name, rows = matched, "updated target rows keeping unchanged columns");
+        Ok(())
+    }
+
+    async fn count_existing(&mut self, table: &ResolvedTable, keys: Vec<EncodedRow>) -> Result<u64, MySqlError> {
+        let key_names = table.key_names();
+        let mut total = 0u64;
+        for chunk in self.chunks(keys, key_names.len()) {
+            let sql = statements::count_existing(&table.name, &key_names, chunk.len());
+            let count: Option<u64> = self
+                .conn
+                .exec_first(sql, Params::Positional(chunk.into_iter().flatten().collect()))
+                .await
+                .map_err(|e| MySqlError::driver(format!("lookup of rows in {}", table.name), e))?;
+            total += count.unwrap_or(0);
+        }
+        Ok(total)
+    }
+
+    /// Cuts `rows` of `width` parameters into statement-sized chunks: at most
+    /// `max_rows_per_statement` rows, 65,535 parameters, and about half of
+    /// `max_allowed_packet` bytes (at least one row each).
+    fn chunks(&self, rows: Vec<EncodedRow>, width: usize) -> Vec<Vec<EncodedRow>> {
+        let max_rows = self.max_rows_per_statement.min(MAX_PARAMS / width.max(1)).max(1);
+        let mut chunks = Vec::new();
+        let mut current: Vec<EncodedRow> = Vec::new();
+        let mut bytes = 0;
+        for row in rows {
+            let size: usize = row.iter().map(param_size).sum();
+            if !current.is_empty() && (current.len() >= max_rows || bytes + size > self.max_statement_bytes) {
+                chunks.push(std::mem::take(&mut current));
+                bytes = 0;
+            }
+            bytes += size;
+            current.push(row);
+        }
+        if !current.is_empty() {
+            chunks.push(current);
+        }
+        chunks
+    }
+}
+
+/// Roughly what a parameter costs in the execute packet.
+fn param_size(param: &Param) -> usize {
+    match param {
+        Param::Bytes(bytes) => bytes.len() + 9,
+        _ => 16,
+    }
+}
+
+/// A write whose image does not match the route's columns is an engine bug;
+/// refuse it rather than shift values into the wrong columns.
+fn check_width(table: &ResolvedTable, values: usize, columns: usize) -> Result<(), MySqlError> {
+    if values == columns {
+        return Ok(());
+    }
+    Err(MySqlError::Value {
+        table: table.name.to_string(),
+        column: "*".into(),
+        type_name: String::new(),
+        reason: format!("a write has {values} values for {columns} columns; this is a Sluice bug"),
+    })
+}
+
+/// Key columns must carry values: NULL never matches in a unique index.
+fn check_key_present(table: &ResolvedTable, values: &[Value]) -> Result<(), MySqlError> {
+    match table.key.iter().find(|&&k| values[k].is_null()) {
+        Some(&k) => {
+            Err(value_error(table, k, TypeError::new("NULL in a key column; rows are identified by their key")))
+        }
+        None => Ok(()),
+    }
+}
+
+/// Encodes cells, each with the index of its route column.
+fn encode_cells<'v>(
+    table: &ResolvedTable,
+    cells: impl Iterator<Item = (&'v Value, usize)>,
+) -> Result<EncodedRow, MySqlError> {
+    cells
+        .map(|(value, i)| {
+            let column = &table.columns[i];
+            encode(value, &column.kind, column.nullable).map_err(|e| value_error(table, i, e))
+        })
+        .collect()
+}
+
+fn value_error(table: &ResolvedTable, column: usize, error: TypeError) -> MySqlError {
+    let column = &table.columns[column];
+    MySqlError::Value {
+        table: table.name.to_string(),
+        column: column.name.clone(),
+        type_name: column.type_name.clone(),
+        reason: error.reason().to_owned(),
+    }
+}
+
+/// Turns unique-key conflicts into [`MySqlError::KeyConflict`] (without the
+/// server's message, which quotes the value); other errors keep their cause.
+fn write_error(table: &ResolvedTable, context: String, error: mysql_async::Error) -> MySqlError {
+    if let mysql_async::Error::Server(server) = &error {
+        if server.code == DUPLICATE_ENTRY {
+            let key = duplicate_key_name(&server.message).unwrap_or_else(|| "(unnamed)".to_owned());
+            let key =
+                table.other_unique.iter().find(|label| label.split(' ').next() == Some(&key)).cloned().unwrap_or(key);
+            return MySqlError::KeyConflict { table: table.name.to_string(), key };
+        }
+        let guard_column = table.key.first().map(|&k| format!("'{}'", table.columns[k].name));
+        if server.code == COLUMN_CANNOT_BE_NULL
+            && table.guarded()
+            && guard_column.is_some_and(|column| server.message.contains(&column))
+        {
+            return MySqlError::KeyConflict { table: table.name.to_string(), key: table.other_unique.join(" or ") };
+        }
+    }
+    MySqlError::driver(context, error)
+}
+
+/// The index name of `Duplicate entry '…' for key 'name'` (MySQL 8 writes `'table.name'`).
+fn duplicate_key_name(message: &str) -> Option<String> {
+    let (_, quoted) = message.rsplit_once("for key '")?;
+    let name = quoted.strip_suffix('\'')?;
+    Some(name.rsplit_once('.').map_or(name, |(_, index)| index).to_owned())
+}
+
+/// A hashable identity of an encoded key cell (parameters have no `Hash`).
+fn cell_identity(param: &Param, out: &mut Vec<u8>) {
+    match param {
+        Param::NULL => out.push(0),
+        Param::Bytes(bytes) => {
+            out.push(1);
+            out.extend_from_slice(&(bytes.len() as u64).to_le_bytes());
+            out.extend_from_slice(bytes);
+        }
+        Param::Int(v) => {
+            out.push(2);
+            out.extend_from_slice(&v.to_le_bytes());
+        }
+        Param::UInt(v) => {
+            out.push(3);
+            out.extend_from_slice(&v.to_le_bytes());
+        }
+        Param::Float(v) => {
+            out.push(4);
+            out.extend_from_slice(&v.to_bits().to_le_bytes());
+        }
+        Param::Double(v) => {
+            out.push(5);
+            out.extend_from_slice(&v.to_bits().to_le_bytes());
+        }
+        Param::Date(y, mo, d, h, mi, s, us) => {
+            out.push(6);
+            out.extend_from_slice(&y.to_le_bytes());
+            out.extend_from_slice(&[*mo, *d, *h, *mi, *s]);
+            out.extend_from_slice(&us.to_le_bytes());
+        }
+        Param::Time(neg, d, h, mi, s, us) => {
+            out.push(7);
+            out.push(u8::from(*neg));
+            out.extend_from_slice(&d.to_le_bytes());
+            out.extend_from_slice(&[*h, *mi, *s]);
+            out.extend_from_slice(&us.to_le_bytes());
+        }
+    }
+}
+
+/// Keeps the last row of each key (`key` = positions in the row), in the
+/// order of those last occurrences.
+fn last_per_key(rows: Vec<EncodedRow>, key: &[usize]) -> Vec<EncodedRow> {
+    if rows.len() < 2 {
+        return rows;
+    }
+    let mut last: HashMap<Vec<u8>, usize> = HashMap::with_capacity(rows.len());
+    for (i, row) in rows.iter().enumerate() {
+        let mut identity = Vec::new();
+        for &k in key {
+            cell_identity(&row[k], &mut identity);
+        }
+        last.insert(identity, i);
+    }
+    if last.len() == rows.len() {
+        return rows;
+    }
+    let mut keep = vec![false; rows.len()];
+    for &i in last.values() {
+        keep[i] = true;
+    }
+    rows.into_iter().zip(keep).filter_map(|(row, keep)| keep.then_some(row)).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn row(cells: &[i64]) -> EncodedRow {
+        cells.iter().map(|&c| Param::Int(c)).collect()
+    }
+
+    #[test]
+    fn last_image_per_key_wins_in_last_occurrence_order() {
+        let rows = vec![row(&[1, 10]), row(&[2, 20]), row(&[1, 11]), row(&[3, 30]), row(&[2, 21])];
+        assert_eq!(last_per_key(rows, &[0]), vec![row(&[1, 11]), row(&[3, 30]), row(&[2, 21])]);
+    }
+
+    #[test]
+    fn key_identity_distinguishes_types_and_lengths() {
+        let a = vec![Param::Bytes(b"ab".to_vec()), Param::Bytes(b"c".to_vec())];
+        let b = vec![Param::Bytes(b"a".to_vec()), Param::Bytes(b"bc".to_vec())];
+        assert_eq!(last_per_key(vec![a.clone(), b.clone()], &[0, 1]), vec![a, b]);
+        let int = vec![Param::Int(1)];
+        let uint = vec![Param::UInt(1)];
+        assert_eq!(last_per_key(vec![int.clone(), uint.clone()], &[0]).len(), 2);
+    }
+
+    #[test]
+    fn duplicate_key_names_come_from_both_flavours_messages() {
+        assert_eq!(duplicate_key_name("Duplicate entry 'x' for key 'uk_email'").as_deref(), Some("uk_email"));
+        assert_eq!(duplicate_key_name("Duplicate entry 'x' for key 'users.uk_email'").as_deref(), Some("uk_email"));
+        assert_eq!(duplicate_key_name("something else"), None);
+    }
+}

@@ -1,0 +1,468 @@
+//! The running source: reads binlog events one at a time and sends
+//! `SourceEvent`s into the bounded channel.
+//!
+//! # Event groups and positions
+//!
+//! A transaction is an event group: MariaDB starts it with a GTID event
+//! (162) that replaces `BEGIN`, MySQL with a GTID/anonymous GTID event and a
+//! `BEGIN` query; it ends with XID, or with a `COMMIT`/`ROLLBACK` query for
+//! non-transactional tables. A MariaDB GTID with FL_STANDALONE (and any DDL
+//! without a GTID) is a group of one statement. The transaction's position
+//! is its first event (file + `log_pos - event_size`); its commit position
+//! is the end of its last event (`log_pos` of the XID), which is where the
+//! next group begins — exactly the contract of `Position::is_covered_by`.
+//! Commit time is the first event's timestamp: the binlog has whole seconds
+//! only, so `commit_time_micros` is a multiple of 1,000,000.
+//!
+//! Begin is emitted lazily at the first change of a routed table; a group
+//! without one only advances idle progress (`Progress`, at most once per
+//! second, also on heartbeats between groups). Groups at or before the
+//! resume position are read but emit nothing.
+//!
+//! # Memory and backpressure
+//!
+//! Rows are decoded and sent one by one, so the channel's capacity bounds
+//! what is buffered — a million-row transaction streams through in
+//! constant memory. While the channel is full the task does not read, the
+//! server's writes block, and the dump session's `net_write_timeout` (set
+//! high in `mod.rs`) keeps the server from dropping the connection.
+//!
+//! # Errors
+//!
+//! Every error ends the stream (sent on the channel, then the task stops);
+//! a lost connection, a server shutdown and a silent server (no event or
+//! heartbeat for `read_timeout`) are Connection errors, which the engine
+//! retries from the durable position.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures_util::StreamExt;
+use mysql_async::BinlogStream;
+use mysql_async::binlog::events::Event;
+use sluice_api::{BinlogPosition, Change, ConnectorError, Operation, Position, SourceEvent, TableName, Transaction};
+use tokio::sync::{mpsc, watch};
+use tokio::time::Instant;
+
+use super::ddl::{self, Statement};
+use super::events::{self, EventKind};
+use super::position::GtidTracker;
+use super::rows;
+use super::tables::{Lookup, Tables};
+use crate::error::MySqlError;
+
+/// Idle progress is emitted at most this often.
+const PROGRESS_EVERY: Duration = Duration::from_secs(1);
+
+pub(crate) type EventSender = mpsc::Sender<Result<SourceEvent, ConnectorError>>;
+
+/// Why the reader stopped.
+pub(crate) enum Stop {
+    /// The engine dropped the events receiver.
+    Closed,
+    Failed(MySqlError),
+}
+
+impl From<MySqlError> for Stop {
+    fn from(error: MySqlError) -> Stop {
+        Stop::Failed(error)
+    }
+}
+
+/// The first event of a group, until the group is known to be a transaction or a statement.
+#[derive(Clone, Debug)]
+struct GroupStart {
+    offset: u64,
+    gtid: Option<String>,
+    timestamp: u32,
+    xa: bool,
+}
+
+/// The event group being read.
+struct OpenGroup {
+    transaction: Arc<Transaction>,
+    /// Already in every target: read, emit nothing.
+    covered: bool,
+    xa: bool,
+    begun: bool,
+}
+
+/// The stream's decoding state.
+pub(crate) struct Decoder {
+    pub(crate) events: EventSender,
+    pub(crate) tables: Tables,
+    pub(crate) resume: Option<BinlogPosition>,
+    pub(crate) file: String,
+    /// End of the last event read: where the next event starts.
+    pub(crate) end: u64,
+    pub(crate) gtids: GtidTracker,
+    /// Binlog checksums are on: the first Rotate still carries its 4 bytes.
+    pub(crate) checksum: bool,
+    pub(crate) seen_format_description: bool,
+    /// Byte sizes of table ids in TABLE_MAP and rows events (6, or 4 for pre-5.1 servers).
+    pub(crate) id_size: usize,
+    start: Option<GroupStart>,
+    group: Option<OpenGroup>,
+    /// MySQL transaction compression: the end of the payload event holding the group.
+    payload_end: Option<u64>,
+    last_position: Option<BinlogPosition>,
+    last_progress: Option<Instant>,
+}
+
+impl Decoder {
+    pub(crate) fn new(events: EventSender, tables: Tables, resume: Option<BinlogPosition>, file: String, end: u64, gtids: GtidTracker, checksum: bool) -> Decoder {
+        Decoder {
+            events,
+            tables,
+            last_position: resume.clone(),
+            resume,
+            file,
+            end,
+            gtids,
+            checksum,
+            seen_format_description: false,
+            id_size: 6,
+            start: None,
+            group: None,
+            payload_end: None,
+            last_progress: None,
+        }
+    }
+
+    /// Reads events until the connection fails or the engine drops the receiver.
+    pub(crate) async fn run(&mut self, mut binlog: BinlogStream, read_timeout: Duration) -> Result<(), Stop> {
+        loop {
+            let event = match tokio::time::timeout(read_timeout, binlog.next()).await {
+                Err(_) => return Err(super::silent_server(read_timeout).into()),
+                Ok(None) => return Err(super::stream_closed().into()),
+                Ok(Some(Err(error))) => return Err(super::read_error(error, &self.position(self.end)).into()),
+                Ok(Some(Ok(event))) => event,
+            };
+            self.handle(&event).await?;
+        }
+    }
+
+    fn position(&self, offset: u64) -> BinlogPosition {
+        BinlogPosition { file: self.file.clone(), offset, gtid: self.gtids.text() }
+    }
+
+    async fn emit(&self, event: SourceEvent) -> Result<(), Stop> {
+        self.events.send(Ok(event)).await.map_err(|_| Stop::Closed)
+    }
+
+    pub(crate) async fn handle(&mut self, event: &Event) -> Result<(), Stop> {
+        let header = event.header();
+        let event_type = header.event_type_raw();
+        let log_pos = u64::from(header.log_pos());
+        let artificial = header.flags_raw() & events::FLAG_ARTIFICIAL != 0 || log_pos == 0;
+        let in_payload = self.payload_end.is_some();
+        let event_start = if artificial || in_payload { self.end } else { log_pos.saturating_sub(u64::from(header.event_size())) };
+        let body = event.data();
+        match events::classify(event_type, header.flags_raw()) {
+            EventKind::Rotate => {
+                let rotate = events::parse_rotate(body, self.checksum && !self.seen_format_description)?;
+                if !artificial {
+                    self.tables.forget_ids();
+                }
+                tracing::debug!(file = %rotate.file, position = rotate.position, "binlog rotated");
+                self.file = rotate.file;
+                self.end = rotate.position;
+                return Ok(());
+            }
+            EventKind::FormatDescription => {
+                self.seen_format_description = true;
+                let fde = event.fde();
+                let post_header = fde.get_event_type_header_length(mysql_async::binlog::EventType::TABLE_MAP_EVENT);
+                self.id_size = if post_header == 6 { 4 } else { 6 };
+            }
+            EventKind::MariaDbGtid => {
+                let gtid = events::parse_mariadb_gtid(body, header.server_id())?;
+                self.expect_no_group("MariaDB GTID event")?;
+                self.gtids.record_mariadb(&gtid);
+                let start = GroupStart { offset: event_start, gtid: Some(gtid.text()), timestamp: header.timestamp(), xa: gtid.is_prepared_xa() };
+                self.start = Some(start);
+                if !gtid.is_standalone() {
+                    self.open_group(event_start, header.timestamp(), false);
+                }
+            }
+            EventKind::MySqlGtid => {
+                let gtid = events::parse_mysql_gtid(body)?;
+                self.expect_no_group("GTID event")?;
+                self.gtids.record_mysql(gtid.clone());
+                self.start = Some(GroupStart { offset: event_start, gtid: Some(gtid), timestamp: header.timestamp(), xa: false });
+            }
+            EventKind::AnonymousGtid => {
+                self.expect_no_group("anonymous GTID event")?;
+                self.start = Some(GroupStart { offset: event_start, gtid: None, timestamp: header.timestamp(), xa: false });
+            }
+            EventKind::TransactionPayload => {
+                self.payload_end = Some(log_pos);
+                return Ok(());
+            }
+            EventKind::Query { compressed } => {
+                let query = events::parse_query(body, compressed)?;
+                let statement = ddl::classify(&String::from_utf8_lossy(&query.statement), &query.schema);
+                self.statement(statement, event_start, header.timestamp(), log_pos).await?;
+            }
+            EventKind::TableMap => {
+                if self.group.as_ref().is_none_or(|group| !group.covered) {
+                    self.tables.table_map(body, self.id_size).await?;
+                }
+            }
+            EventKind::Rows => self.rows(event_type, body).await?,
+            EventKind::Xid => self.commit(log_pos).await?,
+            EventKind::XaPrepare => {
+                // The prepare phase ends the group; its changes are refused at the first routed row.
+                if self.group.is_some() {
+                    self.commit(log_pos).await?;
+                }
+            }
+            EventKind::Heartbeat => {
+                if self.group.is_none() && !in_payload && log_pos > 0 && event_type == events::HEARTBEAT {
+                    self.progress(self.position(log_pos)).await?;
+                }
+                return Ok(());
+            }
+            EventKind::GtidList | EventKind::Harmless => {}
+            EventKind::Incident => {
+                return Err(MySqlError::ResnapshotNeeded {
+                    message: format!(
+                        "The server logged an INCIDENT event at {}: changes may be missing from its binlog",
+                        Position::Binlog(self.position(event_start))
+                    ),
+                }
+                .into());
+            }
+            EventKind::Unsupported(fix) => {
+                return Err(MySqlError::Config {
+                    setting: "binlog".into(),
+                    message: format!("Binlog event type {event_type} at {}: {fix}", Position::Binlog(self.position(event_start))),
+                }
+                .into());
+            }
+            EventKind::Unknown => {
+                return Err(MySqlError::Protocol {
+                    what: "binlog event",
+                    reason: format!("unknown event type {event_type} at {}:{event_start}, which may carry rows", self.file),
+                }
+                .into());
+            }
+        }
+        if !artificial && !in_payload {
+            self.end = log_pos;
+        }
+        Ok(())
+    }
+
+    fn expect_no_group(&self, what: &str) -> Result<(), MySqlError> {
+        if self.group.is_some() {
+            return Err(MySqlError::Protocol {
+                what: "binlog event group",
+                reason: format!("a {what} at {}:{} inside an unfinished transaction", self.file, self.end),
+            });
+        }
+        Ok(())
+    }
+
+    /// Opens a group whose first event is the pending GTID event (if any) or the one at `offset`.
+    fn open_group(&mut self, offset: u64, timestamp: u32, xa: bool) {
+        let start = self.start.take().unwrap_or(GroupStart { offset, gtid: None, timestamp, xa: false });
+        let position = BinlogPosition { file: self.file.clone(), offset: start.offset, gtid: None };
+        let covered = self.resume.as_ref().is_some_and(|resume| position < *resume);
+        let id = start.gtid.clone().unwrap_or_else(|| format!("{}:{}", self.file, start.offset));
+        let transaction = Arc::new(Transaction {
+            id,
+            position: Position::Binlog(BinlogPosition { gtid: start.gtid, ..position }),
+            commit_time_micros: i64::from(start.timestamp) * 1_000_000,
+            origin: None,
+        });
+        self.group = Some(OpenGroup { transaction, covered, xa: xa || start.xa, begun: false });
+    }
+
+    async fn statement(&mut self, statement: Statement, event_start: u64, timestamp: u32, log_pos: u64) -> Result<(), Stop> {
+        let standalone = self.group.is_none();
+        match &statement {
+            Statement::Begin | Statement::XaStart => {
+                self.expect_no_group("BEGIN")?;
+                self.open_group(event_start, timestamp, statement == Statement::XaStart);
+                return Ok(());
+            }
+            Statement::Commit | Statement::Rollback if !standalone => return self.commit(log_pos).await,
+            _ => {}
+        }
+        if standalone {
+            self.open_group(event_start, timestamp, false);
+        }
+        let covered = self.group.as_ref().is_some_and(|group| group.covered);
+        match statement {
+            Statement::Truncate(table) if self.tables.routes.contains(&table) && !covered => {
+                let schema = self.tables.schema_for_truncate(&table).await?;
+                let transaction = self.begin_if_needed().await?;
+                let change = Change { transaction, table: schema, operation: Operation::Truncate, before: None, after: None };
+                self.emit(SourceEvent::Change(change)).await?;
+            }
+            Statement::RollbackToSavepoint if self.group.as_ref().is_some_and(|group| group.begun) => {
+                return Err(MySqlError::Value {
+                    table: "(transaction)".into(),
+                    column: "-".into(),
+                    type_name: "-".into(),
+                    reason: "a transaction rolled back to a savepoint after logging changes of routed tables \
+                             (it mixed transactional and non-transactional tables); Sluice cannot tell which \
+                             changes remain"
+                        .into(),
+                }
+                .into());
+            }
+            Statement::SchemaChange(tables) => {
+                for table in tables {
+                    if self.tables.routes.contains(&table) {
+                        tracing::info!(table = %table, "schema change of a routed table; its next table map describes it");
+                    }
+                    self.tables.forget(&table);
+                }
+            }
+            Statement::DropSchema(schema) => {
+                for table in self.tables.routes.in_schema(&schema) {
+                    tracing::warn!(table = %table, "routed table dropped with its database; its rows stay in the targets");
+                    self.tables.forget(&table);
+                }
+            }
+            Statement::Unmappable { table, operation } if self.tables.routes.contains(&table) && !covered => {
+                return Err(MySqlError::ResnapshotNeeded {
+                    message: format!(
+                        "ALTER TABLE {table} … {operation} at {} changed rows without row events; the targets \
+                         cannot follow it",
+                        Position::Binlog(self.position(event_start))
+                    ),
+                }
+                .into());
+            }
+            Statement::Dml(names) if !covered => {
+                let default = self.group_schema_hint();
+                let _ = default;
+                if let Some(table) = names.into_iter().map(|(s, n)| TableName::new(s.unwrap_or_default(), n)).find(|t| self.mentions_routed(t)) {
+                    return Err(MySqlError::Config {
+                        setting: "binlog_format".into(),
+                        message: format!(
+                            "A statement-based change that mentions routed table {table} is in the binlog at {}: \
+                             a session wrote with binlog_format other than ROW. Make every writer use ROW",
+                            Position::Binlog(self.position(event_start))
+                        ),
+                    }
+                    .into());
+                }
+            }
+            _ => {}
+        }
+        if standalone {
+            self.commit(log_pos).await?;
+        }
+        Ok(())
+    }
+
+    fn group_schema_hint(&self) {}
+
+    /// A name from a statement matches a routed table by name (and schema when qualified).
+    fn mentions_routed(&self, mentioned: &TableName) -> bool {
+        if mentioned.schema.is_empty() {
+            return self.tables.routes.matches_name(&mentioned.name);
+        }
+        self.tables.routes.contains(mentioned)
+    }
+
+    async fn rows(&mut self, event_type: u8, body: &[u8]) -> Result<(), Stop> {
+        let Some(group) = &self.group else {
+            return Err(MySqlError::Protocol { what: "rows event", reason: format!("rows outside a transaction at {}:{}", self.file, self.end) }.into());
+        };
+        if group.covered {
+            return Ok(());
+        }
+        let table_id = rows::table_id(body, self.id_size)?;
+        let table = match self.tables.lookup(table_id) {
+            Lookup::Unrouted => return Ok(()),
+            Lookup::Routed(table) => table,
+            Lookup::Unknown => {
+                return Err(MySqlError::Protocol {
+                    what: "rows event",
+                    reason: format!("rows for table id {table_id}, which no table map announced, at {}:{}", self.file, self.end),
+                }
+                .into());
+            }
+        };
+        if group.xa {
+            return Err(MySqlError::Config {
+                setting: "source tables".into(),
+                message: format!(
+                    "An XA transaction changed routed table {} at {}:{}; XA transactions are not supported",
+                    table.schema.name, self.file, self.end
+                ),
+            }
+            .into());
+        }
+        let event = rows::parse(event_type, body, self.id_size)?;
+        let operation = event.operation;
+        let transaction = self.begin_if_needed().await?;
+        for images in event.rows(&table)? {
+            let (before, after) = images?;
+            let change = Change { transaction: Arc::clone(&transaction), table: Arc::clone(&table.schema), operation, before, after };
+            self.emit(SourceEvent::Change(change)).await?;
+        }
+        Ok(())
+    }
+
+    async fn begin_if_needed(&mut self) -> Result<Arc<Transaction>, Stop> {
+        let group = self.group.as_mut().ok_or_else(|| MySqlError::Protocol { what: "binlog event group", reason: "a change outside a transaction".into() })?;
+        let transaction = Arc::clone(&group.transaction);
+        if !group.begun {
+            group.begun = true;
+            self.emit(SourceEvent::Begin(Arc::clone(&transaction))).await?;
+        }
+        Ok(transaction)
+    }
+
+    /// Ends the open group at `log_pos` (inside a compressed payload: the payload's end).
+    async fn commit(&mut self, log_pos: u64) -> Result<(), Stop> {
+        let end = self.payload_end.take().unwrap_or(log_pos);
+        let Some(group) = self.group.take() else {
+            return Err(MySqlError::Protocol { what: "binlog event group", reason: format!("a commit outside a transaction at {}:{end}", self.file) }.into());
+        };
+        self.end = end;
+        let position = self.position(end);
+        if group.covered {
+            return Ok(());
+        }
+        if group.begun {
+            self.emit(SourceEvent::Commit { transaction: group.transaction, position: Position::Binlog(position.clone()) }).await?;
+            self.last_position = Some(position);
+            return Ok(());
+        }
+        self.progress(position).await
+    }
+
+    /// Emits `Progress(position)` when it is news, at most once per [`PROGRESS_EVERY`].
+    async fn progress(&mut self, position: BinlogPosition) -> Result<(), Stop> {
+        let news = self.last_position.as_ref().is_none_or(|last| position > *last);
+        let throttled = self.last_progress.is_some_and(|at| at.elapsed() < PROGRESS_EVERY);
+        if !news || throttled {
+            return Ok(());
+        }
+        self.emit(SourceEvent::Progress(Position::Binlog(position.clone()))).await?;
+        self.last_position = Some(position);
+        self.last_progress = Some(Instant::now());
+        Ok(())
+    }
+}
+
+/// Runs a decoder until it stops; reports the error on the channel.
+pub(crate) async fn run(mut decoder: Decoder, binlog: BinlogStream, read_timeout: Duration, durable: watch::Receiver<Option<Position>>) {
+    let events = decoder.events.clone();
+    let outcome = decoder.run(binlog, read_timeout).await;
+    drop(durable);
+    match outcome {
+        Ok(()) | Err(Stop::Closed) => tracing::info!("mysql source stopped: events receiver dropped"),
+        Err(Stop::Failed(error)) => {
+            tracing::warn!(%error, "mysql source stream ended");
+            let _ = events.send(Err(ConnectorError::from(error))).await;
+        }
+    }
+}

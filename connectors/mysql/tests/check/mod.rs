@@ -1,0 +1,1 @@
+//! `check_source` and `check_target` against real MariaDB servers.

@@ -1,0 +1,274 @@
+//! Every supported value through the sink into a real MariaDB column, read
+//! back with a plain query and compared exactly; values a column cannot hold
+//! exactly are refused with the table and column named; TIMESTAMP and
+//! DATETIME keep the instant when the server runs in another time zone.
+
+use std::sync::Arc;
+
+use mysql_async::prelude::Queryable;
+use sluice_api::{
+    BitString, CivilDate, Date, Decimal, ErrorKind, HasErrorKind, Interval, TargetTable, TimeOfDay, Timestamp,
+    TimestampTz, Value,
+};
+use sluice_mysql::MySqlError;
+use sluice_testkit::{MariaDbOptions, MariaDbServer};
+
+use crate::sink::{Target, position, printed};
+
+/// How a sample is read back and what must come out.
+enum Check {
+    /// The text of a read expression (`{}` is the column).
+    Text(&'static str, String),
+    /// A float read as DOUBLE must equal this exactly.
+    Double(f64),
+}
+
+struct Sample {
+    sql_type: &'static str,
+    value: Value,
+    check: Check,
+}
+
+fn sample(sql_type: &'static str, value: Value, expected: &str) -> Sample {
+    Sample { sql_type, value, check: Check::Text("{}", expected.to_owned()) }
+}
+
+fn read_as(sql_type: &'static str, value: Value, read: &'static str, expected: &str) -> Sample {
+    Sample { sql_type, value, check: Check::Text(read, expected.to_owned()) }
+}
+
+fn decimal(text: &str) -> Value {
+    Value::Decimal(Decimal::parse(text).unwrap())
+}
+
+fn date(year: i32, month: u8, day: u8) -> CivilDate {
+    CivilDate { year, month, day }
+}
+
+fn clock(h: u64, m: u64, s: u64, micros: u64) -> TimeOfDay {
+    TimeOfDay(((h * 60 + m) * 60 + s) * 1_000_000 + micros)
+}
+
+const UUID: [u8; 16] = [0x12, 0x3e, 0x45, 0x67, 0xe8, 0x9b, 0x12, 0xd3, 0xa4, 0x56, 0x42, 0x66, 0x14, 0x17, 0x40, 0x00];
+const UUID_TEXT: &str = "123e4567-e89b-12d3-a456-426614174000";
+
+fn samples() -> Vec<Sample> {
+    let max_time = Value::Duration(-((838 * 3600 + 59 * 60 + 59) * 1_000_000));
+    vec![
+        sample("tinyint", Value::Int(-128), "-128"),
+        sample("tinyint unsigned", Value::UInt(255), "255"),
+        sample("smallint", Value::Int(-32768), "-32768"),
+        sample("mediumint unsigned", Value::UInt(16_777_215), "16777215"),
+        sample("int", Value::Int(i64::from(i32::MIN)), "-2147483648"),
+        sample("bigint", Value::Int(i64::MIN), "-9223372036854775808"),
+        sample("bigint unsigned", Value::UInt(u64::MAX), "18446744073709551615"),
+        sample("bigint unsigned", decimal("18446744073709551615"), "18446744073709551615"),
+        sample("boolean", Value::Bool(true), "1"),
+        sample(
+            "decimal(65,30)",
+            decimal("12345678901234567890123456789012345.123456789012345678901234567890"),
+            "12345678901234567890123456789012345.123456789012345678901234567890",
+        ),
+        sample("decimal(65,30)", decimal("-0.000000000000000000000000000001"), "-0.000000000000000000000000000001"),
+        sample("decimal(10,2)", Value::Int(42), "42.00"),
+        sample("decimal(10,2)", decimal("1.5"), "1.50"),
+        sample("decimal(20,0)", Value::UInt(u64::MAX), "18446744073709551615"),
+        Sample { sql_type: "float", value: Value::Float32(0.1), check: Check::Double(f64::from(0.1f32)) },
+        Sample { sql_type: "float", value: Value::Float32(f32::MAX), check: Check::Double(f64::from(f32::MAX)) },
+        Sample { sql_type: "double", value: Value::Float64(0.1), check: Check::Double(0.1) },
+        Sample { sql_type: "double", value: Value::Float64(-1e300), check: Check::Double(-1e300) },
+        Sample { sql_type: "double", value: Value::Int(1 << 53), check: Check::Double(9_007_199_254_740_992.0) },
+        read_as("bit(64)", Value::UInt(u64::MAX), "CAST({} AS UNSIGNED)", "18446744073709551615"),
+        read_as("bit(5)", Value::Bits(BitString::from_text("10101").unwrap()), "CAST({} AS UNSIGNED)", "21"),
+        sample("varchar(20)", Value::Text("héllo 😀".into()), "héllo 😀"),
+        read_as("varchar(10) CHARACTER SET gbk", Value::Text("中文字符".into()), "HEX({})", "D6D0CEC4D7D6B7FB"),
+        sample("varchar(10) CHARACTER SET gbk", Value::Text("中文字符".into()), "中文字符"),
+        read_as("varchar(10) CHARACTER SET latin1", Value::Text("café €".into()), "HEX({})", "636166E92080"),
+        sample("mediumtext", Value::Text("x".repeat(70_000)), &"x".repeat(70_000)),
+        read_as("binary(16)", Value::Uuid(UUID), "LOWER(HEX({}))", "123e4567e89b12d3a456426614174000"),
+        read_as("varbinary(10)", Value::Bytes(vec![0, 0xff, 0x80, 0x27, 0x5c]), "HEX({})", "00FF80275C"),
+        read_as("blob", Value::Bytes(vec![0xc3, 0x28, 0xa0, 0xa1, 0]), "HEX({})", "C328A0A100"),
+        sample("date", Value::Date(Date::Civil(date(2024, 2, 29))), "2024-02-29"),
+        sample("date", Value::Date(Date::Civil(date(0, 0, 0))), "0000-00-00"),
+        sample(
+            "datetime(6)",
+            Value::Timestamp(Timestamp::Civil { date: date(9999, 12, 31), time: clock(23, 59, 59, 999_999) }),
+            "9999-12-31 23:59:59.999999",
+        ),
+        sample(
+            "datetime(6)",
+            Value::Timestamp(Timestamp::Civil { date: date(1000, 1, 1), time: clock(0, 0, 0, 1) }),
+            "1000-01-01 00:00:00.000001",
+        ),
+        sample("datetime", Value::Date(Date::Civil(date(2024, 1, 2))), "2024-01-02 00:00:00"),
+        read_as(
+            "timestamp(6) NULL",
+            Value::TimestampTz(TimestampTz::Micros(2_147_483_647_999_999)),
+            "UNIX_TIMESTAMP({})",
+            "2147483647.999999",
+        ),
+        read_as("timestamp(3) NULL", Value::TimestampTz(TimestampTz::Micros(1_000_000)), "UNIX_TIMESTAMP({})", "1.000"),
+        sample("time(6)", max_time, "-838:59:59.000000"),
+        sample("time(1)", Value::Duration(1_500_000), "00:00:01.5"),
+        sample("time", Value::Time(clock(23, 59, 59, 0)), "23:59:59"),
+        sample("year", Value::Year(2155), "2155"),
+        sample("year", Value::Year(0), "0000"),
+        sample("json", Value::Json(r#"{"b": [1, 2.50], "a": "x"}"#.into()), r#"{"b": [1, 2.50], "a": "x"}"#),
+        sample("json", Value::Array(vec![Value::Int(1), Value::Null, Value::Text("a".into())]), r#"[1,null,"a"]"#),
+        sample("enum('small','large')", Value::Enum("large".into()), "large"),
+        sample("set('a','b','c')", Value::Set(vec!["a".into(), "c".into()]), "a,c"),
+        sample("set('a','b','c')", Value::Set(vec![]), ""),
+        sample("uuid", Value::Uuid(UUID), UUID_TEXT),
+        sample("inet6", Value::Text("2001:db8::1".into()), "2001:db8::1"),
+        sample("char(36)", Value::Uuid(UUID), UUID_TEXT),
+        sample(
+            "varchar(100)",
+            Value::Interval(Interval { months: 14, days: -3, micros: 5 }),
+            "+14 mons -3 days +5 microseconds",
+        ),
+        sample("varchar(40)", Value::TimestampTz(TimestampTz::Micros(-1)), "1969-12-31 23:59:59.999999+00:00"),
+        sample("varchar(40)", Value::Raw { type_name: "point".into(), text: "(1,2)".into() }, "(1,2)"),
+        sample("text", Value::Decimal(Decimal::parse("NaN").unwrap()), "NaN"),
+    ]
+}
+
+#[tokio::test]
+async fn every_value_round_trips_exactly_through_the_sink() {
+    let samples = samples();
+    let columns: Vec<String> = samples.iter().enumerate().map(|(i, s)| format!("c{i} {}", s.sql_type)).collect();
+    let ddl = format!("CREATE TABLE every_type (id int PRIMARY KEY, {}) ENGINE=InnoDB", columns.join(", "));
+    let mut target = Target::new("types_round_trip", &ddl).await;
+    let mut names = vec!["id".to_owned()];
+    names.extend((0..samples.len()).map(|i| format!("c{i}")));
+    let table = Arc::new(TargetTable {
+        schema: target.database.name.clone(),
+        name: "every_type".into(),
+        columns: names,
+        key: vec![0],
+    });
+    let mut values = vec![Value::Int(1)];
+    values.extend(samples.iter().map(|s| s.value.clone()));
+    // Twice: the second write updates the row in place (ON DUPLICATE KEY UPDATE).
+    for _ in 0..2 {
+        let write = sluice_api::RowWrite::Upsert { table: Arc::clone(&table), values: values.clone() };
+        target.sink.write(vec![write]).await.unwrap();
+        target.sink.commit("types", &position(1)).await.unwrap();
+    }
+
+    let reads: Vec<String> = samples
+        .iter()
+        .enumerate()
+        .map(|(i, s)| match &s.check {
+            Check::Text(read, _) => read.replace("{}", &format!("c{i}")),
+            Check::Double(_) => format!("CAST(c{i} AS DOUBLE)"),
+        })
+        .collect();
+    let row: mysql_async::Row =
+        target.conn.query_first(format!("SELECT {} FROM every_type", reads.join(", "))).await.unwrap().unwrap();
+    let cells: Vec<Option<String>> = row.unwrap().into_iter().map(printed).collect();
+    for (sample, cell) in samples.iter().zip(cells) {
+        let cell = cell.unwrap_or_else(|| panic!("{} read back NULL", sample.sql_type));
+        match &sample.check {
+            Check::Text(_, expected) => assert_eq!(&cell, expected, "{} {:?}", sample.sql_type, sample.value.kind_name()),
+            Check::Double(expected) => {
+                assert_eq!(cell.parse::<f64>().unwrap(), *expected, "{} read {cell}", sample.sql_type)
+            }
+        }
+    }
+}
+
+/// Writes `value` into a one-column table of `sql_type` and returns the error.
+async fn refusal(target: &mut Target, table_name: &str, sql_type: &str, value: Value) -> MySqlError {
+    let mut conn = target.database.connect().await;
+    conn.query_drop(format!("CREATE TABLE {table_name} (id int PRIMARY KEY, c {sql_type}) ENGINE=InnoDB"))
+        .await
+        .unwrap();
+    let table = Arc::new(TargetTable {
+        schema: target.database.name.clone(),
+        name: table_name.into(),
+        columns: vec!["id".into(), "c".into()],
+        key: vec![0],
+    });
+    let write = sluice_api::RowWrite::Upsert { table, values: vec![Value::Int(1), value] };
+    let error = target.sink.write(vec![write]).await.expect_err(sql_type);
+    target.sink.rollback().await.unwrap();
+    error
+}
+
+#[tokio::test]
+async fn values_a_column_cannot_hold_exactly_are_refused_naming_table_and_column() {
+    let mut target = Target::new("types_refused", "").await;
+    let far_future = Value::TimestampTz(TimestampTz::Micros(2_147_483_648_000_000));
+    let cases: Vec<(&str, Value, &str)> = vec![
+        ("varchar(10) CHARACTER SET gbk", Value::Text("smile 😀".into()), "gbk"),
+        ("decimal(10,2)", decimal("NaN"), "NaN"),
+        ("decimal(5,1)", decimal("1.55"), "round"),
+        ("double", Value::Float64(f64::NAN), "NaN"),
+        ("float", Value::Float64(0.1), "FLOAT"),
+        ("timestamp(6) NULL", far_future, "TIMESTAMP range"),
+        ("datetime", Value::Timestamp(Timestamp::Civil { date: date(999, 1, 1), time: TimeOfDay(0) }), "1000-01-01"),
+        ("datetime", Value::Timestamp(Timestamp::Civil { date: date(2024, 1, 1), time: TimeOfDay(1) }), "fraction"),
+        ("date", Value::Date(Date::PosInfinity), "infinity"),
+        ("time(6)", Value::Duration(839 * 3_600_000_000), "838:59:59"),
+        ("binary(16)", Value::Bytes(vec![1, 2, 3, 4, 5]), "pad"),
+        ("enum('a','b')", Value::Enum("A".into()), "ENUM"),
+        ("int", Value::Interval(Interval { months: 1, days: 0, micros: 0 }), "interval"),
+        ("int", Value::Raw { type_name: "point".into(), text: "(1,2)".into() }, "raw"),
+        ("varchar(10)", Value::Bytes(vec![1]), "bytes"),
+        ("varchar(3)", Value::Text("abcd".into()), "3 characters"),
+        ("year", Value::Int(5), "YEAR"),
+    ];
+    for (i, (sql_type, value, reason)) in cases.into_iter().enumerate() {
+        let error = refusal(&mut target, &format!("refuse_{i}"), sql_type, value).await;
+        assert_eq!(error.kind(), ErrorKind::Data, "{sql_type}: {error}");
+        match &error {
+            MySqlError::Value { table, column, reason: r, .. } => {
+                assert_eq!(table, &format!("{}.refuse_{i}", target.database.name), "{sql_type}");
+                assert_eq!(column, "c");
+                assert!(r.contains(reason), "{sql_type}: {r}");
+            }
+            other => panic!("{sql_type}: expected a value error, got {other}"),
+        }
+        assert!(!error.to_string().contains('😀'));
+    }
+}
+
+#[test]
+fn timestamps_keep_their_instant_on_a_server_in_another_time_zone() {
+    let server = MariaDbServer::start_with(MariaDbOptions::new().time_zone("+08:00"));
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    runtime.block_on(async {
+        let ddl = "CREATE TABLE moments (id int PRIMARY KEY, ts timestamp(6) NULL, dt datetime(6), naive datetime(6)) \
+                   ENGINE=InnoDB";
+        let mut target = Target::on(&server, "types_zone", ddl, 100).await;
+        let table = Arc::new(TargetTable {
+            schema: target.database.name.clone(),
+            name: "moments".into(),
+            columns: vec!["id".into(), "ts".into(), "dt".into(), "naive".into()],
+            key: vec![0],
+        });
+        let instant = 1_700_000_000_123_456; // 2023-11-14 22:13:20.123456 UTC
+        let naive = Timestamp::Civil { date: date(2024, 3, 10), time: clock(2, 30, 0, 0) };
+        let values = vec![
+            Value::Int(1),
+            Value::TimestampTz(TimestampTz::Micros(instant)),
+            Value::TimestampTz(TimestampTz::Micros(instant)),
+            Value::Timestamp(naive),
+        ];
+        target.sink.write(vec![sluice_api::RowWrite::Upsert { table, values }]).await.unwrap();
+        target.sink.commit("zone", &position(1)).await.unwrap();
+
+        let zone: Option<String> = target.conn.query_first("SELECT @@session.time_zone").await.unwrap();
+        assert_eq!(zone.as_deref(), Some("+08:00"), "the reading session runs in the server's zone");
+        let row: (String, String, String, String) = target
+            .conn
+            .query_first("SELECT UNIX_TIMESTAMP(ts), CAST(ts AS CHAR), CAST(dt AS CHAR), CAST(naive AS CHAR) FROM moments")
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(row.0, "1700000000.123456", "the TIMESTAMP holds the instant");
+        assert_eq!(row.1, "2023-11-15 06:13:20.123456", "shown in +08:00, 8 hours ahead of UTC");
+        assert_eq!(row.2, "2023-11-14 22:13:20.123456", "a DATETIME gets the UTC wall-clock time");
+        assert_eq!(row.3, "2024-03-10 02:30:00.000000", "a zone-less DATETIME is written as is");
+    });
+}
