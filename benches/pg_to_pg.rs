@@ -61,15 +61,6 @@ async fn fresh_pair(source_server: &PgServer, target_server: &PgServer, prefix: 
     let target_client = target.connect().await;
     source_client.batch_execute(TABLE).await?;
     target_client.batch_execute(TABLE).await?;
-    // Apply time in the target, for both systems (ENABLE ALWAYS: fires under native apply too).
-    target_client
-        .batch_execute(
-            "ALTER TABLE items ADD COLUMN applied_ts timestamptz;
-             CREATE FUNCTION stamp() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN NEW.applied_ts := clock_timestamp(); RETURN NEW; END $$;
-             CREATE TRIGGER stamp BEFORE INSERT OR UPDATE ON items FOR EACH ROW EXECUTE FUNCTION stamp();
-             ALTER TABLE items ENABLE ALWAYS TRIGGER stamp;",
-        )
-        .await?;
     Ok(Pair { source, target, source_client, target_client })
 }
 
@@ -173,6 +164,9 @@ impl Consumer {
 
     fn stop(&mut self) -> Result<()> {
         if let Consumer::Sluice { child: Some(child), .. } = self {
+            if let Some(cpu) = cpu_seconds(child.id()) {
+                eprintln!("  sluice process CPU: {cpu:.2} s (user+system)");
+            }
             Command::new("kill").args(["-TERM", &child.id().to_string()]).status()?;
             let status = child.wait()?;
             if !status.success() {
@@ -194,6 +188,14 @@ impl Consumer {
             Consumer::Sluice { .. } => self.stop(),
         }
     }
+}
+
+/// User+system CPU seconds of a process so far (Linux /proc).
+fn cpu_seconds(pid: u32) -> Option<f64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let fields: Vec<&str> = stat.rsplit_once(')')?.1.split_whitespace().collect();
+    let ticks: f64 = fields.get(11)?.parse::<f64>().ok()? + fields.get(12)?.parse::<f64>().ok()?;
+    Some(ticks / 100.0)
 }
 
 async fn wait_until<F, Fut>(limit: Duration, mut check: F) -> Result<()>
@@ -308,11 +310,41 @@ async fn latency(
     seconds: u64,
 ) -> Result<(u64, f64, f64, f64)> {
     let pair = fresh_pair(servers.0, servers.1, &format!("{}_latency", short(system))).await?;
+    // Apply time in the target, for both systems (ENABLE ALWAYS: it fires
+    // under native apply too). Only here: a trigger costs the same per row
+    // for both, but fires twice per upsert (BEFORE INSERT, then UPDATE),
+    // which would bias the throughput runs.
+    pair.target_client
+        .batch_execute(
+            "ALTER TABLE items ADD COLUMN applied_ts timestamptz;
+             CREATE FUNCTION stamp() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN NEW.applied_ts := clock_timestamp(); RETURN NEW; END $$;
+             CREATE TRIGGER stamp BEFORE INSERT OR UPDATE ON items FOR EACH ROW EXECUTE FUNCTION stamp();
+             ALTER TABLE items ENABLE ALWAYS TRIGGER stamp;",
+        )
+        .await?;
     let mut consumer = Consumer::prepare(system, &pair, work, &format!("{}_latency", short(system))).await?;
     consumer.create_slot(&pair).await?;
     consumer.start_async(&pair).await?;
-    // Let the consumer connect before the clock starts.
-    tokio::time::sleep(Duration::from_secs(2)).await;
+    // The clock starts only once the consumer streams (a native apply worker
+    // takes a while to be launched; that start-up is not commit latency).
+    let application = match &consumer {
+        Consumer::Native { subscription } => subscription.clone(),
+        Consumer::Sluice { .. } => "sluice".to_owned(),
+    };
+    wait_until(Duration::from_secs(60), || async {
+        Ok(pair
+            .source_client
+            .query_one(
+                "SELECT count(*) FROM pg_stat_replication WHERE application_name = $1 AND state = 'streaming'",
+                &[&application],
+            )
+            .await?
+            .get::<_, i64>(0)
+            >= 1)
+    })
+    .await
+    .context("the consumer did not start streaming")?;
+    tokio::time::sleep(Duration::from_millis(500)).await;
     let insert = pair
         .source_client
         .prepare("INSERT INTO items (id, qty, price, note, src_ts) VALUES ($1, 1, 9.99, 'paced', clock_timestamp())")
@@ -384,8 +416,12 @@ async fn main() -> Result<()> {
     let servers = (&source, &target);
 
     let mut lines = Vec::new();
-    for workload in ["updates", "small-tx"] {
-        for system in [System::Native, System::Sluice] {
+    // BENCH_ONLY=updates,sluice … runs the matching parts only (for profiling).
+    let only: Vec<String> =
+        std::env::var("BENCH_ONLY").map(|s| s.split(',').map(str::to_owned).collect()).unwrap_or_default();
+    let wanted = |part: &str| only.is_empty() || only.iter().any(|o| o == part);
+    for workload in ["updates", "small_tx"].into_iter().filter(|w| wanted(w)) {
+        for system in [System::Native, System::Sluice].into_iter().filter(|s| wanted(short(*s))) {
             eprintln!("{workload}: {}", system.name());
             let (rows, secs) = throughput(system, workload, servers, &work, scale).await?;
             let line =
@@ -395,7 +431,7 @@ async fn main() -> Result<()> {
         }
     }
     let mut latency_lines = Vec::new();
-    for system in [System::Native, System::Sluice] {
+    for system in [System::Native, System::Sluice].into_iter().filter(|s| wanted("latency") && wanted(short(*s))) {
         eprintln!("latency: {}", system.name());
         let (rows, achieved, p50, p99) = latency(system, servers, &work, latency_secs).await?;
         let line = format!("| {} | {rows} | {achieved:.0} rows/s | {p50:.1} ms | {p99:.1} ms |", system.name());

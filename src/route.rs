@@ -155,13 +155,12 @@ impl Route {
                 .or_else(|| (!config.exclude.iter().any(|e| e == source_name)).then(|| source_name.to_owned()))
         };
         let identity: Vec<&str> = schema.columns.iter().filter(|c| c.is_key).map(|c| c.name.as_str()).collect();
-        let identity_is_full = !identity.is_empty() && identity.len() == schema.columns.len();
         let key_targets: Vec<String> = match &config.key {
             Some(key) => key.clone(),
             None => {
                 let source_key: Vec<String> = if !self.source_primary_key.is_empty() {
                     self.source_primary_key.clone()
-                } else if !identity.is_empty() && !identity_is_full {
+                } else if !identity.is_empty() {
                     identity.iter().map(|s| (*s).to_owned()).collect()
                 } else {
                     return Err(self.config_error(format!(
@@ -188,7 +187,7 @@ impl Route {
             // Deletes and key changes carry only the identity columns in the
             // old image (unless REPLICA IDENTITY FULL): a key outside them
             // could not find the target row.
-            if !schema.columns[index].is_key {
+            if !schema.full_before_image && !schema.columns[index].is_key {
                 return Err(self.config_error(format!(
                     "key column {target_column:?} comes from source column {:?}, which is not part of the replica \
                      identity of {}; deletes could not find the row. Use the primary key, or run \
@@ -290,7 +289,7 @@ mod tests {
     }
 
     fn schema(columns: Vec<Column>) -> Arc<TableSchema> {
-        Arc::new(TableSchema { id: 1, name: TableName::new("public", "inventory"), columns })
+        Arc::new(TableSchema { id: 1, name: TableName::new("public", "inventory"), columns, full_before_image: false })
     }
 
     fn route(columns: &[(&str, &str)], key: Option<&[&str]>, target_columns: &[&str]) -> Route {

@@ -275,3 +275,79 @@ async fn a_value_the_target_refuses_stops_loudly_without_printing_the_value() {
     let rows: i64 = fixture.target_client.query_one("SELECT count(*) FROM items", &[]).await.unwrap().get(0);
     assert!(rows <= 1, "the refused transaction is not applied");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_table_without_primary_key_replicates_with_replica_identity_full_and_a_configured_key() {
+    let fixture = Fixture::new("fullident", "CREATE TABLE codes (code text NOT NULL, v int);").await;
+    fixture.source_client.batch_execute("ALTER TABLE codes REPLICA IDENTITY FULL").await.unwrap();
+    fixture.target_client.batch_execute("ALTER TABLE codes ADD PRIMARY KEY (code)").await.unwrap();
+    fixture.write_config(
+        &[],
+        "[[routes]]\nsource = \"src\"\ntable = \"public.codes\"\ntarget = \"dst\"\nkey = [\"code\"]\n",
+    );
+    let mut sluice = fixture.spawn();
+    fixture.wait_streaming(&mut sluice).await;
+    fixture
+        .source_client
+        .batch_execute(
+            "INSERT INTO codes SELECT 'c' || i, i FROM generate_series(1, 50) i;
+             UPDATE codes SET v = -v WHERE v % 2 = 0;
+             UPDATE codes SET code = 'renamed' WHERE code = 'c1';
+             DELETE FROM codes WHERE v % 5 = 0;",
+        )
+        .await
+        .unwrap();
+    fixture.wait_equal("codes", WAIT, &mut sluice).await;
+    assert_eq!(sluice.terminate(), Some(0));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_slot_is_acknowledged_only_up_to_what_every_target_holds() {
+    let fixture = Fixture::new("twotargets", "CREATE TABLE items (id int PRIMARY KEY, v int);").await;
+    let second = sluice_testkit::PgServer::shared().create_database("twotargets_dst2").await;
+    let second_client = second.connect().await;
+    second_client.batch_execute("CREATE TABLE items (id int PRIMARY KEY, v int);").await.unwrap();
+    fixture.write_config(
+        &["public.items"],
+        &format!(
+            "[targets.dst2]\nkind = \"postgres\"\nurl = \"{}\"\n\n[[routes]]\nsource = \"src\"\ntable = \"public.items\"\ntarget = \"dst2\"\n",
+            second.url()
+        ),
+    );
+    let mut sluice = fixture.spawn();
+    fixture.wait_streaming(&mut sluice).await;
+    fixture.source_client.batch_execute("INSERT INTO items VALUES (1, 1)").await.unwrap();
+    fixture.wait_equal("items", WAIT, &mut sluice).await;
+    wait_for(WAIT, &mut sluice, || async { digest(&second_client, "items").await.0 == 1 }).await;
+
+    // Hold the second target: its writer blocks on the lock.
+    let blocker = second.connect().await;
+    blocker.batch_execute("BEGIN; LOCK TABLE items IN ACCESS EXCLUSIVE MODE;").await.unwrap();
+    let confirmed_before = fixture.confirmed_flush().await;
+    fixture.source_client.batch_execute("INSERT INTO items SELECT i, i FROM generate_series(2, 1000) i").await.unwrap();
+    fixture.wait_equal("items", WAIT, &mut sluice).await;
+    // The first target has everything; give the acknowledger time to (wrongly) move on.
+    let first_target_lsn = offsets_lsn(&fixture.target_client).await;
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let confirmed_while_blocked = fixture.confirmed_flush().await;
+    assert!(
+        confirmed_while_blocked < first_target_lsn,
+        "slot confirmed {confirmed_while_blocked:X} must stay behind the blocked target (first target at {first_target_lsn:X})"
+    );
+    assert!(confirmed_while_blocked >= confirmed_before);
+
+    blocker.batch_execute("COMMIT").await.unwrap();
+    wait_for(WAIT, &mut sluice, || async {
+        digest(&second_client, "items").await == digest(&fixture.source_client, "items").await
+    })
+    .await;
+    wait_for(WAIT, &mut sluice, || async { fixture.confirmed_flush().await >= first_target_lsn }).await;
+    assert_eq!(sluice.terminate(), Some(0));
+}
+
+async fn offsets_lsn(client: &tokio_postgres::Client) -> u64 {
+    let position: String =
+        client.query_one("SELECT position FROM sluice.offsets WHERE pipeline = 'src'", &[]).await.unwrap().get(0);
+    let (hi, lo) = position.strip_prefix("pg:").unwrap().split_once('/').unwrap();
+    (u64::from_str_radix(hi, 16).unwrap() << 32) | u64::from_str_radix(lo, 16).unwrap()
+}

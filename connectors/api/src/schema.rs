@@ -118,6 +118,11 @@ pub struct TableSchema {
     pub id: u64,
     pub name: TableName,
     pub columns: Vec<Column>,
+    /// The source logs every column in the old image of updates and
+    /// deletes (PostgreSQL `REPLICA IDENTITY FULL`, MySQL
+    /// `binlog_row_image=FULL`), so any columns can serve as a route's key;
+    /// otherwise only the `is_key` columns are in old images.
+    pub full_before_image: bool,
 }
 
 impl TableSchema {

@@ -57,6 +57,18 @@ pub enum MySqlError {
          the unique key, and restart"
     )]
     KeyConflict { table: String, key: String },
+
+    /// The server refused to send the binlog from a position (error 1236:
+    /// purged, reset, or a GTID it no longer has).
+    #[error(
+        "The server cannot send the binlog from {position}; a new initial snapshot is needed (sluice checkpoints \
+         reset, then run)"
+    )]
+    BinlogUnavailable {
+        position: String,
+        #[source]
+        source: mysql_async::Error,
+    },
 }
 
 impl MySqlError {
@@ -87,6 +99,7 @@ impl HasErrorKind for MySqlError {
             MySqlError::ResnapshotNeeded { .. } => ErrorKind::ResnapshotNeeded,
             MySqlError::Setup { .. } => ErrorKind::Config,
             MySqlError::MissingTargetRows { .. } | MySqlError::KeyConflict { .. } => ErrorKind::Data,
+            MySqlError::BinlogUnavailable { .. } => ErrorKind::ResnapshotNeeded,
         }
     }
 }

@@ -7,12 +7,16 @@
 //! - `types.rs`: exact conversion between MySQL values and Sluice's values.
 //! - `check.rs`: prerequisite checks behind `sluice check`.
 
+mod check;
 mod connect;
 mod error;
 mod sink;
+mod source;
 mod types;
 
+pub use check::{Finding, Severity, TargetExpectation, check_source, check_target};
 pub use connect::connect;
 pub use error::MySqlError;
 pub use sink::{MySqlSink, MySqlSinkConfig, TargetColumn, TargetTableInfo};
+pub use source::{BinlogStatus, Flavor, MySqlSource, MySqlSourceConfig, binlog_status, describe_source_table};
 pub use types::{TypeError, encode_value};

@@ -3,4 +3,5 @@
 
 mod check;
 mod sink;
+mod source;
 mod types;

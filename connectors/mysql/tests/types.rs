@@ -169,7 +169,9 @@ async fn every_value_round_trips_exactly_through_the_sink() {
     for (sample, cell) in samples.iter().zip(cells) {
         let cell = cell.unwrap_or_else(|| panic!("{} read back NULL", sample.sql_type));
         match &sample.check {
-            Check::Text(_, expected) => assert_eq!(&cell, expected, "{} {:?}", sample.sql_type, sample.value.kind_name()),
+            Check::Text(_, expected) => {
+                assert_eq!(&cell, expected, "{} {:?}", sample.sql_type, sample.value.kind_name())
+            }
             Check::Double(expected) => {
                 assert_eq!(cell.parse::<f64>().unwrap(), *expected, "{} read {cell}", sample.sql_type)
             }
@@ -262,7 +264,9 @@ fn timestamps_keep_their_instant_on_a_server_in_another_time_zone() {
         assert_eq!(zone.as_deref(), Some("+08:00"), "the reading session runs in the server's zone");
         let row: (String, String, String, String) = target
             .conn
-            .query_first("SELECT UNIX_TIMESTAMP(ts), CAST(ts AS CHAR), CAST(dt AS CHAR), CAST(naive AS CHAR) FROM moments")
+            .query_first(
+                "SELECT UNIX_TIMESTAMP(ts), CAST(ts AS CHAR), CAST(dt AS CHAR), CAST(naive AS CHAR) FROM moments",
+            )
             .await
             .unwrap()
             .unwrap();

@@ -151,6 +151,23 @@ fn stopped_mariadb_starts_again_with_its_data_and_options() {
 }
 
 #[test]
+fn a_tls_mariadb_serves_tls_verified_by_its_ca() {
+    let server = MariaDbServer::start_with(MariaDbOptions::new().tls(true));
+    let ca = server.ca_cert_path().expect("a TLS server has a CA").to_path_buf();
+    assert!(MariaDbServer::shared().ca_cert_path().is_none());
+    run(async {
+        let ssl = mysql_async::SslOpts::default().with_root_certs(vec![ca.into()]).with_disable_built_in_roots(true);
+        let opts = mysql_async::OptsBuilder::from_opts(mysql_async::Opts::from_url(&server.url("")).unwrap())
+            .prefer_socket(false)
+            .ssl_opts(ssl);
+        let mut conn = Conn::new(opts).await.unwrap();
+        let status: Option<(String, String)> = conn.query_first("SHOW SESSION STATUS LIKE 'Ssl_version'").await.unwrap();
+        let version = status.unwrap().1;
+        assert!(version.starts_with("TLSv1."), "Ssl_version {version:?}");
+    });
+}
+
+#[test]
 #[should_panic(expected = "shared server")]
 fn shared_mariadb_refuses_to_be_killed() {
     MariaDbServer::shared().kill();

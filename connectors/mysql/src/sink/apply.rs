@@ -425,9 +425,7 @@ mod tests {
         let a = vec![Param::Bytes(b"ab".to_vec()), Param::Bytes(b"c".to_vec())];
         let b = vec![Param::Bytes(b"a".to_vec()), Param::Bytes(b"bc".to_vec())];
         assert_eq!(last_per_key(vec![a.clone(), b.clone()], &[0, 1]), vec![a, b]);
-        let int = vec![Param::Int(1)];
-        let uint = vec![Param::UInt(1)];
-        assert_eq!(last_per_key(vec![int.clone(), uint.clone()], &[0]).len(), 2);
+        assert_eq!(last_per_key(vec![vec![Param::Int(1)], vec![Param::UInt(1)]], &[0]).len(), 2);
     }
 
     #[test]

@@ -200,7 +200,7 @@ pub(crate) async fn describe(
                 let type_name = match (&charset, facts.json_check) {
                     (_, true) => "json".to_owned(),
                     (Some(charset), false) => format!("{column_type} CHARACTER SET {charset}"),
-                    (None, false) => column_type.clone(),
+                    (None, false) => column_type,
                 };
                 let extra = extra.to_ascii_uppercase();
                 TargetColumn {

@@ -33,7 +33,7 @@ use mysql_async::Conn;
 use mysql_async::prelude::Queryable;
 use sluice_api::{ConnectorError, Position, RowWrite, Sink, TableName, TargetTable};
 
-pub(crate) use describe::{DescribedTable, UniqueIndex, describe};
+pub(crate) use describe::{DescribedTable, describe};
 pub use describe::{TargetColumn, TargetTableInfo};
 pub(crate) use statements::{quote_ident, quote_table};
 

@@ -60,7 +60,7 @@ pub(super) async fn ensure(conn: &mut Conn, table: &TableName) -> Result<(), MyS
             }
         }
         None => {
-            if !schemata.iter().any(|name| *name == table.schema) {
+            if !schemata.contains(&table.schema) {
                 let sql = format!("CREATE DATABASE IF NOT EXISTS {}", quote_ident(&table.schema));
                 conn.query_drop(sql).await.map_err(|e| creation_error(table, e))?;
             }

@@ -196,15 +196,8 @@ pub async fn describe_source_table(conn: &mut Conn, table: &TableName) -> Result
             let is_json = json.contains(&name);
             let (column_type, type_name) =
                 catalog_column_type(&data_type, &column_type, max_chars, charset.as_deref(), is_json);
-            Column {
-                is_key: key.contains(&name),
-                name,
-                column_type,
-                type_name,
-                type_id: 0,
-                type_modifier: -1,
-            }
+            Column { is_key: key.contains(&name), name, column_type, type_name, type_id: 0, type_modifier: -1 }
         })
         .collect();
-    Ok(Some(TableSchema { id: 0, name: table.clone(), columns }))
+    Ok(Some(TableSchema { id: 0, name: table.clone(), columns, full_before_image: true }))
 }

@@ -44,9 +44,13 @@ pub(crate) enum Statement {
     /// `DROP DATABASE`: every table of the schema is gone.
     DropSchema(String),
     /// DDL that adds or removes rows of the table without rows events.
-    Unmappable { table: TableName, operation: &'static str },
-    /// Statement-based DML; the names it mentions (schema if qualified).
-    Dml(Vec<(Option<String>, String)>),
+    Unmappable {
+        table: TableName,
+        operation: &'static str,
+    },
+    /// Statement-based DML and every name it mentions, unqualified ones in
+    /// the default schema (column names too: the check errs on the safe side).
+    Dml(Vec<TableName>),
     Other,
 }
 
@@ -71,8 +75,8 @@ fn tokenize(sql: &str) -> Vec<Token> {
                 i += 1;
             }
         } else if c == '/' && next == Some('*') {
-            let versioned = chars.get(i + 2) == Some(&'!')
-                || (chars.get(i + 2) == Some(&'M') && chars.get(i + 3) == Some(&'!'));
+            let versioned =
+                chars.get(i + 2) == Some(&'!') || (chars.get(i + 2) == Some(&'M') && chars.get(i + 3) == Some(&'!'));
             if versioned {
                 // Executable comment: drop the marker and version, keep the code.
                 i += if chars[i + 2] == 'M' { 4 } else { 3 };
@@ -204,25 +208,19 @@ impl Parser {
 
     fn rest_has(&self, keywords: &[&str]) -> bool {
         (self.at..self.tokens.len()).any(|start| {
-            keywords.iter().enumerate().all(|(i, k)| {
-                matches!(self.tokens.get(start + i), Some(Token::Word(w)) if w.eq_ignore_ascii_case(k))
-            })
+            keywords
+                .iter()
+                .enumerate()
+                .all(|(i, k)| matches!(self.tokens.get(start + i), Some(Token::Word(w)) if w.eq_ignore_ascii_case(k)))
         })
     }
 
-    /// Every identifier reference from here on, qualified ones as pairs.
-    fn mentions(&mut self) -> Vec<(Option<String>, String)> {
+    /// Every identifier reference from here on.
+    fn mentions(&mut self) -> Vec<TableName> {
         let mut names = Vec::new();
         while self.at < self.tokens.len() {
-            match self.identifier() {
-                Some(first) if self.tokens.get(self.at) == Some(&Token::Punct('.')) => {
-                    self.at += 1;
-                    match self.identifier() {
-                        Some(second) => names.push((Some(first), second)),
-                        None => names.push((None, first)),
-                    }
-                }
-                Some(name) => names.push((None, name)),
+            match self.table() {
+                Some(table) => names.push(table),
                 None => self.at += 1,
             }
         }
@@ -272,8 +270,8 @@ pub(crate) fn classify(sql: &str, default_schema: &str) -> Statement {
             }
             let mut tables = vec![table];
             while p.at < p.tokens.len() {
-                let renames_table = p.eat("RENAME")
-                    && !matches!(p.peek_keyword(0).as_deref(), Some("COLUMN" | "INDEX" | "KEY"));
+                let renames_table =
+                    p.eat("RENAME") && !matches!(p.peek_keyword(0).as_deref(), Some("COLUMN" | "INDEX" | "KEY"));
                 if renames_table {
                     let _ = p.eat("TO") || p.eat("AS");
                     tables.extend(p.table());

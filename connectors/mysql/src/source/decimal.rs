@@ -101,7 +101,7 @@ mod tests {
     /// The server's encoding (decimal2bin) of a digit string, for tests.
     fn encode(negative: bool, int: &str, frac: &str, precision: u8, scale: u8) -> Vec<u8> {
         let int_digits = usize::from(precision - scale);
-        let int = format!("{int:0>int_digits$}");
+        let int = if int_digits == 0 { String::new() } else { format!("{int:0>int_digits$}") };
         let frac = format!("{frac:0<width$}", width = usize::from(scale));
         let mut out = Vec::new();
         let mut push = |digits: &str| {

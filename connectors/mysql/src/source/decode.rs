@@ -49,30 +49,63 @@ pub(crate) enum Special {
 /// How to read one column's cells.
 #[derive(Clone, Debug, PartialEq)]
 pub(crate) enum CellPlan {
-    Int { bytes: u8, unsigned: bool },
+    Int {
+        bytes: u8,
+        unsigned: bool,
+    },
     Float,
     Double,
-    Decimal { precision: u8, scale: u8 },
-    Bit { bits: u16 },
+    Decimal {
+        precision: u8,
+        scale: u8,
+    },
+    Bit {
+        bits: u16,
+    },
     Year,
     Date,
-    Time2 { fsp: u8 },
-    Datetime2 { fsp: u8 },
-    Timestamp2 { fsp: u8 },
+    Time2 {
+        fsp: u8,
+    },
+    Datetime2 {
+        fsp: u8,
+    },
+    Timestamp2 {
+        fsp: u8,
+    },
     TimeV1,
     DatetimeV1,
     TimestampV1,
     /// CHAR/BINARY (`fixed`) or VARCHAR/VARBINARY: length prefix of 1 byte
     /// when `max_bytes` < 256, else 2.
-    String { max_bytes: u16, fixed: bool, charset: Charset, special: Option<Special> },
+    String {
+        max_bytes: u16,
+        fixed: bool,
+        charset: Charset,
+        special: Option<Special>,
+    },
     /// BLOB/TEXT with a `length_bytes`-byte length prefix.
-    Blob { length_bytes: u8, charset: Charset, special: Option<Special> },
+    Blob {
+        length_bytes: u8,
+        charset: Charset,
+        special: Option<Special>,
+    },
     /// MySQL's binary JSON.
-    Json { length_bytes: u8 },
+    Json {
+        length_bytes: u8,
+    },
     /// GEOMETRY and VECTOR: the server's binary form, as bytes.
-    OpaqueBytes { length_bytes: u8 },
-    Enum { pack_length: u8, labels: Vec<String> },
-    Set { pack_length: u8, labels: Vec<String> },
+    OpaqueBytes {
+        length_bytes: u8,
+    },
+    Enum {
+        pack_length: u8,
+        labels: Vec<String>,
+    },
+    Set {
+        pack_length: u8,
+        labels: Vec<String>,
+    },
 }
 
 type Reason = String;
@@ -134,7 +167,9 @@ pub(crate) fn decode_cell(plan: &CellPlan, reader: &mut Reader<'_>) -> Result<Va
             if labels.len() < 64 && mask >> labels.len() != 0 {
                 return Err("the SET value has bits beyond the column's labels".into());
             }
-            Value::Set(labels.iter().enumerate().filter(|(i, _)| mask & (1 << i) != 0).map(|(_, l)| l.clone()).collect())
+            Value::Set(
+                labels.iter().enumerate().filter(|(i, _)| mask & (1 << i) != 0).map(|(_, l)| l.clone()).collect(),
+            )
         }
     })
 }
@@ -165,7 +200,12 @@ fn decode_bit(reader: &mut Reader<'_>, bits: u16) -> Result<Value, Reason> {
     Ok(Value::Bits(BitString { len, bytes }))
 }
 
-fn decode_bytes(bytes: &[u8], charset: Charset, special: Option<Special>, pad_to: Option<usize>) -> Result<Value, Reason> {
+fn decode_bytes(
+    bytes: &[u8],
+    charset: Charset,
+    special: Option<Special>,
+    pad_to: Option<usize>,
+) -> Result<Value, Reason> {
     let padded = |bytes: &[u8]| {
         let mut owned = bytes.to_vec();
         if let Some(width) = pad_to

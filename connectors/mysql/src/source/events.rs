@@ -85,7 +85,9 @@ const FL_PREPARED_XA: u8 = 0x40;
 /// What the stream does with an event type.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum EventKind {
-    Query { compressed: bool },
+    Query {
+        compressed: bool,
+    },
     Rotate,
     FormatDescription,
     Xid,
@@ -97,6 +99,7 @@ pub(crate) enum EventKind {
     AnonymousGtid,
     MariaDbGtid,
     GtidList,
+    BinlogCheckpoint,
     TransactionPayload,
     XaPrepare,
     /// The server reports lost events (INCIDENT): replication cannot be trusted past it.
@@ -125,11 +128,12 @@ pub(crate) fn classify(event_type: u8, flags: u16) -> EventKind {
         ANONYMOUS_GTID | GTID_TAGGED => EventKind::AnonymousGtid,
         MARIADB_GTID => EventKind::MariaDbGtid,
         GTID_LIST => EventKind::GtidList,
+        BINLOG_CHECKPOINT => EventKind::BinlogCheckpoint,
         TRANSACTION_PAYLOAD => EventKind::TransactionPayload,
         XA_PREPARE => EventKind::XaPrepare,
         INCIDENT => EventKind::Incident,
         STOP | INTVAR | RAND | USER_VAR | IGNORABLE | ROWS_QUERY | PREVIOUS_GTIDS | TRANSACTION_CONTEXT
-        | VIEW_CHANGE | ANNOTATE_ROWS | BINLOG_CHECKPOINT | START_ENCRYPTION => EventKind::Harmless,
+        | VIEW_CHANGE | ANNOTATE_ROWS | START_ENCRYPTION => EventKind::Harmless,
         PARTIAL_UPDATE_ROWS => EventKind::Unsupported(
             "partial JSON updates (binlog_row_value_options=PARTIAL_JSON) leave JSON values incomplete; \
              run SET GLOBAL binlog_row_value_options=''",
@@ -166,7 +170,10 @@ pub(crate) fn parse_rotate(body: &[u8], checksum_attached: bool) -> Result<Rotat
     let file = std::str::from_utf8(name)
         .ok()
         .filter(|name| !name.is_empty() && name.bytes().all(|b| b.is_ascii_graphic()))
-        .ok_or_else(|| MySqlError::Protocol { what: "Rotate event", reason: "the file name is not printable".into() })?;
+        .ok_or_else(|| MySqlError::Protocol {
+            what: "Rotate event",
+            reason: "the file name is not printable".into(),
+        })?;
     Ok(Rotate { position, file: file.to_owned() })
 }
 
@@ -210,7 +217,10 @@ pub(crate) fn parse_gtid_list(body: &[u8]) -> Result<Vec<MariaDbGtid>, MySqlErro
     let mut reader = Reader::new(body);
     let count = reader.u32_le().map_err(malformed("MariaDB GTID_LIST event"))? & 0x0FFF_FFFF;
     if (count as usize).saturating_mul(16) > reader.remaining() {
-        return Err(MySqlError::Protocol { what: "MariaDB GTID_LIST event", reason: "the count exceeds the body".into() });
+        return Err(MySqlError::Protocol {
+            what: "MariaDB GTID_LIST event",
+            reason: "the count exceeds the body".into(),
+        });
     }
     (0..count)
         .map(|_| {

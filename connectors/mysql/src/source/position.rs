@@ -124,6 +124,16 @@ impl GtidTracker {
         }
     }
 
+    /// MariaDB GTID_LIST (the state at the start of a file): fills in domains
+    /// the tracker does not know yet; later GTIDs of known domains win.
+    pub(crate) fn merge_mariadb_list(&mut self, list: &[MariaDbGtid]) {
+        if let GtidTracker::MariaDb(domains) = self {
+            for gtid in list {
+                domains.entry(gtid.domain).or_insert((gtid.server, gtid.sequence));
+            }
+        }
+    }
+
     pub(crate) fn record_mysql(&mut self, gtid: String) {
         if let GtidTracker::MySql(last) = self {
             *last = Some(gtid);
@@ -134,9 +144,9 @@ impl GtidTracker {
     pub(crate) fn text(&self) -> Option<String> {
         match self {
             GtidTracker::MariaDb(domains) if domains.is_empty() => None,
-            GtidTracker::MariaDb(domains) => Some(
-                domains.iter().map(|(d, (s, n))| format!("{d}-{s}-{n}")).collect::<Vec<_>>().join(","),
-            ),
+            GtidTracker::MariaDb(domains) => {
+                Some(domains.iter().map(|(d, (s, n))| format!("{d}-{s}-{n}")).collect::<Vec<_>>().join(","))
+            }
             GtidTracker::MySql(last) => last.clone(),
         }
     }
@@ -207,6 +217,11 @@ mod tests {
         state.record_mariadb(&MariaDbGtid { domain: 0, server: 3, sequence: 10, flags: 0 });
         state.record_mariadb(&MariaDbGtid { domain: 5, server: 1, sequence: 1, flags: 0 });
         assert_eq!(state.text().as_deref(), Some("0-3-10,1-2-4,5-1-1"));
+        state.merge_mariadb_list(&[
+            MariaDbGtid { domain: 0, server: 1, sequence: 2, flags: 0 },
+            MariaDbGtid { domain: 7, server: 1, sequence: 3, flags: 0 },
+        ]);
+        assert_eq!(state.text().as_deref(), Some("0-3-10,1-2-4,5-1-1,7-1-3"));
         assert_eq!(GtidTracker::mariadb("").unwrap().text(), None);
         assert!(GtidTracker::mariadb("0-1").is_none());
         assert!(GtidTracker::mariadb("a-b-c").is_none());

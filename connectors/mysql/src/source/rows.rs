@@ -29,6 +29,8 @@ use super::schema::RoutedTable;
 use super::wire::{Reader, Truncated};
 use crate::error::MySqlError;
 
+/// MySQL and MariaDB tables have at most 4096 columns.
+const MAX_COLUMNS: usize = 4096;
 const UPDATE_ROWS_COMPRESSED_V1: u8 = 167;
 const DELETE_ROWS_COMPRESSED_V1: u8 = 168;
 const WRITE_ROWS_COMPRESSED: u8 = 169;
@@ -70,14 +72,20 @@ pub(crate) fn parse(event_type: u8, body: &[u8], id_size: usize) -> Result<RowsE
         let extra = reader.u16_le().map_err(truncated)? as usize;
         reader.skip(extra.checked_sub(2).ok_or(Truncated).map_err(truncated)?).map_err(truncated)?;
     }
-    let width = reader.lenenc_count(0).map_err(truncated)?;
+    // A column count, not a byte count: bounded by the server's 4096-column limit.
+    let width = usize::try_from(reader.lenenc().map_err(truncated)?).ok().filter(|&w| w <= MAX_COLUMNS).ok_or_else(|| {
+        MySqlError::Protocol { what: "rows event", reason: "the column count exceeds 4096".into() }
+    })?;
     let bitmap_len = width.div_ceil(8);
     let before_columns = reader.take(bitmap_len).map_err(truncated)?;
     let after_columns =
         if operation == Operation::Update { reader.take(bitmap_len).map_err(truncated)? } else { before_columns };
     let rows = reader.rest();
     let rows = if compressed {
-        Cow::Owned(compressed::inflate(rows).map_err(|reason| MySqlError::Protocol { what: "compressed rows event", reason })?)
+        Cow::Owned(
+            compressed::inflate(rows)
+                .map_err(|reason| MySqlError::Protocol { what: "compressed rows event", reason })?,
+        )
     } else {
         Cow::Borrowed(rows)
     };
@@ -94,8 +102,9 @@ impl RowsEvent<'_> {
             return Err(MySqlError::Protocol {
                 what: "rows event",
                 reason: format!(
-                    "the rows of {} have {} columns but its table map has {}",
+                    "the rows of {} (table id {}) have {} columns but its table map has {}",
                     table.schema.name,
+                    self.table_id,
                     self.width,
                     table.cells.len()
                 ),

@@ -59,7 +59,14 @@ pub(crate) fn build(map: &TableMap, collations: &Collations, extras: &TableExtra
         let column_name = column.name.clone().unwrap_or_default();
         let special = extras.special.get(&column_name).copied();
         let (column_type, type_name, cell) = column_plan(&name, column, special, collations)?;
-        columns.push(Column { name: column_name, column_type, type_name, type_id: u32::from(column.column_type), type_modifier: -1, is_key: false });
+        columns.push(Column {
+            name: column_name,
+            column_type,
+            type_name,
+            type_id: u32::from(column.column_type),
+            type_modifier: -1,
+            is_key: false,
+        });
         cells.push(cell);
     }
     let key: Vec<usize> = match &map.primary_key {
@@ -75,7 +82,7 @@ pub(crate) fn build(map: &TableMap, collations: &Collations, extras: &TableExtra
             column.is_key = true;
         }
     }
-    Ok(RoutedTable { schema: Arc::new(TableSchema { id: map.header.table_id, name, columns }), cells })
+    Ok(RoutedTable { schema: Arc::new(TableSchema { id: map.header.table_id, name, columns, full_before_image: true }), cells })
 }
 
 fn with_sign(name: &str, unsigned: bool) -> String {
@@ -87,14 +94,18 @@ fn with_fsp(name: &str, fsp: u8) -> String {
 }
 
 /// The column's charset; `None` for a column without one in the metadata.
-fn charset_of(table: &TableName, column: &MapColumn, collations: &Collations) -> Result<(Charset, u8, String), MySqlError> {
+fn charset_of(
+    table: &TableName,
+    column: &MapColumn,
+    collations: &Collations,
+) -> Result<(Charset, u8, String), MySqlError> {
     let name = column.name.as_deref().unwrap_or_default();
     let id = column.collation.ok_or_else(|| {
         config(table, format!("Column {name} has no character set in its table map; set binlog_row_metadata=FULL"))
     })?;
-    let info = collations
-        .get(id)
-        .ok_or_else(|| config(table, format!("Column {name} uses collation id {id}, which the server does not list")))?;
+    let info = collations.get(id).ok_or_else(|| {
+        config(table, format!("Column {name} uses collation id {id}, which the server does not list"))
+    })?;
     let charset = Charset::from_name(&info.charset).ok_or_else(|| {
         config(table, format!("Column {name} uses character set {}, which Sluice cannot decode", info.charset))
     })?;
@@ -123,12 +134,17 @@ fn column_plan(
         TYPE_DOUBLE => (ColumnType::Float64, "double".into(), CellPlan::Double),
         TYPE_NEWDECIMAL => {
             let (precision, scale) = (m0 as u8, m1 as u8);
-            let column_type = ColumnType::Decimal { precision: Some(u32::from(precision)), scale: Some(u32::from(scale)) };
+            let column_type =
+                ColumnType::Decimal { precision: Some(u32::from(precision)), scale: Some(u32::from(scale)) };
             (column_type, format!("decimal({precision},{scale})"), CellPlan::Decimal { precision, scale })
         }
         TYPE_BIT => {
             let bits = m1 * 8 + m0;
-            (ColumnType::Bits { len: Some(u32::from(bits)), varying: false }, format!("bit({bits})"), CellPlan::Bit { bits })
+            (
+                ColumnType::Bits { len: Some(u32::from(bits)), varying: false },
+                format!("bit({bits})"),
+                CellPlan::Bit { bits },
+            )
         }
         TYPE_YEAR => (ColumnType::Year, "year".into(), CellPlan::Year),
         TYPE_DATE | TYPE_NEWDATE => (ColumnType::Date, "date".into(), CellPlan::Date),
@@ -178,7 +194,9 @@ fn column_plan(
             let (charset, _, _) = charset_of(table, column, collations)?;
             let special = special.filter(|special| *special == Special::Json && !charset.is_binary());
             let size = ["tiny", "", "medium", "long"].get(usize::from(length_bytes.saturating_sub(1))).copied();
-            let size = size.ok_or_else(|| config(table, format!("Column {} has an invalid BLOB length size", column_label(column))))?;
+            let size = size.ok_or_else(|| {
+                config(table, format!("Column {} has an invalid BLOB length size", column_label(column)))
+            })?;
             let (column_type, type_name) = if special.is_some() {
                 (ColumnType::Json, "json".to_owned())
             } else if charset.is_binary() {
@@ -190,22 +208,45 @@ fn column_plan(
             (column_type, type_name, CellPlan::Blob { length_bytes, charset, special })
         }
         TYPE_JSON => (ColumnType::Json, "json".into(), CellPlan::Json { length_bytes: m0 as u8 }),
-        TYPE_GEOMETRY => {
-            (ColumnType::Other { name: "geometry".into() }, "geometry".into(), CellPlan::OpaqueBytes { length_bytes: m0 as u8 })
-        }
-        TYPE_VECTOR => {
-            (ColumnType::Other { name: "vector".into() }, "vector".into(), CellPlan::OpaqueBytes { length_bytes: m0 as u8 })
-        }
+        TYPE_GEOMETRY => (
+            ColumnType::Other { name: "geometry".into() },
+            "geometry".into(),
+            CellPlan::OpaqueBytes { length_bytes: m0 as u8 },
+        ),
+        TYPE_VECTOR => (
+            ColumnType::Other { name: "vector".into() },
+            "vector".into(),
+            CellPlan::OpaqueBytes { length_bytes: m0 as u8 },
+        ),
         TYPE_ENUM | TYPE_SET => {
             let (charset, _, charset_name) = charset_of(table, column, collations)?;
             let labels = column
                 .labels
                 .as_ref()
-                .ok_or_else(|| config(table, format!("Column {} has no labels in its table map; set binlog_row_metadata=FULL", column_label(column))))?
+                .ok_or_else(|| {
+                    config(
+                        table,
+                        format!(
+                            "Column {} has no labels in its table map; set binlog_row_metadata=FULL",
+                            column_label(column)
+                        ),
+                    )
+                })?
                 .iter()
-                .map(|label| if charset.is_binary() { Some(String::from_utf8_lossy(label).into_owned()) } else { charset.decode(label) })
+                .map(|label| {
+                    if charset.is_binary() {
+                        Some(String::from_utf8_lossy(label).into_owned())
+                    } else {
+                        charset.decode(label)
+                    }
+                })
                 .collect::<Option<Vec<String>>>()
-                .ok_or_else(|| config(table, format!("Column {} has labels that are not valid {charset_name}", column_label(column))))?;
+                .ok_or_else(|| {
+                    config(
+                        table,
+                        format!("Column {} has labels that are not valid {charset_name}", column_label(column)),
+                    )
+                })?;
             let pack_length = m1 as u8;
             let quoted: Vec<String> = labels.iter().map(|l| format!("'{}'", l.replace('\'', "''"))).collect();
             if column.column_type == TYPE_ENUM {
@@ -229,7 +270,10 @@ fn column_plan(
         other => {
             return Err(config(
                 table,
-                format!("Column {} has binlog column type {other}, which Sluice does not support", column_label(column)),
+                format!(
+                    "Column {} has binlog column type {other}, which Sluice does not support",
+                    column_label(column)
+                ),
             ));
         }
     })
@@ -263,7 +307,9 @@ pub(crate) fn catalog_column_type(
         "mediumint" => ColumnType::Int { bytes: 3, unsigned },
         "int" | "integer" => ColumnType::Int { bytes: 4, unsigned },
         "bigint" => ColumnType::Int { bytes: 8, unsigned },
-        "decimal" | "numeric" => ColumnType::Decimal { precision: args.first().copied(), scale: Some(args.get(1).copied().unwrap_or(0)) },
+        "decimal" | "numeric" => {
+            ColumnType::Decimal { precision: args.first().copied(), scale: Some(args.get(1).copied().unwrap_or(0)) }
+        }
         "float" => ColumnType::Float32,
         "double" | "real" => ColumnType::Float64,
         "bit" => ColumnType::Bits { len: Some(args.first().copied().unwrap_or(1)), varying: false },

@@ -70,15 +70,28 @@ pub(crate) async fn check_prerequisites(conn: &mut Conn, replica_server_id: u32)
         match value {
             Some(value) if value.eq_ignore_ascii_case(wanted) => Ok(()),
             Some(value) => Err(setting(name, format!("The server has {name}={value}; Sluice needs {wanted}: {fix}"))),
-            None => Err(setting(name, format!("The server ({version}) has no {name} setting; Sluice needs {wanted}: {fix}"))),
+            None => Err(setting(
+                name,
+                format!("The server ({version}) has no {name} setting; Sluice needs {wanted}: {fix}"),
+            )),
         }
     };
     let log_bin = variable(conn, "log_bin").await?;
-    expect("log_bin", log_bin.map(|v| if v == "1" { "ON".into() } else { v }), "ON", "start the server with --log-bin")?;
+    expect(
+        "log_bin",
+        log_bin.map(|v| if v == "1" { "ON".into() } else { v }),
+        "ON",
+        "start the server with --log-bin",
+    )?;
     let format = variable(conn, "binlog_format").await?;
     expect("binlog_format", format, "ROW", "run SET GLOBAL binlog_format=ROW and set it in the server configuration")?;
     let image = variable(conn, "binlog_row_image").await?;
-    expect("binlog_row_image", image, "FULL", "run SET GLOBAL binlog_row_image=FULL and set it in the server configuration")?;
+    expect(
+        "binlog_row_image",
+        image,
+        "FULL",
+        "run SET GLOBAL binlog_row_image=FULL and set it in the server configuration",
+    )?;
     let metadata = variable(conn, "binlog_row_metadata").await?;
     expect(
         "binlog_row_metadata",
@@ -115,8 +128,10 @@ pub(crate) struct BinaryLog {
 
 /// `SHOW BINARY LOGS`, oldest first.
 pub(crate) async fn binary_logs(conn: &mut Conn) -> Result<Vec<BinaryLog>, MySqlError> {
-    let rows: Vec<mysql_async::Row> =
-        conn.query("SHOW BINARY LOGS").await.map_err(|e| MySqlError::driver("listing binlogs (SHOW BINARY LOGS)", e))?;
+    let rows: Vec<mysql_async::Row> = conn
+        .query("SHOW BINARY LOGS")
+        .await
+        .map_err(|e| MySqlError::driver("listing binlogs (SHOW BINARY LOGS)", e))?;
     Ok(rows
         .into_iter()
         .filter_map(|row| {
@@ -140,7 +155,10 @@ pub(crate) async fn current_position(conn: &mut Conn) -> Result<BinlogPosition, 
         Err(e) => return Err(MySqlError::driver("reading the binlog position (SHOW MASTER STATUS)", e)),
     };
     let row = rows.into_iter().next().ok_or_else(|| {
-        setting("log_bin", "The server reports no binlog position: binary logging is off; start it with --log-bin".into())
+        setting(
+            "log_bin",
+            "The server reports no binlog position: binary logging is off; start it with --log-bin".into(),
+        )
     })?;
     let file = row.get_opt::<String, _>(0).and_then(Result::ok);
     let offset = row.get_opt::<u64, _>(1).and_then(Result::ok);

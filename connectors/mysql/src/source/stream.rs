@@ -40,7 +40,7 @@ use std::time::Duration;
 use futures_util::StreamExt;
 use mysql_async::BinlogStream;
 use mysql_async::binlog::events::Event;
-use sluice_api::{BinlogPosition, Change, ConnectorError, Operation, Position, SourceEvent, TableName, Transaction};
+use sluice_api::{BinlogPosition, Change, ConnectorError, Operation, Position, SourceEvent, Transaction};
 use tokio::sync::{mpsc, watch};
 use tokio::time::Instant;
 
@@ -110,7 +110,15 @@ pub(crate) struct Decoder {
 }
 
 impl Decoder {
-    pub(crate) fn new(events: EventSender, tables: Tables, resume: Option<BinlogPosition>, file: String, end: u64, gtids: GtidTracker, checksum: bool) -> Decoder {
+    pub(crate) fn new(
+        events: EventSender,
+        tables: Tables,
+        resume: Option<BinlogPosition>,
+        file: String,
+        end: u64,
+        gtids: GtidTracker,
+        checksum: bool,
+    ) -> Decoder {
         Decoder {
             events,
             tables,
@@ -135,7 +143,9 @@ impl Decoder {
             let event = match tokio::time::timeout(read_timeout, binlog.next()).await {
                 Err(_) => return Err(super::silent_server(read_timeout).into()),
                 Ok(None) => return Err(super::stream_closed().into()),
-                Ok(Some(Err(error))) => return Err(super::read_error(error, &self.position(self.end)).into()),
+                Ok(Some(Err(error))) => {
+                    return Err(super::read_error(error, &Position::Binlog(self.position(self.end))).into());
+                }
                 Ok(Some(Ok(event))) => event,
             };
             self.handle(&event).await?;
@@ -156,7 +166,8 @@ impl Decoder {
         let log_pos = u64::from(header.log_pos());
         let artificial = header.flags_raw() & events::FLAG_ARTIFICIAL != 0 || log_pos == 0;
         let in_payload = self.payload_end.is_some();
-        let event_start = if artificial || in_payload { self.end } else { log_pos.saturating_sub(u64::from(header.event_size())) };
+        let event_start =
+            if artificial || in_payload { self.end } else { log_pos.saturating_sub(u64::from(header.event_size())) };
         let body = event.data();
         match events::classify(event_type, header.flags_raw()) {
             EventKind::Rotate => {
@@ -179,7 +190,12 @@ impl Decoder {
                 let gtid = events::parse_mariadb_gtid(body, header.server_id())?;
                 self.expect_no_group("MariaDB GTID event")?;
                 self.gtids.record_mariadb(&gtid);
-                let start = GroupStart { offset: event_start, gtid: Some(gtid.text()), timestamp: header.timestamp(), xa: gtid.is_prepared_xa() };
+                let start = GroupStart {
+                    offset: event_start,
+                    gtid: Some(gtid.text()),
+                    timestamp: header.timestamp(),
+                    xa: gtid.is_prepared_xa(),
+                };
                 self.start = Some(start);
                 if !gtid.is_standalone() {
                     self.open_group(event_start, header.timestamp(), false);
@@ -189,11 +205,17 @@ impl Decoder {
                 let gtid = events::parse_mysql_gtid(body)?;
                 self.expect_no_group("GTID event")?;
                 self.gtids.record_mysql(gtid.clone());
-                self.start = Some(GroupStart { offset: event_start, gtid: Some(gtid), timestamp: header.timestamp(), xa: false });
+                self.start = Some(GroupStart {
+                    offset: event_start,
+                    gtid: Some(gtid),
+                    timestamp: header.timestamp(),
+                    xa: false,
+                });
             }
             EventKind::AnonymousGtid => {
                 self.expect_no_group("anonymous GTID event")?;
-                self.start = Some(GroupStart { offset: event_start, gtid: None, timestamp: header.timestamp(), xa: false });
+                self.start =
+                    Some(GroupStart { offset: event_start, gtid: None, timestamp: header.timestamp(), xa: false });
             }
             EventKind::TransactionPayload => {
                 self.payload_end = Some(log_pos);
@@ -223,7 +245,11 @@ impl Decoder {
                 }
                 return Ok(());
             }
-            EventKind::GtidList | EventKind::Harmless => {}
+            EventKind::GtidList => self.gtids.merge_mariadb_list(&events::parse_gtid_list(body)?),
+            EventKind::BinlogCheckpoint => {
+                tracing::debug!(file = %events::parse_binlog_checkpoint(body)?, "binlog checkpoint");
+            }
+            EventKind::Harmless => {}
             EventKind::Incident => {
                 return Err(MySqlError::ResnapshotNeeded {
                     message: format!(
@@ -236,14 +262,20 @@ impl Decoder {
             EventKind::Unsupported(fix) => {
                 return Err(MySqlError::Config {
                     setting: "binlog".into(),
-                    message: format!("Binlog event type {event_type} at {}: {fix}", Position::Binlog(self.position(event_start))),
+                    message: format!(
+                        "Binlog event type {event_type} at {}: {fix}",
+                        Position::Binlog(self.position(event_start))
+                    ),
                 }
                 .into());
             }
             EventKind::Unknown => {
                 return Err(MySqlError::Protocol {
                     what: "binlog event",
-                    reason: format!("unknown event type {event_type} at {}:{event_start}, which may carry rows", self.file),
+                    reason: format!(
+                        "unknown event type {event_type} at {}:{event_start}, which may carry rows",
+                        self.file
+                    ),
                 }
                 .into());
             }
@@ -279,7 +311,13 @@ impl Decoder {
         self.group = Some(OpenGroup { transaction, covered, xa: xa || start.xa, begun: false });
     }
 
-    async fn statement(&mut self, statement: Statement, event_start: u64, timestamp: u32, log_pos: u64) -> Result<(), Stop> {
+    async fn statement(
+        &mut self,
+        statement: Statement,
+        event_start: u64,
+        timestamp: u32,
+        log_pos: u64,
+    ) -> Result<(), Stop> {
         let standalone = self.group.is_none();
         match &statement {
             Statement::Begin | Statement::XaStart => {
@@ -298,7 +336,8 @@ impl Decoder {
             Statement::Truncate(table) if self.tables.routes.contains(&table) && !covered => {
                 let schema = self.tables.schema_for_truncate(&table).await?;
                 let transaction = self.begin_if_needed().await?;
-                let change = Change { transaction, table: schema, operation: Operation::Truncate, before: None, after: None };
+                let change =
+                    Change { transaction, table: schema, operation: Operation::Truncate, before: None, after: None };
                 self.emit(SourceEvent::Change(change)).await?;
             }
             Statement::RollbackToSavepoint if self.group.as_ref().is_some_and(|group| group.begun) => {
@@ -338,9 +377,7 @@ impl Decoder {
                 .into());
             }
             Statement::Dml(names) if !covered => {
-                let default = self.group_schema_hint();
-                let _ = default;
-                if let Some(table) = names.into_iter().map(|(s, n)| TableName::new(s.unwrap_or_default(), n)).find(|t| self.mentions_routed(t)) {
+                if let Some(table) = names.into_iter().find(|table| self.tables.routes.contains(table)) {
                     return Err(MySqlError::Config {
                         setting: "binlog_format".into(),
                         message: format!(
@@ -360,19 +397,13 @@ impl Decoder {
         Ok(())
     }
 
-    fn group_schema_hint(&self) {}
-
-    /// A name from a statement matches a routed table by name (and schema when qualified).
-    fn mentions_routed(&self, mentioned: &TableName) -> bool {
-        if mentioned.schema.is_empty() {
-            return self.tables.routes.matches_name(&mentioned.name);
-        }
-        self.tables.routes.contains(mentioned)
-    }
-
     async fn rows(&mut self, event_type: u8, body: &[u8]) -> Result<(), Stop> {
         let Some(group) = &self.group else {
-            return Err(MySqlError::Protocol { what: "rows event", reason: format!("rows outside a transaction at {}:{}", self.file, self.end) }.into());
+            return Err(MySqlError::Protocol {
+                what: "rows event",
+                reason: format!("rows outside a transaction at {}:{}", self.file, self.end),
+            }
+            .into());
         };
         if group.covered {
             return Ok(());
@@ -384,7 +415,10 @@ impl Decoder {
             Lookup::Unknown => {
                 return Err(MySqlError::Protocol {
                     what: "rows event",
-                    reason: format!("rows for table id {table_id}, which no table map announced, at {}:{}", self.file, self.end),
+                    reason: format!(
+                        "rows for table id {table_id}, which no table map announced, at {}:{}",
+                        self.file, self.end
+                    ),
                 }
                 .into());
             }
@@ -404,14 +438,23 @@ impl Decoder {
         let transaction = self.begin_if_needed().await?;
         for images in event.rows(&table)? {
             let (before, after) = images?;
-            let change = Change { transaction: Arc::clone(&transaction), table: Arc::clone(&table.schema), operation, before, after };
+            let change = Change {
+                transaction: Arc::clone(&transaction),
+                table: Arc::clone(&table.schema),
+                operation,
+                before,
+                after,
+            };
             self.emit(SourceEvent::Change(change)).await?;
         }
         Ok(())
     }
 
     async fn begin_if_needed(&mut self) -> Result<Arc<Transaction>, Stop> {
-        let group = self.group.as_mut().ok_or_else(|| MySqlError::Protocol { what: "binlog event group", reason: "a change outside a transaction".into() })?;
+        let group = self.group.as_mut().ok_or_else(|| MySqlError::Protocol {
+            what: "binlog event group",
+            reason: "a change outside a transaction".into(),
+        })?;
         let transaction = Arc::clone(&group.transaction);
         if !group.begun {
             group.begun = true;
@@ -424,7 +467,11 @@ impl Decoder {
     async fn commit(&mut self, log_pos: u64) -> Result<(), Stop> {
         let end = self.payload_end.take().unwrap_or(log_pos);
         let Some(group) = self.group.take() else {
-            return Err(MySqlError::Protocol { what: "binlog event group", reason: format!("a commit outside a transaction at {}:{end}", self.file) }.into());
+            return Err(MySqlError::Protocol {
+                what: "binlog event group",
+                reason: format!("a commit outside a transaction at {}:{end}", self.file),
+            }
+            .into());
         };
         self.end = end;
         let position = self.position(end);
@@ -432,7 +479,11 @@ impl Decoder {
             return Ok(());
         }
         if group.begun {
-            self.emit(SourceEvent::Commit { transaction: group.transaction, position: Position::Binlog(position.clone()) }).await?;
+            self.emit(SourceEvent::Commit {
+                transaction: group.transaction,
+                position: Position::Binlog(position.clone()),
+            })
+            .await?;
             self.last_position = Some(position);
             return Ok(());
         }
@@ -454,7 +505,12 @@ impl Decoder {
 }
 
 /// Runs a decoder until it stops; reports the error on the channel.
-pub(crate) async fn run(mut decoder: Decoder, binlog: BinlogStream, read_timeout: Duration, durable: watch::Receiver<Option<Position>>) {
+pub(crate) async fn run(
+    mut decoder: Decoder,
+    binlog: BinlogStream,
+    read_timeout: Duration,
+    durable: watch::Receiver<Option<Position>>,
+) {
     let events = decoder.events.clone();
     let outcome = decoder.run(binlog, read_timeout).await;
     drop(durable);

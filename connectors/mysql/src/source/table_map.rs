@@ -87,8 +87,9 @@ pub(crate) struct TableMapHeader {
 pub(crate) struct MapColumn {
     /// The type byte; for STRING columns the real type (CHAR/BINARY, ENUM, SET).
     pub(crate) column_type: u8,
-    /// Type-dependent metadata: fsp, precision/scale, bits/bytes, length bytes,
-    /// max byte length (CHAR/VARCHAR), pack length (ENUM/SET).
+    /// Type-dependent metadata: `[fsp, 0]`, `[precision, scale]`, `[bits mod 8,
+    /// bytes]`, `[length bytes, 0]`, `[max byte length, 0]` (CHAR/VARCHAR),
+    /// `[real type, pack length]` (ENUM/SET).
     pub(crate) meta: [u16; 2],
     pub(crate) nullable: bool,
     pub(crate) name: Option<String>,
@@ -123,7 +124,7 @@ pub(crate) fn parse_header(body: &[u8], id_size: usize) -> Result<(TableMapHeade
     let mut reader = Reader::new(body);
     let table_id = reader.uint_le(id_size).map_err(truncated)?;
     reader.skip(2).map_err(truncated)?;
-    let mut name = |reader: &mut Reader<'_>| -> Result<String, MySqlError> {
+    let name = |reader: &mut Reader<'_>| -> Result<String, MySqlError> {
         let len = reader.u8().map_err(truncated)? as usize;
         let bytes = reader.take(len).map_err(truncated)?;
         reader.skip(1).map_err(truncated)?;
@@ -167,21 +168,27 @@ pub(crate) fn parse(body: &[u8], id_size: usize) -> Result<TableMap, MySqlError>
 fn column_metadata(column_type: u8, metadata: &mut Reader<'_>) -> Result<(u8, [u16; 2]), MySqlError> {
     let byte = |m: &mut Reader<'_>| m.u8().map(u16::from).map_err(truncated);
     Ok(match column_type {
-        TYPE_FLOAT | TYPE_DOUBLE | TYPE_TINY_BLOB..=TYPE_BLOB | TYPE_GEOMETRY | TYPE_JSON | TYPE_VECTOR
-        | TYPE_TIME2 | TYPE_DATETIME2 | TYPE_TIMESTAMP2 | TYPE_BLOB_COMPRESSED => {
-            (column_type, [byte(metadata)?, 0])
-        }
+        TYPE_FLOAT
+        | TYPE_DOUBLE
+        | TYPE_TINY_BLOB..=TYPE_BLOB
+        | TYPE_GEOMETRY
+        | TYPE_JSON
+        | TYPE_VECTOR
+        | TYPE_TIME2
+        | TYPE_DATETIME2
+        | TYPE_TIMESTAMP2
+        | TYPE_BLOB_COMPRESSED => (column_type, [byte(metadata)?, 0]),
         TYPE_VARCHAR | TYPE_VARCHAR_COMPRESSED => (column_type, [metadata.u16_le().map_err(truncated)?, 0]),
         TYPE_NEWDECIMAL | TYPE_BIT | TYPE_ENUM | TYPE_SET => (column_type, [byte(metadata)?, byte(metadata)?]),
         TYPE_STRING => {
             let (b0, b1) = (byte(metadata)?, byte(metadata)?);
-            if b0 == 0 {
-                (TYPE_STRING, [b1, 0])
-            } else if b0 & 0x30 != 0x30 {
+            match b0 as u8 {
+                // ENUM/SET logged as STRING: [real type, pack length], as for the direct types.
+                real @ (TYPE_ENUM | TYPE_SET) => (real, [b0, b1]),
+                0 => (TYPE_STRING, [b1, 0]),
                 // A CHAR longer than 255 bytes: two length bits live in byte 0.
-                ((b0 | 0x30) as u8, [b1 | (((b0 & 0x30) ^ 0x30) << 4), 0])
-            } else {
-                (b0 as u8, [b1, 0])
+                _ if b0 & 0x30 != 0x30 => ((b0 | 0x30) as u8, [b1 | (((b0 & 0x30) ^ 0x30) << 4), 0]),
+                real => (real, [b1, 0]),
             }
         }
         _ => (column_type, [0, 0]),
@@ -207,12 +214,8 @@ fn is_numeric(column_type: u8) -> bool {
 fn is_character(column_type: u8) -> bool {
     matches!(
         column_type,
-        TYPE_STRING
-            | TYPE_VARCHAR
-            | TYPE_TINY_BLOB..=TYPE_BLOB
-            | TYPE_GEOMETRY
-            | TYPE_BLOB_COMPRESSED
-            | TYPE_VARCHAR_COMPRESSED
+        TYPE_STRING | TYPE_VARCHAR | TYPE_TINY_BLOB
+            ..=TYPE_BLOB | TYPE_GEOMETRY | TYPE_BLOB_COMPRESSED | TYPE_VARCHAR_COMPRESSED
     )
 }
 
@@ -231,19 +234,25 @@ fn apply_optional_field(map: &mut TableMap, field_type: u8, value: &[u8]) -> Res
             }
         }
         DEFAULT_CHARSET | COLUMN_CHARSET => assign_charsets(map, field_type == COLUMN_CHARSET, is_character, value)?,
-        ENUM_AND_SET_DEFAULT_CHARSET | ENUM_AND_SET_COLUMN_CHARSET => {
-            assign_charsets(map, field_type == ENUM_AND_SET_COLUMN_CHARSET, |t| matches!(t, TYPE_ENUM | TYPE_SET), value)?
-        }
+        ENUM_AND_SET_DEFAULT_CHARSET | ENUM_AND_SET_COLUMN_CHARSET => assign_charsets(
+            map,
+            field_type == ENUM_AND_SET_COLUMN_CHARSET,
+            |t| matches!(t, TYPE_ENUM | TYPE_SET),
+            value,
+        )?,
         COLUMN_NAME => {
             for column in &mut map.columns {
                 let name = reader.lenenc_bytes().map_err(truncated)?;
-                column.name = Some(String::from_utf8(name.to_vec()).map_err(|_| invalid("a column name is not UTF-8"))?);
+                column.name =
+                    Some(String::from_utf8(name.to_vec()).map_err(|_| invalid("a column name is not UTF-8"))?);
             }
             map.has_names = true;
         }
         SET_STR_VALUE | ENUM_STR_VALUE => {
             let wanted = if field_type == SET_STR_VALUE { TYPE_SET } else { TYPE_ENUM };
-            for index in (0..map.columns.len()).filter(|&i| map.columns[i].column_type == wanted) {
+            let indices: Vec<usize> =
+                (0..map.columns.len()).filter(|&i| map.columns[i].column_type == wanted).collect();
+            for index in indices {
                 let count = reader.lenenc_count(1).map_err(truncated)?;
                 let labels = (0..count)
                     .map(|_| reader.lenenc_bytes().map(<[u8]>::to_vec))
@@ -274,7 +283,12 @@ fn apply_optional_field(map: &mut TableMap, field_type: u8, value: &[u8]) -> Res
 
 /// Assigns collations to the columns selected by `filter`: one per column
 /// (`per_column`), or a default plus (index within the subset, collation) exceptions.
-fn assign_charsets(map: &mut TableMap, per_column: bool, filter: fn(u8) -> bool, value: &[u8]) -> Result<(), MySqlError> {
+fn assign_charsets(
+    map: &mut TableMap,
+    per_column: bool,
+    filter: fn(u8) -> bool,
+    value: &[u8],
+) -> Result<(), MySqlError> {
     let mut reader = Reader::new(value);
     let columns = subset(map, filter);
     let collation = |reader: &mut Reader<'_>| -> Result<u16, MySqlError> {

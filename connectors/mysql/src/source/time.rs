@@ -128,7 +128,15 @@ pub(crate) fn decode_datetime2(reader: &mut Reader<'_>, fsp: u8) -> Result<Value
     civil_timestamp(year, month, day, hour, minute, second, micros)
 }
 
-fn civil_timestamp(year: u64, month: u64, day: u64, hour: u64, minute: u64, second: u64, micros: u64) -> Result<Value, Reason> {
+fn civil_timestamp(
+    year: u64,
+    month: u64,
+    day: u64,
+    hour: u64,
+    minute: u64,
+    second: u64,
+    micros: u64,
+) -> Result<Value, Reason> {
     if year > 9999 || month > 12 || day > 31 || hour > 23 || minute > 59 || second > 59 {
         return Err("the DATETIME value is out of range".into());
     }

@@ -144,6 +144,9 @@ mod tests {
     fn counts_larger_than_the_body_are_refused() {
         assert_eq!(Reader::new(&[3, b'a', b'b']).lenenc_bytes(), Err(Truncated));
         assert_eq!(Reader::new(&[2, b'a', b'b']).lenenc_bytes(), Ok(&b"ab"[..]));
-        assert_eq!(Reader::new(&[0xFE, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF]).lenenc_count(1), Err(Truncated));
+        assert_eq!(
+            Reader::new(&[0xFE, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF]).lenenc_count(1),
+            Err(Truncated)
+        );
     }
 }

@@ -139,12 +139,6 @@ impl ColumnKind {
             ColumnKind::Other { name } => name.clone(),
         }
     }
-
-    /// Character columns (and JSON, which is text): where Sluice writes the
-    /// text forms of values that have no column type of their own.
-    pub(crate) fn is_textual(&self) -> bool {
-        matches!(self, ColumnKind::Text { .. })
-    }
 }
 
 fn int_range(bytes: u8, unsigned: bool) -> ColumnKind {

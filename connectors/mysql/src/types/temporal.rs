@@ -46,7 +46,7 @@ fn check_date(date: CivilDate) -> Result<(u16, u8, u8), TypeError> {
 fn check_fsp(micros: u64, fsp: u8) -> Result<u32, TypeError> {
     let fraction = (micros % 1_000_000) as u32;
     let unit = 10u32.pow(6 - u32::from(fsp.min(6)));
-    if fraction % unit != 0 {
+    if !fraction.is_multiple_of(unit) {
         return Err(TypeError::new(format!(
             "a time with more fraction digits than the column keeps ({fsp}); MySQL would round them and \
              MariaDB truncate them — widen the column's fractional precision (e.g. (6))"

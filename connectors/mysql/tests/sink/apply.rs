@@ -61,7 +61,10 @@ async fn a_key_change_moves_the_row() {
     for _ in 0..2 {
         target.sink.write(writes.clone()).await.unwrap();
         target.sink.commit("erp", &position(2)).await.unwrap();
-        assert_eq!(target.rows("items").await, expect(&[&[Some("1"), Some("new"), None], &[Some("2"), Some("a"), None]]));
+        assert_eq!(
+            target.rows("items").await,
+            expect(&[&[Some("1"), Some("new"), None], &[Some("2"), Some("a"), None]])
+        );
     }
 }
 
@@ -110,7 +113,10 @@ async fn an_unchanged_column_update_of_a_missing_row_is_an_error_and_writes_noth
         ])
         .await
         .unwrap_err();
-    assert!(matches!(&error, MySqlError::MissingTargetRows { table, missing: 1 } if table.ends_with(".items")), "{error}");
+    assert!(
+        matches!(&error, MySqlError::MissingTargetRows { table, missing: 1 } if table.ends_with(".items")),
+        "{error}"
+    );
     target.sink.rollback().await.unwrap();
     assert_eq!(target.rows("items").await, expect(&[&[Some("1"), Some("a"), Some("n")]]));
 }
@@ -169,7 +175,8 @@ async fn a_run_wider_than_the_placeholder_limit_is_split() {
     let mut target = Target::with_rows_per_statement("sink_placeholders", ITEMS, 1_000_000).await;
     let items = table(&target.database, "items", &["id", "name", "note"], 1);
     // 30,000 rows × 3 columns = 90,000 parameters > 65,535.
-    let writes: Vec<RowWrite> = (0..30_000).map(|i| upsert(&items, vec![Value::Int(i), text("n"), Value::Null])).collect();
+    let writes: Vec<RowWrite> =
+        (0..30_000).map(|i| upsert(&items, vec![Value::Int(i), text("n"), Value::Null])).collect();
     target.sink.write(writes).await.unwrap();
     target.sink.commit("erp", &position(1)).await.unwrap();
     let count: Option<i64> = {

@@ -30,7 +30,8 @@ fn original() -> Vec<Vec<Option<String>>> {
 #[tokio::test]
 async fn a_new_row_taking_another_rows_unique_value_is_an_error_not_an_overwrite() {
     let (mut target, users) = users_with_two_rows().await;
-    let error = target.sink.write(vec![upsert(&users, vec![Value::Int(3), text("a@x"), text("Eve")])]).await.unwrap_err();
+    let error =
+        target.sink.write(vec![upsert(&users, vec![Value::Int(3), text("a@x"), text("Eve")])]).await.unwrap_err();
     match &error {
         MySqlError::KeyConflict { table, key } => {
             assert_eq!(table, &format!("{}.users", target.database.name));
@@ -46,7 +47,8 @@ async fn a_new_row_taking_another_rows_unique_value_is_an_error_not_an_overwrite
 #[tokio::test]
 async fn an_existing_row_taking_another_rows_unique_value_is_an_error() {
     let (mut target, users) = users_with_two_rows().await;
-    let error = target.sink.write(vec![upsert(&users, vec![Value::Int(2), text("a@x"), text("Bob")])]).await.unwrap_err();
+    let error =
+        target.sink.write(vec![upsert(&users, vec![Value::Int(2), text("a@x"), text("Bob")])]).await.unwrap_err();
     assert!(matches!(&error, MySqlError::KeyConflict { key, .. } if key.contains("uk_email")), "{error}");
     target.sink.rollback().await.unwrap();
     assert_eq!(target.rows("users").await, original());

@@ -53,10 +53,6 @@ impl Target {
     pub async fn another_sink(&self) -> MySqlSink {
         MySqlSink::connect(config(&self.database, MySqlSinkConfig::DEFAULT_MAX_ROWS_PER_STATEMENT)).await.unwrap()
     }
-
-    pub fn name(&self, table: &str) -> TableName {
-        TableName::new(&self.database.name, table)
-    }
 }
 
 pub fn config(database: &TestMariaDb, max_rows: usize) -> MySqlSinkConfig {

@@ -88,7 +88,9 @@ async fn the_default_offsets_table_is_created_transactional_in_its_own_database(
     assert_eq!(info.primary_key, ["pipeline"]);
     let mut conn = server.connect("").await;
     let engine: Option<String> = conn
-        .query_first("SELECT ENGINE FROM information_schema.TABLES WHERE TABLE_SCHEMA = 'sluice' AND TABLE_NAME = 'offsets'")
+        .query_first(
+            "SELECT ENGINE FROM information_schema.TABLES WHERE TABLE_SCHEMA = 'sluice' AND TABLE_NAME = 'offsets'",
+        )
         .await
         .unwrap();
     assert_eq!(engine.as_deref(), Some("InnoDB"));
@@ -102,7 +104,9 @@ async fn an_account_that_may_not_create_the_offsets_table_gets_the_grant_to_run(
     let user = format!("writer_{}", database.name);
     let mut root = server.connect("").await;
     root.query_drop(format!("CREATE USER '{user}'@'%' IDENTIFIED BY 'pw'")).await.unwrap();
-    root.query_drop(format!("GRANT SELECT, INSERT, UPDATE, DELETE ON `{}`.* TO '{user}'@'%'", database.name)).await.unwrap();
+    root.query_drop(format!("GRANT SELECT, INSERT, UPDATE, DELETE ON `{}`.* TO '{user}'@'%'", database.name))
+        .await
+        .unwrap();
     let config = MySqlSinkConfig {
         url: database.url_as(&user, "pw"),
         offsets_table: TableName::new(format!("{}_offsets", database.name), "offsets"),

@@ -166,6 +166,7 @@ pub async fn describe_source_table(client: &Client, table: &TableName) -> Result
         return Ok(None);
     };
     let key_filter = if identity == 'i' { "i.indisreplident" } else { "i.indisprimary" };
+    let full_before_image = identity == 'f';
     let rows = client
         .query(
             &format!(
@@ -195,5 +196,5 @@ pub async fn describe_source_table(client: &Client, table: &TableName) -> Result
             is_key: row.get(3),
         });
     }
-    Ok(Some(TableSchema { id: u64::from(oid), name: table.clone(), columns }))
+    Ok(Some(TableSchema { id: u64::from(oid), name: table.clone(), columns, full_before_image }))
 }

@@ -66,6 +66,7 @@ impl RelationCache {
             id: u64::from(relation.oid),
             name: TableName::new(relation.namespace.clone(), relation.name.clone()),
             columns,
+            full_before_image: relation.replica_identity == IDENTITY_FULL,
         });
         self.relations.insert(relation.oid, Arc::clone(&schema));
         schema

@@ -55,6 +55,11 @@ impl Layout<'_> {
     pub(crate) fn tmp_dir(&self) -> std::path::PathBuf {
         self.root.join("tmp")
     }
+
+    /// Where `tls::generate` puts the certificates of a TLS server.
+    pub(crate) fn tls_dir(&self) -> std::path::PathBuf {
+        self.root.join("tls")
+    }
 }
 
 /// Options shared by `mariadb-install-db` and `mariadbd`: InnoDB sizes must
@@ -108,6 +113,12 @@ pub(crate) fn server_args(layout: &Layout<'_>, port: u16, options: &MariaDbOptio
     args.extend(storage_args());
     let zone = options.time_zone.as_deref().unwrap_or("+00:00");
     args.push(OsString::from(format!("--default-time-zone={zone}")));
+    if options.tls {
+        let tls = layout.tls_dir();
+        args.push(path_arg("ssl-ca", &tls.join("ca.crt")));
+        args.push(path_arg("ssl-cert", &tls.join("server.crt")));
+        args.push(path_arg("ssl-key", &tls.join("server.key")));
+    }
     if options.gtid {
         args.push(OsString::from("--gtid-strict-mode=ON"));
     }

@@ -13,6 +13,7 @@ pub struct MariaDbOptions {
     pub(crate) settings: Vec<(String, String)>,
     pub(crate) time_zone: Option<String>,
     pub(crate) gtid: bool,
+    pub(crate) tls: bool,
 }
 
 impl MariaDbOptions {
@@ -41,6 +42,14 @@ impl MariaDbOptions {
     /// test servers have no time zone tables loaded, so named zones fail).
     pub fn time_zone(mut self, zone: impl Into<String>) -> MariaDbOptions {
         self.time_zone = Some(zone.into());
+        self
+    }
+
+    /// Serve TLS with a certificate (for `127.0.0.1` and `localhost`)
+    /// signed by a throwaway CA whose certificate is
+    /// [`crate::MariaDbServer::ca_cert_path`]. Plain connections are still accepted.
+    pub fn tls(mut self, on: bool) -> MariaDbOptions {
+        self.tls = on;
         self
     }
 

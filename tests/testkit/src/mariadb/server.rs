@@ -2,7 +2,8 @@
 //!
 //! Layout of the temp dir (owned by the `mysql` OS user when we are root):
 //! `data/` (the data directory, binlogs included, and the pid file),
-//! `tmp/` (the server's tmpdir), `mysqld.sock` (its Unix socket),
+//! `tmp/` (the server's tmpdir), `mysqld.sock` (its Unix socket), `tls/`
+//! (certificates, with `MariaDbOptions::tls`),
 //! `server.log` (its error log, appended across restarts). A [`Watchdog`]
 //! is started before anything else so the directory and the server go away
 //! even if this process is SIGKILLed.
@@ -26,7 +27,7 @@ use super::install::install;
 use super::options::MariaDbOptions;
 use super::os_user::OsUser;
 use crate::watchdog::Watchdog;
-use crate::{blocking, server_log};
+use crate::{blocking, server_log, tls};
 
 /// Start attempts with a fresh port when another process takes the one we picked.
 const PORT_ATTEMPTS: usize = 5;
@@ -47,6 +48,7 @@ pub struct MariaDbServer {
     root: PathBuf,
     data_dir: PathBuf,
     options: MariaDbOptions,
+    ca_cert: Option<PathBuf>,
     processes: Mutex<Processes>,
 }
 
@@ -87,6 +89,7 @@ impl MariaDbServer {
             processes: Mutex::new(Processes { daemon: None, watchdog: Some(Watchdog::spawn(&root, &data_dir)) }),
             data_dir,
             options,
+            ca_cert: None,
             root,
         };
         // From here on a panic drops `server`, and `Drop` cleans up.
@@ -216,16 +219,24 @@ impl MariaDbServer {
         server_log::tail(&self.address.log_path, lines)
     }
 
+    /// The CA certificate that signed the server's certificate, for clients
+    /// to trust; `None` without [`MariaDbOptions::tls`].
+    pub fn ca_cert_path(&self) -> Option<&Path> {
+        self.ca_cert.as_deref()
+    }
+
     /// The server's data directory (binlogs live here too).
     pub fn data_dir(&self) -> &Path {
         &self.data_dir
     }
 
-    /// Directories, the log file, then `mariadb-install-db`.
+    /// Directories, the log file, TLS material, then `mariadb-install-db`.
     fn initialize(&mut self) {
         let layout = self.layout();
         std::fs::create_dir(layout.tmp_dir())
             .unwrap_or_else(|err| panic!("Could not create {}: {err}", layout.tmp_dir().display()));
+        let tls_files = self.options.tls.then(|| tls::generate(&layout.tls_dir()));
+        self.ca_cert = tls_files.map(|files| files.ca_cert);
         std::fs::File::create(&self.address.log_path)
             .unwrap_or_else(|err| panic!("Could not create {}: {err}", self.address.log_path.display()));
         OsUser::get()
@@ -325,6 +336,7 @@ impl fmt::Debug for MariaDbServer {
             .field("port", &self.address.port)
             .field("data_dir", &self.data_dir)
             .field("shared", &self.shared)
+            .field("tls", &self.ca_cert.is_some())
             .finish()
     }
 }

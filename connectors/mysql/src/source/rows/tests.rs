@@ -52,12 +52,21 @@ fn every_type_of_the_captured_row_decodes_exactly() {
         }),
         Value::TimestampTz(TimestampTz::Micros(1_704_067_200_500_000)),
         Value::UInt(u64::MAX),
-        Value::Decimal(
-            Decimal::parse("-12345678901234567890123456789012345.123456789012345678901234567890").unwrap(),
-        ),
+        Value::Decimal(Decimal::parse("-12345678901234567890123456789012345.123456789012345678901234567890").unwrap()),
         Value::Bits(BitString::from_text("1000000001").unwrap()),
     ];
     assert_eq!(row, &expected);
+}
+
+#[test]
+fn a_row_of_nulls_is_shorter_than_its_column_count() {
+    // 18 columns, all NULL but `id`: 10 bytes of bitmaps and values after the count.
+    let table = wide_table();
+    let body = hex("12 00 00 00 00 00 01 00 12 ff ff 03 fe ff 03 05 00 00 00");
+    let rows = decode_all(WRITE_ROWS_V1, &body, &table).unwrap();
+    let row = rows[0].1.as_ref().unwrap();
+    assert_eq!(row[0], Value::Int(5));
+    assert!(row[1..].iter().all(Value::is_null));
 }
 
 /// A v1 rows event body for a two-column table (INT id, VARCHAR(10) utf8mb4 v).

@@ -47,14 +47,14 @@ fn negative_time_with_a_two_digit_fraction_as_mariadb_writes_it() {
 #[test]
 fn edge_times_of_every_precision() {
     let cases = [
-        (true, 1, 0, 0, 500_000, 2),   // -01:00:00.50
-        (true, 838, 59, 59, 0, 0),     // -838:59:59
-        (false, 838, 59, 59, 0, 6),    // 838:59:59.000000
-        (true, 0, 0, 0, 10_000, 2),    // -00:00:00.01
-        (true, 0, 0, 0, 100_000, 1),   // -00:00:00.1
-        (true, 0, 0, 1, 990_000, 2),   // -00:00:01.99
+        (true, 1, 0, 0, 500_000, 2),    // -01:00:00.50
+        (true, 838, 59, 59, 0, 0),      // -838:59:59
+        (false, 838, 59, 59, 0, 6),     // 838:59:59.000000
+        (true, 0, 0, 0, 10_000, 2),     // -00:00:00.01
+        (true, 0, 0, 0, 100_000, 1),    // -00:00:00.1
+        (true, 0, 0, 1, 990_000, 2),    // -00:00:01.99
         (true, 12, 34, 56, 789_100, 4), // -12:34:56.7891
-        (true, 0, 0, 0, 1, 6),         // -00:00:00.000001
+        (true, 0, 0, 0, 1, 6),          // -00:00:00.000001
         (true, 838, 59, 59, 999_999, 6),
         (false, 0, 0, 0, 0, 3),
     ];
@@ -88,10 +88,7 @@ fn datetime2_and_timestamp2_as_mariadb_writes_them() {
     assert_eq!(decode_datetime2(&mut reader, 3), Ok(expected));
     // TIMESTAMP(6) 1704067200.500000 (UTC).
     let mut reader = Reader::new(&[0x65, 0x92, 0x00, 0x80, 0x07, 0xA1, 0x20]);
-    assert_eq!(
-        decode_timestamp2(&mut reader, 6),
-        Ok(Value::TimestampTz(TimestampTz::Micros(1_704_067_200_500_000)))
-    );
+    assert_eq!(decode_timestamp2(&mut reader, 6), Ok(Value::TimestampTz(TimestampTz::Micros(1_704_067_200_500_000))));
     // The zero TIMESTAMP is no instant.
     let mut reader = Reader::new(&[0, 0, 0, 0]);
     assert_eq!(decode_timestamp2(&mut reader, 0), Ok(zero_timestamp()));
@@ -108,7 +105,8 @@ fn partial_zero_dates_keep_their_zero_parts() {
 
 #[test]
 fn old_formats_decode() {
-    let mut reader = Reader::new(&20_240_102_030_405u64.to_le_bytes());
+    let bytes = 20_240_102_030_405u64.to_le_bytes();
+    let mut reader = Reader::new(&bytes);
     let expected = Value::Timestamp(Timestamp::Civil {
         date: CivilDate { year: 2024, month: 1, day: 2 },
         time: TimeOfDay((3 * 3600 + 4 * 60 + 5) * 1_000_000),
