@@ -252,11 +252,11 @@ async fn generate(client: Client, duration: Duration) -> Result<u64> {
             ))
             .await?;
         count += 1;
-        if count % 5 == 0 {
+        if count.is_multiple_of(5) {
             client.batch_execute("UPDATE sales_orders SET status = 'paid' WHERE id = (SELECT min(id) FROM sales_orders WHERE status = 'new')").await?;
             count += 1;
         }
-        if count % 23 == 0 {
+        if count.is_multiple_of(23) {
             client
                 .batch_execute(
                     "DELETE FROM sales_orders WHERE id = (SELECT max(id) FROM sales_orders WHERE status = 'new')",
@@ -264,7 +264,7 @@ async fn generate(client: Client, duration: Duration) -> Result<u64> {
                 .await?;
             count += 1;
         }
-        if count % 50 == 0 {
+        if count.is_multiple_of(50) {
             client
                 .execute(
                     "INSERT INTO customers (id, name, city) VALUES ($1::bigint, 'Customer ' || $1::bigint::text, 'Porto')",

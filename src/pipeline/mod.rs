@@ -40,7 +40,8 @@ pub async fn run(
 ) -> Result<(), PipelineError> {
     let mut tasks = tokio::task::JoinSet::new();
     let (fail_tx, _) = watch::channel(false);
-    for source in config.sources.keys().cloned() {
+    let names: Vec<String> = config.sources.keys().cloned().collect();
+    for source in names {
         let config = Arc::clone(&config);
         let store = store.clone();
         let mut stop = stop.clone();

@@ -7,6 +7,7 @@
 //! (so writers can commit what they hold) and then closes the writers' inputs.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use sluice_api::{ConnectorError, ErrorKind, SourceEvent, TableName};
 use tokio::sync::{mpsc, watch};
@@ -81,7 +82,7 @@ impl Router {
             match event {
                 SourceEvent::Begin(transaction) => {
                     in_transaction = true;
-                    if let Some(gone) = self.broadcast(|| WriterInput::Begin(transaction.clone())).await {
+                    if let Some(gone) = self.broadcast(|| WriterInput::Begin(Arc::clone(&transaction))).await {
                         return Ok(RouterEnd::WriterGone(gone));
                     }
                 }
@@ -125,7 +126,7 @@ impl Router {
                 SourceEvent::Commit { transaction, position } => {
                     in_transaction = false;
                     if let Some(gone) =
-                        self.broadcast(|| WriterInput::Commit(transaction.clone(), position.clone())).await
+                        self.broadcast(|| WriterInput::Commit(Arc::clone(&transaction), position.clone())).await
                     {
                         return Ok(RouterEnd::WriterGone(gone));
                     }

@@ -6,6 +6,7 @@
 mod apply;
 mod conflicts;
 mod errors;
+mod tls;
 mod transactions;
 
 use std::sync::Arc;

@@ -230,3 +230,34 @@ async fn timestamp_is_an_instant_and_datetime_a_civil_time_on_a_plus_eight_serve
     let epoch: String = conn.query_first("SELECT CONCAT(UNIX_TIMESTAMP(instant)) FROM z").await.unwrap().unwrap();
     assert_eq!(epoch, "1704081600.250");
 }
+
+#[tokio::test]
+async fn mariadb_uuid_and_inet6_values_read_as_the_server_prints_them() {
+    let database = MariaDbServer::shared().create_database("src_uuid").await;
+    execute(&database, "CREATE TABLE u (id INT PRIMARY KEY, uu UUID, ip INET6)").await;
+    let mut stream = start(config(&database, &["u"]), None).await;
+    let samples = [
+        ("123e4567-e89b-12d3-a456-426614174000", "::1"),
+        ("123e4567-e89b-42d3-a456-426614174000", "::"),
+        ("00000000-0000-0000-0000-000000000000", "::1.2.3.4"),
+        ("ffffffff-ffff-ffff-ffff-ffffffffffff", "2001:db8::1"),
+        ("01890a5d-ac96-774b-bcce-b302099a8057", "fe80::1:2:3:4"),
+        ("123e4567-e89b-12d3-2456-426614174000", "1:0:0:2:0:0:0:3"),
+        ("123e4567-e89b-02d3-a456-426614174000", "::ffff:0:1"),
+        ("123e4567-e89b-62d3-a456-426614174000", "0:0:0:0:0:1:0:0"),
+        ("123e4567-e89b-12d3-c456-426614174000", "1:0:2:3:4:5:6:7"),
+        ("123e4567-e89b-12d3-e456-426614174000", "::a:b"),
+    ];
+    let values: Vec<String> =
+        samples.iter().enumerate().map(|(i, (uuid, ip))| format!("({i}, '{uuid}', '{ip}')")).collect();
+    execute(&database, &format!("INSERT INTO u VALUES {}", values.join(", "))).await;
+    let received = next_transaction(&mut stream).await;
+    let mut conn = database.connect().await;
+    let printed: Vec<(String, String)> = conn.query("SELECT CONCAT(uu), CONCAT(ip) FROM u ORDER BY id").await.unwrap();
+    assert_eq!(received.changes.len(), printed.len());
+    for (change, (uuid, ip)) in received.changes.iter().zip(printed) {
+        let row = change.after.as_ref().unwrap();
+        assert_eq!(render(&row[1], Read::Text).as_deref(), Some(uuid.as_str()));
+        assert_eq!(row[2], Value::Text(ip));
+    }
+}
