@@ -99,7 +99,7 @@ impl Consumer {
                         state.display(),
                         pair.source.url(),
                         pair.target.url()
-                    ),
+                    ) + &std::env::var("BENCH_SLUICE_EXTRA").unwrap_or_default().replace("\\n", "\n"),
                 )?;
                 Ok(Consumer::Sluice { config, child: None, log: work.join(format!("{name}.log")) })
             }

@@ -2,7 +2,8 @@
 //! configured kinds, so the pipeline is written once for every engine.
 //! Adding a connector means adding a variant here and a config section.
 
-use sluice_api::{ConnectorError, Position, RowWrite, Sink, Source, SourceStream, TableName};
+use sluice_api::{ConnectorError, Position, RowWrite, Sink, Source, SourceStream, TableName, TableSchema};
+use sluice_mysql::{MySqlSink, MySqlSinkConfig, MySqlSource, MySqlSourceConfig};
 use sluice_postgres::{PostgresSink, PostgresSinkConfig, PostgresSource, PostgresSourceConfig};
 
 use crate::config::{ApplySection, SourceConfig, TargetConfig};
@@ -11,6 +12,7 @@ use crate::route::TargetShape;
 /// A connected target.
 pub(crate) enum AnySink {
     Postgres(PostgresSink),
+    Mysql(MySqlSink),
 }
 
 impl AnySink {
@@ -25,6 +27,15 @@ impl AnySink {
                 .await?;
                 Ok(AnySink::Postgres(sink))
             }
+            TargetConfig::Mysql { url, offsets_table } => {
+                let sink = MySqlSink::connect(MySqlSinkConfig {
+                    url: url.expose().to_owned(),
+                    offsets_table: offsets_table.clone(),
+                    max_rows_per_statement: apply.max_rows_per_statement,
+                })
+                .await?;
+                Ok(AnySink::Mysql(sink))
+            }
         }
     }
 
@@ -36,6 +47,19 @@ impl AnySink {
                 primary_key: info.primary_key,
                 unique_keys: info.unique_keys,
             })),
+            AnySink::Mysql(sink) => Ok(sink.describe_table(table).await?.map(|info| TargetShape {
+                columns: info.columns.iter().filter(|c| !c.generated).map(|c| c.name.clone()).collect(),
+                primary_key: info.primary_key,
+                unique_keys: info.unique_keys,
+            })),
+        }
+    }
+
+    /// Deletes the target's offsets row for `pipeline` (`checkpoints reset`).
+    pub(crate) async fn forget_position(&mut self, pipeline: &str) -> Result<(), ConnectorError> {
+        match self {
+            AnySink::Postgres(sink) => sink.forget_position(pipeline).await.map(|_| ()).map_err(Into::into),
+            AnySink::Mysql(sink) => sink.forget_position(pipeline).await.map_err(Into::into),
         }
     }
 }
@@ -44,59 +68,82 @@ impl Sink for AnySink {
     async fn applied_position(&mut self, pipeline: &str) -> Result<Option<Position>, ConnectorError> {
         match self {
             AnySink::Postgres(sink) => Sink::applied_position(sink, pipeline).await,
+            AnySink::Mysql(sink) => Sink::applied_position(sink, pipeline).await,
         }
     }
 
     async fn write(&mut self, writes: Vec<RowWrite>) -> Result<(), ConnectorError> {
         match self {
             AnySink::Postgres(sink) => Sink::write(sink, writes).await,
+            AnySink::Mysql(sink) => Sink::write(sink, writes).await,
         }
     }
 
     async fn commit(&mut self, pipeline: &str, position: &Position) -> Result<(), ConnectorError> {
         match self {
             AnySink::Postgres(sink) => Sink::commit(sink, pipeline, position).await,
+            AnySink::Mysql(sink) => Sink::commit(sink, pipeline, position).await,
         }
     }
 
     async fn rollback(&mut self) -> Result<(), ConnectorError> {
         match self {
             AnySink::Postgres(sink) => Sink::rollback(sink).await,
+            AnySink::Mysql(sink) => Sink::rollback(sink).await,
         }
     }
 }
 
 /// Where a source's own bookmark stands (PostgreSQL: the slot), for the
-/// resume sanity check and `sluice status`.
+/// resume sanity check.
 pub(crate) struct SourceBookmark {
     pub(crate) exists: bool,
     pub(crate) confirmed: Option<Position>,
 }
 
-/// Source-side catalog access the engine needs before streaming.
-pub(crate) async fn source_primary_key(
+/// A source table's schema from its catalog (the stream's view of keys).
+pub(crate) async fn describe_source_table(
     config: &SourceConfig,
     table: &TableName,
-) -> Result<Option<Vec<String>>, ConnectorError> {
+) -> Result<Option<TableSchema>, ConnectorError> {
     match config {
         SourceConfig::Postgres { url, .. } => {
             let client = sluice_postgres::connect(url.expose()).await?;
-            let schema = sluice_postgres::describe_source_table(&client, table).await?;
-            Ok(schema.map(|s| s.columns.iter().filter(|c| c.is_key).map(|c| c.name.clone()).collect()))
+            Ok(sluice_postgres::describe_source_table(&client, table).await?)
+        }
+        SourceConfig::Mysql { url, .. } => {
+            let mut conn = sluice_mysql::connect(url.expose()).await?;
+            let schema = sluice_mysql::describe_source_table(&mut conn, table).await?;
+            let _ = conn.disconnect().await;
+            Ok(schema)
         }
     }
 }
 
-pub(crate) async fn source_bookmark(config: &SourceConfig) -> Result<SourceBookmark, ConnectorError> {
+/// The source table's primary key columns; `None` if the table does not exist.
+pub(crate) async fn source_primary_key(
+    config: &SourceConfig,
+    table: &TableName,
+) -> Result<Option<Vec<String>>, ConnectorError> {
+    Ok(describe_source_table(config, table)
+        .await?
+        .map(|schema| schema.columns.iter().filter(|c| c.is_key).map(|c| c.name.clone()).collect()))
+}
+
+/// The slot of a PostgreSQL source. Binlog sources have no server-side
+/// bookmark: the source itself refuses to start when the binlog file the
+/// position needs has been purged.
+pub(crate) async fn source_bookmark(config: &SourceConfig) -> Result<Option<SourceBookmark>, ConnectorError> {
     match config {
         SourceConfig::Postgres { url, slot, .. } => {
             let client = sluice_postgres::connect(url.expose()).await?;
             let status = sluice_postgres::slot_status(&client, slot).await?;
-            Ok(SourceBookmark {
+            Ok(Some(SourceBookmark {
                 exists: status.is_some(),
                 confirmed: status.map(|s| Position::Postgres(s.confirmed_flush)),
-            })
+            }))
         }
+        SourceConfig::Mysql { .. } => Ok(None),
     }
 }
 
@@ -116,6 +163,16 @@ pub(crate) async fn start_source(
                 tables,
                 status_interval: *status_interval,
                 channel_capacity: queue_capacity,
+            });
+            source.start(resume).await
+        }
+        SourceConfig::Mysql { url, server_id, heartbeat } => {
+            let source = MySqlSource::new(MySqlSourceConfig {
+                url: url.expose().to_owned(),
+                server_id: *server_id,
+                tables,
+                channel_capacity: queue_capacity,
+                heartbeat: *heartbeat,
             });
             source.start(resume).await
         }

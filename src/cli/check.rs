@@ -10,36 +10,144 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use sluice_api::TableSchema;
-use sluice_postgres::{Finding, Severity, TargetExpectation, check_source, check_target};
+use sluice_api::{BinlogPosition, ColumnType, Position, TableName, TableSchema};
 
 use super::{EXIT_OK, EXIT_PREREQUISITES};
 use crate::config::{Config, SourceConfig, TargetConfig};
 use crate::connectors::AnySink;
 use crate::route::Route;
 
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Severity {
+    Ok,
+    Warning,
+    Error,
+}
+
+/// A finding, whichever connector made it.
+struct Finding {
+    severity: Severity,
+    subject: String,
+    message: String,
+    fix: Option<String>,
+}
+
+/// The connectors' findings have the same fields; convert them all.
+macro_rules! from_connector_findings {
+    ($module:ident) => {
+        impl From<$module::Finding> for Finding {
+            fn from(finding: $module::Finding) -> Finding {
+                Finding {
+                    severity: match finding.severity {
+                        $module::Severity::Ok => Severity::Ok,
+                        $module::Severity::Warning => Severity::Warning,
+                        $module::Severity::Error => Severity::Error,
+                    },
+                    subject: finding.subject,
+                    message: finding.message,
+                    fix: finding.fix,
+                }
+            }
+        }
+    };
+}
+from_connector_findings!(sluice_postgres);
+from_connector_findings!(sluice_mysql);
+
+/// What a route expects of one target table.
+struct Expectation {
+    table: TableName,
+    columns: Vec<(String, Option<ColumnType>)>,
+    key: Vec<String>,
+}
+
+async fn check_source(config: &SourceConfig, tables: &[TableName], checkpoint: Option<Position>) -> Vec<Finding> {
+    match config {
+        SourceConfig::Postgres { url, slot, publication, .. } => {
+            sluice_postgres::check_source(url.expose(), slot, publication, tables)
+                .await
+                .into_iter()
+                .map(Into::into)
+                .collect()
+        }
+        SourceConfig::Mysql { url, server_id, .. } => {
+            let binlog: Option<BinlogPosition> = match checkpoint {
+                Some(Position::Binlog(position)) => Some(position),
+                _ => None,
+            };
+            sluice_mysql::check_source(url.expose(), *server_id, tables, binlog.as_ref())
+                .await
+                .into_iter()
+                .map(Into::into)
+                .collect()
+        }
+    }
+}
+
+async fn check_target(config: &TargetConfig, expectations: Vec<Expectation>) -> Vec<Finding> {
+    match config {
+        TargetConfig::Postgres { url, offsets_table } => {
+            let expectations: Vec<_> = expectations
+                .into_iter()
+                .map(|e| sluice_postgres::TargetExpectation { table: e.table, columns: e.columns, key: e.key })
+                .collect();
+            sluice_postgres::check_target(url.expose(), offsets_table, &expectations)
+                .await
+                .into_iter()
+                .map(Into::into)
+                .collect()
+        }
+        TargetConfig::Mysql { url, offsets_table } => {
+            let expectations: Vec<_> = expectations
+                .into_iter()
+                .map(|e| sluice_mysql::TargetExpectation { table: e.table, columns: e.columns, key: e.key })
+                .collect();
+            sluice_mysql::check_target(url.expose(), offsets_table, &expectations)
+                .await
+                .into_iter()
+                .map(Into::into)
+                .collect()
+        }
+    }
+}
+
+/// The lowest position the targets of `source` hold, if any (for the binlog retention check).
+async fn targets_position(config: &Config, source: &str) -> Option<Position> {
+    use sluice_api::Sink;
+    let mut lowest: Option<Position> = None;
+    for route in config.routes_of_source(source) {
+        let Ok(mut sink) = AnySink::connect(&config.targets[&route.target], &config.apply).await else { continue };
+        if let Ok(Some(position)) = sink.applied_position(source).await
+            && lowest.as_ref().is_none_or(|low| position < *low)
+        {
+            lowest = Some(position);
+        }
+    }
+    lowest
+}
+
 pub(super) async fn check(config: Config) -> u8 {
     let mut sections: Vec<(String, Vec<Finding>)> = Vec::new();
     let mut source_schemas: BTreeMap<(String, String), Option<Arc<TableSchema>>> = BTreeMap::new();
 
     for (name, source) in &config.sources {
-        let SourceConfig::Postgres { url, slot, publication, .. } = source;
         let mut tables: Vec<_> = config.routes_of_source(name).map(|r| r.table.clone()).collect();
         tables.sort();
         tables.dedup();
-        let findings = check_source(url.expose(), slot, publication, &tables).await;
+        let checkpoint = match source {
+            SourceConfig::Mysql { .. } => targets_position(&config, name).await,
+            SourceConfig::Postgres { .. } => None,
+        };
+        let findings = check_source(source, &tables, checkpoint).await;
         // Source table schemas, for the target checks.
-        if let Ok(client) = sluice_postgres::connect(url.expose()).await {
-            for table in &tables {
-                let schema = sluice_postgres::describe_source_table(&client, table).await.ok().flatten();
-                source_schemas.insert((name.clone(), table.to_string()), schema.map(Arc::new));
-            }
+        for table in &tables {
+            let schema = crate::connectors::describe_source_table(source, table).await.ok().flatten();
+            source_schemas.insert((name.clone(), table.to_string()), schema.map(Arc::new));
         }
-        sections.push((format!("source {name} ({})", url.redacted()), findings));
+        sections.push((format!("source {name} ({})", source.url().redacted()), findings));
     }
 
     for (name, target) in &config.targets {
-        let TargetConfig::Postgres { url, offsets_table } = target;
         let routes: Vec<_> = config.routes.iter().filter(|r| &r.target == name).collect();
         let mut expectations = Vec::new();
         let mut route_findings = Vec::new();
@@ -67,7 +175,7 @@ pub(super) async fn check(config: Config) -> u8 {
                     .map(|k| route.columns.iter().find(|(_, s)| *s == k).map_or_else(|| k.clone(), |(t, _)| t.clone()))
                     .collect()
             });
-            expectations.push(TargetExpectation { table: route.into.clone(), columns, key });
+            expectations.push(Expectation { table: route.into.clone(), columns, key });
 
             // The route's own resolution, against the target's actual shape.
             if let Some(sink) = sink.as_mut()
@@ -91,7 +199,7 @@ pub(super) async fn check(config: Config) -> u8 {
                 }
             }
         }
-        let mut findings = check_target(url.expose(), offsets_table, &expectations).await;
+        let mut findings = check_target(target, expectations).await;
         // A missing column is reported by the target check already; the
         // route's message adds the mapping choices, so keep both only when
         // the target check found nothing wrong with that table.
@@ -106,7 +214,7 @@ pub(super) async fn check(config: Config) -> u8 {
                 findings.push(finding);
             }
         }
-        sections.push((format!("target {name} ({})", url.redacted()), findings));
+        sections.push((format!("target {name} ({})", target.url().redacted()), findings));
     }
 
     let mut errors = 0;

@@ -107,9 +107,7 @@ pub(super) async fn reset(config: Config, source: String, drop_slot: bool, yes: 
     targets.dedup();
     for target in targets {
         let result = match AnySink::connect(&config.targets[target], &config.apply).await {
-            Ok(AnySink::Postgres(mut sink)) => {
-                sink.forget_position(&source).await.map(|_| ()).map_err(sluice_api::ConnectorError::from)
-            }
+            Ok(mut sink) => sink.forget_position(&source).await,
             Err(error) => Err(error),
         };
         if let Err(error) = result {
@@ -125,7 +123,10 @@ pub(super) async fn reset(config: Config, source: String, drop_slot: bool, yes: 
     }
     println!("checkpoint store: {source} forgotten");
     if drop_slot {
-        let SourceConfig::Postgres { url, slot, .. } = source_config;
+        let SourceConfig::Postgres { url, slot, .. } = source_config else {
+            println!("source {source} reads a binlog: there is no slot to drop");
+            return EXIT_OK;
+        };
         let result = async {
             let client = sluice_postgres::connect(url.expose()).await?;
             sluice_postgres::drop_slot(&client, slot).await

@@ -57,7 +57,7 @@ pub(super) async fn status(config: Config, json: bool) -> u8 {
     for (name, source) in &config.sources {
         let mut report = SourceStatus {
             source: name.clone(),
-            kind: "postgres",
+            kind: source.kind(),
             checkpoint: None,
             checkpoint_note: None,
             targets: Vec::new(),
@@ -102,7 +102,14 @@ pub(super) async fn status(config: Config, json: bool) -> u8 {
             report.targets.push(entry);
         }
 
-        let SourceConfig::Postgres { url, slot, .. } = source;
+        let (url, slot) = match source {
+            SourceConfig::Postgres { url, slot, .. } => (url, slot),
+            SourceConfig::Mysql { url, .. } => {
+                binlog_status(url.expose(), lowest.map(|(p, _)| p), &mut report).await;
+                reports.push(report);
+                continue;
+            }
+        };
         match sluice_postgres::connect(url.expose()).await {
             Ok(client) => match sluice_postgres::slot_status(&client, slot).await {
                 Ok(Some(status)) => {
@@ -150,6 +157,73 @@ pub(super) async fn status(config: Config, json: bool) -> u8 {
     } else {
         EXIT_OK
     }
+}
+
+/// A binlog source: the server's current position and, when the targets'
+/// position is in the same or a still-listed file, the bytes between them.
+async fn binlog_status(url: &str, applied: Option<Position>, report: &mut SourceStatus) {
+    let status = async {
+        let mut conn = sluice_mysql::connect(url).await?;
+        let status = sluice_mysql::binlog_status(&mut conn).await?;
+        let lag = match &applied {
+            Some(Position::Binlog(applied)) => binlog_bytes_between(&mut conn, applied, &status).await?,
+            _ => None,
+        };
+        let _ = conn.disconnect().await;
+        Ok::<_, sluice_mysql::MySqlError>((status, lag))
+    }
+    .await;
+    match status {
+        Ok((status, lag)) => {
+            report.server_position = Some(
+                Position::Binlog(sluice_api::BinlogPosition {
+                    file: status.file.clone(),
+                    offset: status.offset,
+                    gtid: status.gtid.clone(),
+                })
+                .encode(),
+            );
+            report.lag_bytes = lag;
+            report.lag_seconds = lag.filter(|l| *l == 0).map(|_| 0.0);
+        }
+        Err(error) => report.error = Some(crate::pipeline::error_chain(&error)),
+    }
+}
+
+/// Bytes of binlog from `applied` to the server's current end, summing the
+/// sizes `SHOW BINARY LOGS` lists; `None` when `applied`'s file is gone
+/// (purged: see `sluice check`).
+async fn binlog_bytes_between(
+    conn: &mut mysql_async::Conn,
+    applied: &sluice_api::BinlogPosition,
+    status: &sluice_mysql::BinlogStatus,
+) -> Result<Option<u64>, sluice_mysql::MySqlError> {
+    use mysql_async::prelude::Queryable;
+    let files: Vec<mysql_async::Row> = conn
+        .query("SHOW BINARY LOGS")
+        .await
+        .map_err(|source| sluice_mysql::MySqlError::Driver { context: "listing binary logs".into(), source })?;
+    let mut total = 0u64;
+    let mut counting = false;
+    for row in files {
+        let name: String = row.get(0).unwrap_or_default();
+        let size: u64 = row.get(1).unwrap_or_default();
+        if name == applied.file {
+            counting = true;
+            total += size.saturating_sub(applied.offset);
+            if name == status.file {
+                return Ok(Some(status.offset.saturating_sub(applied.offset)));
+            }
+            continue;
+        }
+        if counting {
+            if name == status.file {
+                return Ok(Some(total + status.offset));
+            }
+            total += size;
+        }
+    }
+    Ok(None)
 }
 
 /// The walsender's own measurement (`pg_stat_replication.flush_lag`, from our

@@ -50,11 +50,42 @@ pub struct Config {
 #[derive(Debug, Clone)]
 pub enum SourceConfig {
     Postgres { url: SecretUrl, slot: String, publication: String, status_interval: Duration },
+    Mysql { url: SecretUrl, server_id: u32, heartbeat: Duration },
+}
+
+impl SourceConfig {
+    pub fn url(&self) -> &SecretUrl {
+        match self {
+            SourceConfig::Postgres { url, .. } | SourceConfig::Mysql { url, .. } => url,
+        }
+    }
+
+    pub fn kind(&self) -> &'static str {
+        match self {
+            SourceConfig::Postgres { .. } => "postgres",
+            SourceConfig::Mysql { .. } => "mysql",
+        }
+    }
 }
 
 #[derive(Debug, Clone)]
 pub enum TargetConfig {
     Postgres { url: SecretUrl, offsets_table: TableName },
+    Mysql { url: SecretUrl, offsets_table: TableName },
+}
+
+impl TargetConfig {
+    pub fn url(&self) -> &SecretUrl {
+        match self {
+            TargetConfig::Postgres { url, .. } | TargetConfig::Mysql { url, .. } => url,
+        }
+    }
+
+    pub fn offsets_table(&self) -> &TableName {
+        match self {
+            TargetConfig::Postgres { offsets_table, .. } | TargetConfig::Mysql { offsets_table, .. } => offsets_table,
+        }
+    }
 }
 
 /// One route: a source table into a target table.
@@ -157,6 +188,24 @@ impl Validator<'_> {
                         status_interval: Duration::from_secs(status_interval_secs),
                     }
                 }
+                SourceSection::Mysql { url, server_id, heartbeat_secs } => {
+                    check_url(&format!("sources.{name}.url"), &url, &["mysql://"])?;
+                    if server_id == 0 {
+                        return Err(self.invalid(
+                            format!("sources.{name}.server_id"),
+                            no_span,
+                            "must be a non-zero replica server id, unique among the server's replicas",
+                        ));
+                    }
+                    if heartbeat_secs == 0 {
+                        return Err(self.invalid(
+                            format!("sources.{name}.heartbeat_secs"),
+                            no_span,
+                            "must be at least 1 second",
+                        ));
+                    }
+                    SourceConfig::Mysql { url, server_id, heartbeat: Duration::from_secs(heartbeat_secs) }
+                }
             };
             sources.insert(name, resolved);
         }
@@ -167,13 +216,11 @@ impl Validator<'_> {
             let resolved = match section {
                 TargetSection::Postgres { url, offsets_table } => {
                     check_url(&format!("targets.{name}.url"), &url, &["postgres://", "postgresql://"])?;
-                    let offsets = offsets_table.unwrap_or_else(|| "sluice.offsets".into());
-                    let offsets_table = TableName::parse(&offsets).ok_or_else(|| ConfigError::Invalid {
-                        key: format!("targets.{name}.offsets_table"),
-                        line: None,
-                        message: format!("{offsets:?} is not `schema.table`"),
-                    })?;
-                    TargetConfig::Postgres { url, offsets_table }
+                    TargetConfig::Postgres { url, offsets_table: offsets_table_name(&name, offsets_table)? }
+                }
+                TargetSection::Mysql { url, offsets_table } => {
+                    check_url(&format!("targets.{name}.url"), &url, &["mysql://"])?;
+                    TargetConfig::Mysql { url, offsets_table: offsets_table_name(&name, offsets_table)? }
                 }
             };
             targets.insert(name, resolved);
@@ -317,6 +364,15 @@ fn unknown_key_error(text: &str, error: &toml::de::Error) -> Option<ConfigError>
         key: format!("{header}.{key}"),
         line: Some(line),
         message: format!("unknown key `{key}`; expected {expected}"),
+    })
+}
+
+fn offsets_table_name(target: &str, configured: Option<String>) -> Result<TableName, ConfigError> {
+    let offsets = configured.unwrap_or_else(|| "sluice.offsets".into());
+    TableName::parse(&offsets).ok_or_else(|| ConfigError::Invalid {
+        key: format!("targets.{target}.offsets_table"),
+        line: None,
+        message: format!("{offsets:?} is not `schema.table` (MySQL: `database.table`)"),
     })
 }
 

@@ -129,10 +129,26 @@ pub enum SourceSection {
         #[serde(default = "default_status_interval")]
         status_interval_secs: u64,
     },
+    /// A MySQL or MariaDB database read from its binlog.
+    Mysql {
+        /// `mysql://user:password@host:port/`; the user needs REPLICATION SLAVE
+        /// and REPLICATION CLIENT (MariaDB: also BINLOG MONITOR) and SELECT.
+        url: SecretUrl,
+        /// The replica server id Sluice registers as; must differ from the
+        /// server's own and from every real replica's.
+        server_id: u32,
+        /// Seconds between server heartbeats on an idle binlog stream.
+        #[serde(default = "default_heartbeat")]
+        heartbeat_secs: u64,
+    },
 }
 
 fn default_status_interval() -> u64 {
     10
+}
+
+fn default_heartbeat() -> u64 {
+    5
 }
 
 #[derive(Debug, Deserialize)]
@@ -143,6 +159,13 @@ pub enum TargetSection {
         /// `postgres://user:password@host:port/database?sslmode=…`.
         url: SecretUrl,
         /// `schema.table` of Sluice's offsets table in this target; default `sluice.offsets`.
+        offsets_table: Option<String>,
+    },
+    /// A MySQL or MariaDB database written with batched, idempotent upserts.
+    Mysql {
+        /// `mysql://user:password@host:port/`.
+        url: SecretUrl,
+        /// `database.table` of Sluice's offsets table; default `sluice.offsets`.
         offsets_table: Option<String>,
     },
 }

@@ -36,7 +36,7 @@ fn load(text: &str) -> Result<Config, ConfigError> {
 fn the_documented_example_loads() {
     let config = load(EXAMPLE).unwrap();
     assert_eq!(config.checkpoints_path, Path::new("/etc/sluice/./sluice-state"));
-    let SourceConfig::Postgres { url, slot, publication, .. } = &config.sources["erp"];
+    let SourceConfig::Postgres { url, slot, publication, .. } = &config.sources["erp"] else { panic!("postgres") };
     assert_eq!(url.expose(), "postgres://sluice:hunter2@127.0.0.1:5432/erp");
     assert_eq!((slot.as_str(), publication.as_str()), ("sluice_erp", "sluice_erp"));
     let route = &config.routes[0];
@@ -101,11 +101,11 @@ table = "public.items"
 target = "report"
 "#;
     let config = load(text).unwrap();
-    let SourceConfig::Postgres { slot, publication, .. } = &config.sources["erp-main"];
+    let SourceConfig::Postgres { slot, publication, .. } = &config.sources["erp-main"] else { panic!("postgres") };
     assert_eq!(slot, "sluice_erp_main");
     assert_eq!(publication, "sluice_erp_main");
     assert_eq!(config.routes[0].into, TableName::new("public", "items"));
-    let TargetConfig::Postgres { offsets_table, .. } = &config.targets["report"];
+    let TargetConfig::Postgres { offsets_table, .. } = &config.targets["report"] else { panic!("postgres") };
     assert_eq!(offsets_table, &TableName::new("sluice", "offsets"));
 }
 
@@ -117,4 +117,41 @@ fn redaction_covers_userinfo_and_query_passwords() {
         "postgres://a@h/d?password=***&sslmode=require"
     );
     assert_eq!(redact_url("postgres://h/d"), "postgres://h/d");
+}
+
+#[test]
+fn the_documented_mysql_example_loads() {
+    let text = r#"
+[checkpoints]
+path = "./state"
+
+[sources.crm]
+kind = "mysql"                     # MySQL and MariaDB
+url = "mysql://sluice:${CRM_PASSWORD}@127.0.0.1:3306/crm"
+server_id = 7001
+
+[targets.shop]
+kind = "mysql"
+url = "mysql://sluice:${SHOP_PASSWORD}@127.0.0.1:3307/shop"
+
+[[routes]]
+source = "crm"
+table = "crm.orders"               # database.table
+target = "shop"
+into = "shop.orders"
+"#;
+    let config = Config::from_text(text, Path::new("s.toml"), |name| Some(format!("pw-{name}"))).unwrap();
+    let SourceConfig::Mysql { url, server_id, .. } = &config.sources["crm"] else { panic!("mysql source") };
+    assert_eq!(*server_id, 7001);
+    assert_eq!(url.expose(), "mysql://sluice:pw-CRM_PASSWORD@127.0.0.1:3306/crm");
+    let TargetConfig::Mysql { offsets_table, .. } = &config.targets["shop"] else { panic!("mysql target") };
+    assert_eq!(offsets_table, &TableName::new("sluice", "offsets"));
+    assert_eq!(config.routes[0].into, TableName::new("shop", "orders"));
+}
+
+#[test]
+fn a_mysql_source_needs_a_server_id() {
+    let text = "[checkpoints]\npath = \"s\"\n[sources.crm]\nkind = \"mysql\"\nurl = \"mysql://u@h/\"\n";
+    let message = load(text).unwrap_err().to_string();
+    assert!(message.contains("server_id"), "{message}");
 }

@@ -219,10 +219,16 @@ async fn check_resumable(
     resume: Option<&Position>,
 ) -> Result<(), PipelineError> {
     let Some(resume) = resume else { return Ok(()) };
-    let bookmark = connectors::source_bookmark(source_config)
+    let Some(bookmark) = connectors::source_bookmark(source_config)
         .await
-        .map_err(|source| PipelineError::Source { name: source_name.to_owned(), source })?;
-    let SourceConfig::Postgres { slot, .. } = source_config;
+        .map_err(|source| PipelineError::Source { name: source_name.to_owned(), source })?
+    else {
+        return Ok(());
+    };
+    let slot = match source_config {
+        SourceConfig::Postgres { slot, .. } => slot.as_str(),
+        SourceConfig::Mysql { .. } => "",
+    };
     if !bookmark.exists {
         return Err(PipelineError::ResnapshotNeeded {
             source_name: source_name.to_owned(),

@@ -127,7 +127,7 @@ impl ConnectSettings {
     }
 
     /// The options with TLS set up for `mode`, adjusted by `adjust`.
-    fn opts_for(&self, mode: TlsMode, adjust: &dyn Fn(OptsBuilder) -> OptsBuilder) -> Opts {
+    fn opts_for(&self, mode: TlsMode, adjust: &(dyn Fn(OptsBuilder) -> OptsBuilder + Sync)) -> Opts {
         let ssl = match mode {
             TlsMode::Disabled => None,
             TlsMode::Preferred | TlsMode::Required => Some(
@@ -149,7 +149,10 @@ impl ConnectSettings {
 
     /// Opens a connection; `adjust` may change options (the sink turns on
     /// `CLIENT_FOUND_ROWS`).
-    pub(crate) async fn connect_with(&self, adjust: &dyn Fn(OptsBuilder) -> OptsBuilder) -> Result<Conn, MySqlError> {
+    pub(crate) async fn connect_with(
+        &self,
+        adjust: &(dyn Fn(OptsBuilder) -> OptsBuilder + Sync),
+    ) -> Result<Conn, MySqlError> {
         let context = || format!("connecting to {}", self.endpoint);
         match Conn::new(self.opts_for(self.tls_mode, adjust)).await {
             Ok(conn) => Ok(conn),

@@ -69,6 +69,11 @@ pub enum MySqlError {
         #[source]
         source: mysql_async::Error,
     },
+
+    /// The binlog holds a change Sluice cannot mirror exactly (an XA
+    /// transaction, a rollback to a savepoint after logged changes).
+    #[error("The binlog at {position} holds a change Sluice cannot replicate: {reason}")]
+    Unreplicable { position: String, reason: String },
 }
 
 impl MySqlError {
@@ -100,6 +105,7 @@ impl HasErrorKind for MySqlError {
             MySqlError::Setup { .. } => ErrorKind::Config,
             MySqlError::MissingTargetRows { .. } | MySqlError::KeyConflict { .. } => ErrorKind::Data,
             MySqlError::BinlogUnavailable { .. } => ErrorKind::ResnapshotNeeded,
+            MySqlError::Unreplicable { .. } => ErrorKind::Data,
         }
     }
 }

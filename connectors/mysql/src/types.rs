@@ -33,10 +33,12 @@
 //! zone written into a TIMESTAMP column is taken as UTC likewise.
 //!
 //! Submodules: `kind` (the target column classified once), `numeric`,
-//! `temporal`, `text` (charsets, text forms, JSON for arrays).
+//! `temporal`, `text` (charsets, text forms, JSON for arrays); `proptests`.
 
 mod kind;
 mod numeric;
+#[cfg(test)]
+mod proptests;
 mod temporal;
 mod text;
 

@@ -7,8 +7,8 @@ use std::sync::Arc;
 
 use mysql_async::prelude::Queryable;
 use sluice_api::{
-    BitString, CivilDate, Date, Decimal, ErrorKind, HasErrorKind, Interval, TargetTable, TimeOfDay, Timestamp,
-    TimestampTz, Value,
+    BitString, CivilDate, ColumnType, Date, Decimal, ErrorKind, HasErrorKind, Interval, TargetTable, TimeOfDay,
+    Timestamp, TimestampTz, Value,
 };
 use sluice_mysql::MySqlError;
 use sluice_testkit::{MariaDbOptions, MariaDbServer};
@@ -233,6 +233,78 @@ async fn values_a_column_cannot_hold_exactly_are_refused_naming_table_and_column
         }
         assert!(!error.to_string().contains('😀'));
     }
+}
+
+#[tokio::test]
+async fn values_only_the_server_can_judge_are_refused_by_strict_mode_without_the_value() {
+    // encoding_rs's GBK (WHATWG) has the euro sign, MySQL's gbk does not;
+    // armscii8 is not checked by Sluice at all; JSON validity is the
+    // server's (MariaDB's json_valid check). Strict mode makes each an error
+    // instead of a '?' or a warning.
+    let mut target = Target::new("types_server_refusals", "").await;
+    let cases = [
+        ("varchar(10) CHARACTER SET gbk", Value::Text("€".into()), "1366"),
+        ("varchar(10) CHARACTER SET armscii8", Value::Text("中".into()), "1366"),
+        ("json", Value::Json("{not json".into()), "CHECK"),
+    ];
+    for (i, (sql_type, value, reason)) in cases.into_iter().enumerate() {
+        let error = refusal(&mut target, &format!("server_{i}"), sql_type, value).await;
+        assert_eq!(error.kind(), ErrorKind::Data, "{sql_type}: {error}");
+        match &error {
+            MySqlError::Value { column, reason: r, .. } => {
+                assert_eq!(column, if i < 2 { "c" } else { "*" }, "{sql_type}");
+                assert!(r.contains(reason), "{sql_type}: {r}");
+            }
+            other => panic!("{sql_type}: expected a value error, got {other}"),
+        }
+        let chain = format!("{error:?}");
+        assert!(!chain.contains("xE2") && !chain.contains('€') && !chain.contains("not json"), "{chain}");
+    }
+    let count: Option<i64> = target.conn.query_first("SELECT COUNT(*) FROM server_0").await.unwrap();
+    assert_eq!(count, Some(0));
+}
+
+#[tokio::test]
+async fn describe_table_reports_engine_neutral_types_charsets_and_keys() {
+    let ddl = "CREATE TABLE described (id bigint unsigned PRIMARY KEY, flag boolean NOT NULL DEFAULT 0, \
+               name varchar(20) CHARACTER SET gbk NOT NULL, doc json, u uuid, ip inet6, d decimal(65,30), \
+               t time(3), ts timestamp(6) NULL, dt datetime(6), e enum('a','b''c'), s set('x','y'), b bit(7), \
+               bin binary(16), vb varbinary(10), p point, gen int AS (id + 1) VIRTUAL, UNIQUE KEY uk_name (name)) \
+               ENGINE=InnoDB";
+    let mut target = Target::new("types_describe", ddl).await;
+    let name = sluice_api::TableName::new(&target.database.name, "described");
+    let info = target.sink.describe_table(&name).await.unwrap().expect("the table exists");
+    let column = |name: &str| info.column(name).unwrap_or_else(|| panic!("no column {name}"));
+    let expected: Vec<(&str, ColumnType, &str)> = vec![
+        ("id", ColumnType::Int { bytes: 8, unsigned: true }, "bigint(20) unsigned"),
+        ("flag", ColumnType::Bool, "tinyint(1)"),
+        ("name", ColumnType::Text { max_chars: Some(20) }, "varchar(20) CHARACTER SET gbk"),
+        ("doc", ColumnType::Json, "json"),
+        ("u", ColumnType::Uuid, "uuid"),
+        ("ip", ColumnType::Other { name: "inet6".into() }, "inet6"),
+        ("d", ColumnType::Decimal { precision: Some(65), scale: Some(30) }, "decimal(65,30)"),
+        ("t", ColumnType::Duration { fsp: Some(3) }, "time(3)"),
+        ("ts", ColumnType::TimestampTz { fsp: Some(6) }, "timestamp(6)"),
+        ("dt", ColumnType::Timestamp { fsp: Some(6) }, "datetime(6)"),
+        ("e", ColumnType::Enum { labels: vec!["a".into(), "b'c".into()] }, "enum('a','b''c') CHARACTER SET utf8mb4"),
+        ("s", ColumnType::Set { labels: vec!["x".into(), "y".into()] }, "set('x','y') CHARACTER SET utf8mb4"),
+        ("b", ColumnType::Bits { len: Some(7), varying: false }, "bit(7)"),
+        ("bin", ColumnType::Bytes { max_len: Some(16) }, "binary(16)"),
+        ("vb", ColumnType::Bytes { max_len: Some(10) }, "varbinary(10)"),
+        ("p", ColumnType::Other { name: "point".into() }, "point"),
+    ];
+    for (name, column_type, type_name) in expected {
+        assert_eq!(column(name).column_type, column_type, "{name}");
+        assert_eq!(column(name).type_name, type_name, "{name}");
+    }
+    assert!(!column("name").nullable && column("d").nullable);
+    assert!(column("flag").has_default && !column("name").has_default);
+    assert!(column("gen").generated && !column("id").generated);
+    assert_eq!(info.primary_key, ["id"]);
+    assert_eq!(info.unique_keys, [vec!["name".to_owned()]]);
+    assert!(info.has_unique_key(&["name".into()]));
+    let absent = sluice_api::TableName::new(&target.database.name, "absent");
+    assert_eq!(target.sink.describe_table(&absent).await.unwrap(), None);
 }
 
 #[test]

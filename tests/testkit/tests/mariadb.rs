@@ -161,9 +161,30 @@ fn a_tls_mariadb_serves_tls_verified_by_its_ca() {
             .prefer_socket(false)
             .ssl_opts(ssl);
         let mut conn = Conn::new(opts).await.unwrap();
-        let status: Option<(String, String)> = conn.query_first("SHOW SESSION STATUS LIKE 'Ssl_version'").await.unwrap();
+        let status: Option<(String, String)> =
+            conn.query_first("SHOW SESSION STATUS LIKE 'Ssl_version'").await.unwrap();
         let version = status.unwrap().1;
         assert!(version.starts_with("TLSv1."), "Ssl_version {version:?}");
+    });
+}
+
+#[test]
+fn mariadb_servers_started_at_the_same_time_all_come_up() {
+    // Concurrent installs once collided on temporary table names in a shared /tmp.
+    let servers: Vec<MariaDbServer> = std::thread::scope(|scope| {
+        let starts: Vec<_> = (0..3).map(|_| scope.spawn(MariaDbServer::start)).collect();
+        starts.into_iter().map(|start| start.join().unwrap()).collect()
+    });
+    let mut ports: Vec<u16> = servers.iter().map(MariaDbServer::port).collect();
+    ports.sort_unstable();
+    ports.dedup();
+    assert_eq!(ports.len(), 3);
+    run(async {
+        for server in &servers {
+            let mut conn = server.connect("mysql").await;
+            let users: Option<i64> = conn.query_first("SELECT COUNT(*) FROM mysql.user").await.unwrap();
+            assert!(users.unwrap() >= 2);
+        }
     });
 }
 

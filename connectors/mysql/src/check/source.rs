@@ -84,7 +84,7 @@ pub async fn check_source(
     };
     binlog_settings(&variables, &flavor, &mut findings);
     privileges(&mut conn, &flavor, &mut findings).await;
-    server_ids(&mut conn, server_id, &variables, &mut findings).await;
+    server_ids(&mut conn, &flavor, server_id, &variables, &mut findings).await;
     if let Some(checkpoint) = checkpoint {
         retention(&mut conn, &settings, checkpoint, &variables, &mut findings).await;
     }
@@ -208,7 +208,13 @@ async fn privileges(conn: &mut Conn, flavor: &ServerFlavor, findings: &mut Vec<F
     }
 }
 
-async fn server_ids(conn: &mut Conn, server_id: u32, variables: &HashMap<String, String>, findings: &mut Vec<Finding>) {
+async fn server_ids(
+    conn: &mut Conn,
+    flavor: &ServerFlavor,
+    server_id: u32,
+    variables: &HashMap<String, String>,
+    findings: &mut Vec<Finding>,
+) {
     let subject = format!("server_id {server_id}");
     let fix = Some("Set the pipeline's server_id to a number no server or replica of this topology uses".to_owned());
     if server_id == 0 {
@@ -219,7 +225,10 @@ async fn server_ids(conn: &mut Conn, server_id: u32, variables: &HashMap<String,
         findings.push(Finding::error(subject, "This is the source server's own server_id", fix));
         return;
     }
-    let replicas: Result<Vec<Row>, _> = conn.query("SHOW SLAVE HOSTS").await;
+    // MySQL 8.0.22 renamed the statement (and 8.4 dropped the old name);
+    // the first two columns are the replica's server id and host either way.
+    let statement = if !flavor.mariadb && flavor.version >= (8, 0, 22) { "SHOW REPLICAS" } else { "SHOW SLAVE HOSTS" };
+    let replicas: Result<Vec<Row>, _> = conn.query(statement).await;
     match replicas {
         Ok(rows) => {
             let clash = rows.iter().find(|row| row.get::<u32, _>(0) == Some(server_id));

@@ -39,8 +39,9 @@ struct Account {
     role_active: bool,
 }
 
-/// Checks a target for routes with `expectations` and the offsets table.
-pub async fn check_target(url: &str, expectations: &[TargetExpectation], offsets_table: &TableName) -> Vec<Finding> {
+/// Checks a target for routes with `expectations` and the offsets table
+/// (same argument order as `sluice_postgres::check_target`).
+pub async fn check_target(url: &str, offsets_table: &TableName, expectations: &[TargetExpectation]) -> Vec<Finding> {
     let settings = match ConnectSettings::parse(url) {
         Ok(settings) => settings,
         Err(error) => return vec![Finding::failed(SERVER, "read the target URL", &error)],

@@ -4,7 +4,7 @@
 //! writes with the same table and kind — and, for upserts, the same set of
 //! unchanged columns — and the runs execute in order, as multi-row
 //! statements of at most `max_rows_per_statement` rows, 65,535 parameters
-//! and half of `max_allowed_packet`. Keeping run order keeps per-key order
+//! and half of `max_allowed_packet` (and 999 keys per `IN` list). Keeping run order keeps per-key order
 //! and the order across tables that foreign keys need.
 //!
 //! Within a run only the last image of each key matters: an upsert run
@@ -20,9 +20,7 @@
 //! diverged, and the batch fails with [`MySqlError::MissingTargetRows`]
 //! instead of inventing values.
 //!
-//! Conflicts on unique indexes other than the route key (error 1062, or the
-//! guard's 1048 on the first key column) become [`MySqlError::KeyConflict`]:
-//! the server's message, which quotes the conflicting value, is not kept.
+//! What the server refuses while writing is translated in `refusals`.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -33,6 +31,7 @@ use sluice_api::{RowWrite, TableName, TargetTable, Value};
 
 use super::MySqlSink;
 use super::describe::describe;
+use super::refusals::write_error;
 use super::resolve::{ResolvedTable, check_route};
 use super::statements;
 use crate::error::MySqlError;
@@ -40,9 +39,10 @@ use crate::types::{TypeError, encode};
 
 /// The protocol's limit on parameters per prepared statement.
 const MAX_PARAMS: usize = 65_535;
-/// `ER_DUP_ENTRY` and `ER_BAD_NULL_ERROR`.
-const DUPLICATE_ENTRY: u16 = 1062;
-const COLUMN_CANNOT_BE_NULL: u16 = 1048;
+/// Keys per `IN (…)` list. MariaDB turns an IN list of 1000 or more values
+/// (`in_predicate_conversion_threshold`) into a subquery over a table value
+/// constructor, a plan that is not always the index lookup a DELETE wants.
+const MAX_IN_LIST: usize = 999;
 
 /// What a run does.
 #[derive(PartialEq, Eq)]
@@ -134,7 +134,7 @@ impl MySqlSink {
         let rows = last_per_key(rows, &key_positions);
         let key_names = table.key_names();
         let mut deleted = 0;
-        for chunk in self.chunks(rows, key_names.len()) {
+        for chunk in self.chunks(rows, key_names.len(), MAX_IN_LIST) {
             let sql = statements::delete(&table.name, &key_names, chunk.len());
             self.conn
                 .exec_drop(sql, Params::Positional(chunk.into_iter().flatten().collect()))
@@ -159,7 +159,7 @@ impl MySqlSink {
         let rows = if table.ordered { rows } else { last_per_key(rows, &table.key) };
         let columns = table.column_names();
         let style = self.incoming();
-        for chunk in self.chunks(rows, columns.len()) {
+        for chunk in self.chunks(rows, columns.len(), usize::MAX) {
             let sql = statements::upsert(&table.name, &columns, &table.key, chunk.len(), style, table.guarded());
             if let Err(error) =
                 self.conn.exec_drop(sql, Params::Positional(chunk.into_iter().flatten().collect())).await
@@ -222,7 +222,7 @@ impl MySqlSink {
     async fn count_existing(&mut self, table: &ResolvedTable, keys: Vec<EncodedRow>) -> Result<u64, MySqlError> {
         let key_names = table.key_names();
         let mut total = 0u64;
-        for chunk in self.chunks(keys, key_names.len()) {
+        for chunk in self.chunks(keys, key_names.len(), MAX_IN_LIST) {
             let sql = statements::count_existing(&table.name, &key_names, chunk.len());
             let count: Option<u64> = self
                 .conn
@@ -235,10 +235,10 @@ impl MySqlSink {
     }
 
     /// Cuts `rows` of `width` parameters into statement-sized chunks: at most
-    /// `max_rows_per_statement` rows, 65,535 parameters, and about half of
-    /// `max_allowed_packet` bytes (at least one row each).
-    fn chunks(&self, rows: Vec<EncodedRow>, width: usize) -> Vec<Vec<EncodedRow>> {
-        let max_rows = self.max_rows_per_statement.min(MAX_PARAMS / width.max(1)).max(1);
+    /// `max_rows_per_statement` (and `cap`) rows, 65,535 parameters, and about
+    /// half of `max_allowed_packet` bytes (at least one row each).
+    fn chunks(&self, rows: Vec<EncodedRow>, width: usize, cap: usize) -> Vec<Vec<EncodedRow>> {
+        let max_rows = self.max_rows_per_statement.min(cap).min(MAX_PARAMS / width.max(1)).max(1);
         let mut chunks = Vec::new();
         let mut current: Vec<EncodedRow> = Vec::new();
         let mut bytes = 0;
@@ -311,34 +311,6 @@ fn value_error(table: &ResolvedTable, column: usize, error: TypeError) -> MySqlE
         type_name: column.type_name.clone(),
         reason: error.reason().to_owned(),
     }
-}
-
-/// Turns unique-key conflicts into [`MySqlError::KeyConflict`] (without the
-/// server's message, which quotes the value); other errors keep their cause.
-fn write_error(table: &ResolvedTable, context: String, error: mysql_async::Error) -> MySqlError {
-    if let mysql_async::Error::Server(server) = &error {
-        if server.code == DUPLICATE_ENTRY {
-            let key = duplicate_key_name(&server.message).unwrap_or_else(|| "(unnamed)".to_owned());
-            let key =
-                table.other_unique.iter().find(|label| label.split(' ').next() == Some(&key)).cloned().unwrap_or(key);
-            return MySqlError::KeyConflict { table: table.name.to_string(), key };
-        }
-        let guard_column = table.key.first().map(|&k| format!("'{}'", table.columns[k].name));
-        if server.code == COLUMN_CANNOT_BE_NULL
-            && table.guarded()
-            && guard_column.is_some_and(|column| server.message.contains(&column))
-        {
-            return MySqlError::KeyConflict { table: table.name.to_string(), key: table.other_unique.join(" or ") };
-        }
-    }
-    MySqlError::driver(context, error)
-}
-
-/// The index name of `Duplicate entry '…' for key 'name'` (MySQL 8 writes `'table.name'`).
-fn duplicate_key_name(message: &str) -> Option<String> {
-    let (_, quoted) = message.rsplit_once("for key '")?;
-    let name = quoted.strip_suffix('\'')?;
-    Some(name.rsplit_once('.').map_or(name, |(_, index)| index).to_owned())
 }
 
 /// A hashable identity of an encoded key cell (parameters have no `Hash`).
@@ -426,12 +398,5 @@ mod tests {
         let b = vec![Param::Bytes(b"a".to_vec()), Param::Bytes(b"bc".to_vec())];
         assert_eq!(last_per_key(vec![a.clone(), b.clone()], &[0, 1]), vec![a, b]);
         assert_eq!(last_per_key(vec![vec![Param::Int(1)], vec![Param::UInt(1)]], &[0]).len(), 2);
-    }
-
-    #[test]
-    fn duplicate_key_names_come_from_both_flavours_messages() {
-        assert_eq!(duplicate_key_name("Duplicate entry 'x' for key 'uk_email'").as_deref(), Some("uk_email"));
-        assert_eq!(duplicate_key_name("Duplicate entry 'x' for key 'users.uk_email'").as_deref(), Some("uk_email"));
-        assert_eq!(duplicate_key_name("something else"), None);
     }
 }

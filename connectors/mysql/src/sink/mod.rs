@@ -17,12 +17,14 @@
 //! it matched (not only those it changed) and a missing row shows.
 //!
 //! Files: `statements` (SQL shapes), `apply` (runs, dedup, partial updates),
+//! `refusals` (server errors while writing, translated without values),
 //! `resolve` (route against catalog, conflict handling), `offsets` (the
 //! offsets table), `describe` (target tables from `information_schema`).
 
 mod apply;
 mod describe;
 mod offsets;
+mod refusals;
 mod resolve;
 mod statements;
 

@@ -81,7 +81,7 @@ impl Charset {
             Charset::Utf16Be => decode_utf16(bytes, u16::from_be_bytes, true),
             Charset::Utf16Le => decode_utf16(bytes, u16::from_le_bytes, true),
             Charset::Utf32Be => {
-                if bytes.len() % 4 != 0 {
+                if !bytes.len().is_multiple_of(4) {
                     return None;
                 }
                 bytes
@@ -97,7 +97,7 @@ impl Charset {
 }
 
 fn decode_utf16(bytes: &[u8], unit: fn([u8; 2]) -> u16, surrogates: bool) -> Option<String> {
-    if bytes.len() % 2 != 0 {
+    if !bytes.len().is_multiple_of(2) {
         return None;
     }
     let units: Vec<u16> = bytes.chunks_exact(2).map(|pair| unit([pair[0], pair[1]])).collect();

@@ -37,7 +37,6 @@ mod tables;
 mod time;
 mod wire;
 
-use std::future::Future;
 use std::panic::AssertUnwindSafe;
 use std::time::Duration;
 
@@ -199,8 +198,8 @@ impl MySqlSource {
 }
 
 impl Source for MySqlSource {
-    fn start(self, resume: Option<Position>) -> impl Future<Output = Result<SourceStream, ConnectorError>> + Send {
-        async move { Box::pin(self.open(resume)).await.map_err(ConnectorError::from) }
+    async fn start(self, resume: Option<Position>) -> Result<SourceStream, ConnectorError> {
+        Box::pin(self.open(resume)).await.map_err(ConnectorError::from)
     }
 }
 

@@ -73,9 +73,10 @@ pub(crate) fn parse(event_type: u8, body: &[u8], id_size: usize) -> Result<RowsE
         reader.skip(extra.checked_sub(2).ok_or(Truncated).map_err(truncated)?).map_err(truncated)?;
     }
     // A column count, not a byte count: bounded by the server's 4096-column limit.
-    let width = usize::try_from(reader.lenenc().map_err(truncated)?).ok().filter(|&w| w <= MAX_COLUMNS).ok_or_else(|| {
-        MySqlError::Protocol { what: "rows event", reason: "the column count exceeds 4096".into() }
-    })?;
+    let width = usize::try_from(reader.lenenc().map_err(truncated)?)
+        .ok()
+        .filter(|&w| w <= MAX_COLUMNS)
+        .ok_or_else(|| MySqlError::Protocol { what: "rows event", reason: "the column count exceeds 4096".into() })?;
     let bitmap_len = width.div_ceil(8);
     let before_columns = reader.take(bitmap_len).map_err(truncated)?;
     let after_columns =

@@ -82,7 +82,10 @@ pub(crate) fn build(map: &TableMap, collations: &Collations, extras: &TableExtra
             column.is_key = true;
         }
     }
-    Ok(RoutedTable { schema: Arc::new(TableSchema { id: map.header.table_id, name, columns, full_before_image: true }), cells })
+    Ok(RoutedTable {
+        schema: Arc::new(TableSchema { id: map.header.table_id, name, columns, full_before_image: true }),
+        cells,
+    })
 }
 
 fn with_sign(name: &str, unsigned: bool) -> String {

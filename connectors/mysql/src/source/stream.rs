@@ -33,26 +33,28 @@
 //! a lost connection, a server shutdown and a silent server (no event or
 //! heartbeat for `read_timeout`) are Connection errors, which the engine
 //! retries from the durable position.
+//!
+//! `group.rs` opens and ends event groups (Begin, Commit, Progress);
+//! `statement.rs` handles Query statements and rows events.
 
-use std::sync::Arc;
+mod group;
+mod statement;
+
 use std::time::Duration;
 
 use futures_util::StreamExt;
 use mysql_async::BinlogStream;
 use mysql_async::binlog::events::Event;
-use sluice_api::{BinlogPosition, Change, ConnectorError, Operation, Position, SourceEvent, Transaction};
+use sluice_api::{BinlogPosition, ConnectorError, Position, SourceEvent};
 use tokio::sync::{mpsc, watch};
 use tokio::time::Instant;
 
-use super::ddl::{self, Statement};
+use super::ddl;
 use super::events::{self, EventKind};
 use super::position::GtidTracker;
-use super::rows;
-use super::tables::{Lookup, Tables};
+use super::tables::Tables;
 use crate::error::MySqlError;
-
-/// Idle progress is emitted at most this often.
-const PROGRESS_EVERY: Duration = Duration::from_secs(1);
+use group::{GroupStart, OpenGroup};
 
 pub(crate) type EventSender = mpsc::Sender<Result<SourceEvent, ConnectorError>>;
 
@@ -69,38 +71,20 @@ impl From<MySqlError> for Stop {
     }
 }
 
-/// The first event of a group, until the group is known to be a transaction or a statement.
-#[derive(Clone, Debug)]
-struct GroupStart {
-    offset: u64,
-    gtid: Option<String>,
-    timestamp: u32,
-    xa: bool,
-}
-
-/// The event group being read.
-struct OpenGroup {
-    transaction: Arc<Transaction>,
-    /// Already in every target: read, emit nothing.
-    covered: bool,
-    xa: bool,
-    begun: bool,
-}
-
 /// The stream's decoding state.
 pub(crate) struct Decoder {
-    pub(crate) events: EventSender,
-    pub(crate) tables: Tables,
-    pub(crate) resume: Option<BinlogPosition>,
-    pub(crate) file: String,
+    events: EventSender,
+    tables: Tables,
+    resume: Option<BinlogPosition>,
+    file: String,
     /// End of the last event read: where the next event starts.
-    pub(crate) end: u64,
-    pub(crate) gtids: GtidTracker,
+    end: u64,
+    gtids: GtidTracker,
     /// Binlog checksums are on: the first Rotate still carries its 4 bytes.
-    pub(crate) checksum: bool,
-    pub(crate) seen_format_description: bool,
+    checksum: bool,
+    seen_format_description: bool,
     /// Byte sizes of table ids in TABLE_MAP and rows events (6, or 4 for pre-5.1 servers).
-    pub(crate) id_size: usize,
+    id_size: usize,
     start: Option<GroupStart>,
     group: Option<OpenGroup>,
     /// MySQL transaction compression: the end of the payload event holding the group.
@@ -138,7 +122,7 @@ impl Decoder {
     }
 
     /// Reads events until the connection fails or the engine drops the receiver.
-    pub(crate) async fn run(&mut self, mut binlog: BinlogStream, read_timeout: Duration) -> Result<(), Stop> {
+    async fn read_loop(&mut self, mut binlog: BinlogStream, read_timeout: Duration) -> Result<(), Stop> {
         loop {
             let event = match tokio::time::timeout(read_timeout, binlog.next()).await {
                 Err(_) => return Err(super::silent_server(read_timeout).into()),
@@ -160,7 +144,7 @@ impl Decoder {
         self.events.send(Ok(event)).await.map_err(|_| Stop::Closed)
     }
 
-    pub(crate) async fn handle(&mut self, event: &Event) -> Result<(), Stop> {
+    async fn handle(&mut self, event: &Event) -> Result<(), Stop> {
         let header = event.header();
         let event_type = header.event_type_raw();
         let log_pos = u64::from(header.log_pos());
@@ -240,7 +224,8 @@ impl Decoder {
                 }
             }
             EventKind::Heartbeat => {
-                if self.group.is_none() && !in_payload && log_pos > 0 && event_type == events::HEARTBEAT {
+                let between_groups = self.group.is_none() && self.start.is_none() && !in_payload;
+                if between_groups && log_pos > 0 && event_type == events::HEARTBEAT {
                     self.progress(self.position(log_pos)).await?;
                 }
                 return Ok(());
@@ -285,223 +270,6 @@ impl Decoder {
         }
         Ok(())
     }
-
-    fn expect_no_group(&self, what: &str) -> Result<(), MySqlError> {
-        if self.group.is_some() {
-            return Err(MySqlError::Protocol {
-                what: "binlog event group",
-                reason: format!("a {what} at {}:{} inside an unfinished transaction", self.file, self.end),
-            });
-        }
-        Ok(())
-    }
-
-    /// Opens a group whose first event is the pending GTID event (if any) or the one at `offset`.
-    fn open_group(&mut self, offset: u64, timestamp: u32, xa: bool) {
-        let start = self.start.take().unwrap_or(GroupStart { offset, gtid: None, timestamp, xa: false });
-        let position = BinlogPosition { file: self.file.clone(), offset: start.offset, gtid: None };
-        let covered = self.resume.as_ref().is_some_and(|resume| position < *resume);
-        let id = start.gtid.clone().unwrap_or_else(|| format!("{}:{}", self.file, start.offset));
-        let transaction = Arc::new(Transaction {
-            id,
-            position: Position::Binlog(BinlogPosition { gtid: start.gtid, ..position }),
-            commit_time_micros: i64::from(start.timestamp) * 1_000_000,
-            origin: None,
-        });
-        self.group = Some(OpenGroup { transaction, covered, xa: xa || start.xa, begun: false });
-    }
-
-    async fn statement(
-        &mut self,
-        statement: Statement,
-        event_start: u64,
-        timestamp: u32,
-        log_pos: u64,
-    ) -> Result<(), Stop> {
-        let standalone = self.group.is_none();
-        match &statement {
-            Statement::Begin | Statement::XaStart => {
-                self.expect_no_group("BEGIN")?;
-                self.open_group(event_start, timestamp, statement == Statement::XaStart);
-                return Ok(());
-            }
-            Statement::Commit | Statement::Rollback if !standalone => return self.commit(log_pos).await,
-            _ => {}
-        }
-        if standalone {
-            self.open_group(event_start, timestamp, false);
-        }
-        let covered = self.group.as_ref().is_some_and(|group| group.covered);
-        match statement {
-            Statement::Truncate(table) if self.tables.routes.contains(&table) && !covered => {
-                let schema = self.tables.schema_for_truncate(&table).await?;
-                let transaction = self.begin_if_needed().await?;
-                let change =
-                    Change { transaction, table: schema, operation: Operation::Truncate, before: None, after: None };
-                self.emit(SourceEvent::Change(change)).await?;
-            }
-            Statement::RollbackToSavepoint if self.group.as_ref().is_some_and(|group| group.begun) => {
-                return Err(MySqlError::Value {
-                    table: "(transaction)".into(),
-                    column: "-".into(),
-                    type_name: "-".into(),
-                    reason: "a transaction rolled back to a savepoint after logging changes of routed tables \
-                             (it mixed transactional and non-transactional tables); Sluice cannot tell which \
-                             changes remain"
-                        .into(),
-                }
-                .into());
-            }
-            Statement::SchemaChange(tables) => {
-                for table in tables {
-                    if self.tables.routes.contains(&table) {
-                        tracing::info!(table = %table, "schema change of a routed table; its next table map describes it");
-                    }
-                    self.tables.forget(&table);
-                }
-            }
-            Statement::DropSchema(schema) => {
-                for table in self.tables.routes.in_schema(&schema) {
-                    tracing::warn!(table = %table, "routed table dropped with its database; its rows stay in the targets");
-                    self.tables.forget(&table);
-                }
-            }
-            Statement::Unmappable { table, operation } if self.tables.routes.contains(&table) && !covered => {
-                return Err(MySqlError::ResnapshotNeeded {
-                    message: format!(
-                        "ALTER TABLE {table} … {operation} at {} changed rows without row events; the targets \
-                         cannot follow it",
-                        Position::Binlog(self.position(event_start))
-                    ),
-                }
-                .into());
-            }
-            Statement::Dml(names) if !covered => {
-                if let Some(table) = names.into_iter().find(|table| self.tables.routes.contains(table)) {
-                    return Err(MySqlError::Config {
-                        setting: "binlog_format".into(),
-                        message: format!(
-                            "A statement-based change that mentions routed table {table} is in the binlog at {}: \
-                             a session wrote with binlog_format other than ROW. Make every writer use ROW",
-                            Position::Binlog(self.position(event_start))
-                        ),
-                    }
-                    .into());
-                }
-            }
-            _ => {}
-        }
-        if standalone {
-            self.commit(log_pos).await?;
-        }
-        Ok(())
-    }
-
-    async fn rows(&mut self, event_type: u8, body: &[u8]) -> Result<(), Stop> {
-        let Some(group) = &self.group else {
-            return Err(MySqlError::Protocol {
-                what: "rows event",
-                reason: format!("rows outside a transaction at {}:{}", self.file, self.end),
-            }
-            .into());
-        };
-        if group.covered {
-            return Ok(());
-        }
-        let table_id = rows::table_id(body, self.id_size)?;
-        let table = match self.tables.lookup(table_id) {
-            Lookup::Unrouted => return Ok(()),
-            Lookup::Routed(table) => table,
-            Lookup::Unknown => {
-                return Err(MySqlError::Protocol {
-                    what: "rows event",
-                    reason: format!(
-                        "rows for table id {table_id}, which no table map announced, at {}:{}",
-                        self.file, self.end
-                    ),
-                }
-                .into());
-            }
-        };
-        if group.xa {
-            return Err(MySqlError::Config {
-                setting: "source tables".into(),
-                message: format!(
-                    "An XA transaction changed routed table {} at {}:{}; XA transactions are not supported",
-                    table.schema.name, self.file, self.end
-                ),
-            }
-            .into());
-        }
-        let event = rows::parse(event_type, body, self.id_size)?;
-        let operation = event.operation;
-        let transaction = self.begin_if_needed().await?;
-        for images in event.rows(&table)? {
-            let (before, after) = images?;
-            let change = Change {
-                transaction: Arc::clone(&transaction),
-                table: Arc::clone(&table.schema),
-                operation,
-                before,
-                after,
-            };
-            self.emit(SourceEvent::Change(change)).await?;
-        }
-        Ok(())
-    }
-
-    async fn begin_if_needed(&mut self) -> Result<Arc<Transaction>, Stop> {
-        let group = self.group.as_mut().ok_or_else(|| MySqlError::Protocol {
-            what: "binlog event group",
-            reason: "a change outside a transaction".into(),
-        })?;
-        let transaction = Arc::clone(&group.transaction);
-        if !group.begun {
-            group.begun = true;
-            self.emit(SourceEvent::Begin(Arc::clone(&transaction))).await?;
-        }
-        Ok(transaction)
-    }
-
-    /// Ends the open group at `log_pos` (inside a compressed payload: the payload's end).
-    async fn commit(&mut self, log_pos: u64) -> Result<(), Stop> {
-        let end = self.payload_end.take().unwrap_or(log_pos);
-        let Some(group) = self.group.take() else {
-            return Err(MySqlError::Protocol {
-                what: "binlog event group",
-                reason: format!("a commit outside a transaction at {}:{end}", self.file),
-            }
-            .into());
-        };
-        self.end = end;
-        let position = self.position(end);
-        if group.covered {
-            return Ok(());
-        }
-        if group.begun {
-            self.emit(SourceEvent::Commit {
-                transaction: group.transaction,
-                position: Position::Binlog(position.clone()),
-            })
-            .await?;
-            self.last_position = Some(position);
-            return Ok(());
-        }
-        self.progress(position).await
-    }
-
-    /// Emits `Progress(position)` when it is news, at most once per [`PROGRESS_EVERY`].
-    async fn progress(&mut self, position: BinlogPosition) -> Result<(), Stop> {
-        let news = self.last_position.as_ref().is_none_or(|last| position > *last);
-        let throttled = self.last_progress.is_some_and(|at| at.elapsed() < PROGRESS_EVERY);
-        if !news || throttled {
-            return Ok(());
-        }
-        self.emit(SourceEvent::Progress(Position::Binlog(position.clone()))).await?;
-        self.last_position = Some(position);
-        self.last_progress = Some(Instant::now());
-        Ok(())
-    }
 }
 
 /// Runs a decoder until it stops; reports the error on the channel.
@@ -512,7 +280,7 @@ pub(crate) async fn run(
     durable: watch::Receiver<Option<Position>>,
 ) {
     let events = decoder.events.clone();
-    let outcome = decoder.run(binlog, read_timeout).await;
+    let outcome = decoder.read_loop(binlog, read_timeout).await;
     drop(durable);
     match outcome {
         Ok(()) | Err(Stop::Closed) => tracing::info!("mysql source stopped: events receiver dropped"),

@@ -140,8 +140,12 @@ impl Tables {
             return Ok(Arc::clone(schema));
         }
         let described = catalog::describe_source_table(&mut self.catalog, table).await?;
-        let schema =
-            Arc::new(described.unwrap_or_else(|| TableSchema { id: 0, name: table.clone(), columns: Vec::new(), full_before_image: true }));
+        let schema = Arc::new(described.unwrap_or_else(|| TableSchema {
+            id: 0,
+            name: table.clone(),
+            columns: Vec::new(),
+            full_before_image: true,
+        }));
         self.latest.insert(table.clone(), Arc::clone(&schema));
         Ok(schema)
     }

@@ -216,9 +216,9 @@ fn json_array(elements: &[Value]) -> Result<String, TypeError> {
         match element {
             Value::Null => out.push_str("null"),
             Value::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
-            Value::Int(_) | Value::UInt(_) | Value::Year(_) => {
-                out.push_str(&text_form(element).and_then(Result::ok).unwrap_or_default())
-            }
+            Value::Int(v) => out.push_str(&v.to_string()),
+            Value::UInt(v) => out.push_str(&v.to_string()),
+            Value::Year(v) => out.push_str(&v.to_string()),
             Value::Float32(f) if f.is_finite() => out.push_str(&f.to_string()),
             Value::Float64(f) if f.is_finite() => out.push_str(&f.to_string()),
             Value::Decimal(d) if !d.is_special() => out.push_str(d.as_str()),

@@ -1,5 +1,6 @@
 //! Source checks: binlog settings, privileges, server ids, binlog retention
-//! against a checkpoint, and routed tables.
+//! against a checkpoint, and routed tables. Server ids 70001–70006 are
+//! this module's (the source tests count up from 1000).
 
 use std::time::{Duration, Instant};
 
@@ -25,14 +26,14 @@ async fn a_well_configured_mariadb_source_has_no_errors() {
     let tables = [TableName::new(&database.name, "orders"), TableName::new(&database.name, "codes")];
 
     let url = server.url_as(MARIADB_USER, MARIADB_PASSWORD, "");
-    let findings = check_source(&url, 4001, &tables, None).await;
+    let findings = check_source(&url, 70001, &tables, None).await;
     assert!(errors(&findings).is_empty(), "{findings:#?}");
     for setting in ["log_bin", "binlog_format", "binlog_row_image", "binlog_row_metadata"] {
         assert!(findings.iter().any(|f| f.severity == Severity::Ok && f.message.starts_with(setting)), "{setting}");
     }
     assert_eq!(about(&findings, Severity::Ok, "privileges").len(), 2, "{findings:#?}");
     assert_eq!(about(&findings, Severity::Ok, "table ").len(), 2, "{findings:#?}");
-    assert_eq!(about(&findings, Severity::Ok, "server_id 4001").len(), 1, "{findings:#?}");
+    assert_eq!(about(&findings, Severity::Ok, "server_id 70001").len(), 1, "{findings:#?}");
 }
 
 #[test]
@@ -44,7 +45,7 @@ fn statement_binlogs_compression_and_minimal_metadata_are_errors() {
             .setting("log_bin_compress", "ON"),
     );
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
-    let findings = runtime.block_on(check_source(&server.url(""), 4002, &[], None));
+    let findings = runtime.block_on(check_source(&server.url(""), 70002, &[], None));
     let binlog = about(&findings, Severity::Error, "binlog");
     let find = |text: &str| binlog.iter().find(|f| f.message.contains(text)).copied();
     let format = find("binlog_format is STATEMENT").unwrap_or_else(|| panic!("{findings:#?}"));
@@ -63,7 +64,7 @@ async fn missing_tables_and_tables_without_a_usable_key_are_errors() {
     conn.query_drop("CREATE TABLE nullable_unique (a int NULL, UNIQUE KEY (a))").await.unwrap();
     let tables = ["loose", "nullable_unique", "absent"].map(|name| TableName::new(&database.name, name));
 
-    let findings = check_source(&server.url(""), 4003, &tables, None).await;
+    let findings = check_source(&server.url(""), 70003, &tables, None).await;
     let table_errors = about(&findings, Severity::Error, "table ");
     assert_eq!(table_errors.len(), 3, "{findings:#?}");
     assert!(table_errors[0].message.contains("neither a primary key"));
@@ -84,7 +85,7 @@ async fn an_account_without_replication_privileges_or_table_access_gets_the_gran
     root.query_drop(format!("GRANT SHOW VIEW ON `{}`.closed TO '{user}'@'%'", database.name)).await.unwrap();
 
     let tables = ["open", "closed"].map(|name| TableName::new(&database.name, name));
-    let findings = check_source(&server.url_as(&user, "pw", ""), 4004, &tables, None).await;
+    let findings = check_source(&server.url_as(&user, "pw", ""), 70004, &tables, None).await;
     let privileges = about(&findings, Severity::Error, "privileges");
     assert_eq!(privileges.len(), 2, "{findings:#?}");
     assert!(privileges[0].fix.as_deref().unwrap().starts_with("GRANT REPLICATION SLAVE ON *.*"));
@@ -106,11 +107,11 @@ async fn server_ids_of_the_server_or_a_connected_replica_are_errors() {
 
     // A registered binlog reader, as a replica or a running pipeline is.
     let replica = Conn::new(mysql_async::Opts::from_url(&server.url("")).unwrap()).await.unwrap();
-    let _stream = replica.get_binlog_stream(BinlogStreamRequest::new(4005)).await.unwrap();
+    let _stream = replica.get_binlog_stream(BinlogStreamRequest::new(70005)).await.unwrap();
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
-        let findings: Vec<Finding> = check_source(&server.url(""), 4005, &[], None).await;
-        let clash = about(&findings, Severity::Error, "server_id 4005");
+        let findings: Vec<Finding> = check_source(&server.url(""), 70005, &[], None).await;
+        let clash = about(&findings, Severity::Error, "server_id 70005");
         if clash.len() == 1 && clash[0].message.contains("connected replica") {
             break;
         }
@@ -132,14 +133,14 @@ fn checkpoints_into_purged_or_expiring_binlogs_are_reported() {
             .unwrap()
             .map(|row: mysql_async::Row| (row.get::<String, _>(0).unwrap(), row.get::<u64, _>(1).unwrap()))
             .unwrap();
-        let current = check_source(&url, 4006, &[], Some(&at(&first.0, first.1))).await;
+        let current = check_source(&url, 70006, &[], Some(&at(&first.0, first.1))).await;
         assert!(about(&current, Severity::Ok, "checkpoint")[0].message.contains("current binlog file"), "{current:#?}");
-        let beyond = check_source(&url, 4006, &[], Some(&at(&first.0, first.1 + 1_000_000))).await;
+        let beyond = check_source(&url, 70006, &[], Some(&at(&first.0, first.1 + 1_000_000))).await;
         assert!(about(&beyond, Severity::Error, "checkpoint")[0].message.contains("beyond the end"), "{beyond:#?}");
 
         conn.query_drop("FLUSH BINARY LOGS").await.unwrap();
         conn.query_drop("FLUSH BINARY LOGS").await.unwrap();
-        let never_purged = check_source(&url, 4006, &[], Some(&at(&first.0, 4))).await;
+        let never_purged = check_source(&url, 70006, &[], Some(&at(&first.0, 4))).await;
         assert!(
             about(&never_purged, Severity::Ok, "checkpoint")[0].message.contains("not purged automatically"),
             "{never_purged:#?}"
@@ -150,7 +151,7 @@ fn checkpoints_into_purged_or_expiring_binlogs_are_reported() {
         conn.query_drop("SET GLOBAL binlog_expire_logs_seconds = 1").await.unwrap();
         let deadline = Instant::now() + Duration::from_secs(30);
         loop {
-            let findings = check_source(&url, 4006, &[], Some(&at(&first.0, 4))).await;
+            let findings = check_source(&url, 70006, &[], Some(&at(&first.0, 4))).await;
             let warnings = about(&findings, Severity::Warning, "checkpoint");
             if warnings.first().is_some_and(|w| w.message.contains("purges binlogs after")) {
                 break;
@@ -174,7 +175,7 @@ fn checkpoints_into_purged_or_expiring_binlogs_are_reported() {
             conn.query_drop(format!("PURGE BINARY LOGS TO '{second}'")).await.unwrap();
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
-        let purged = check_source(&url, 4006, &[], Some(&at(&first.0, 4))).await;
+        let purged = check_source(&url, 70006, &[], Some(&at(&first.0, 4))).await;
         let gone = about(&purged, Severity::Error, "checkpoint");
         assert!(gone[0].message.contains("no longer on the server"), "{purged:#?}");
         assert!(gone[0].fix.as_deref().unwrap().contains("new snapshot"));

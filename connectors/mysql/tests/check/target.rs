@@ -39,7 +39,7 @@ async fn a_matching_target_has_no_errors_and_its_offsets_table_can_be_created() 
         &["id"],
     );
     let offsets = TableName::new(&database.name, "offsets");
-    let findings = check_target(&database.url(), &[orders], &offsets).await;
+    let findings = check_target(&database.url(), &offsets, &[orders]).await;
     assert!(errors(&findings).is_empty(), "{findings:#?}");
     assert!(findings.iter().all(|f| f.severity == Severity::Ok), "{findings:#?}");
     assert!(about(&findings, Severity::Ok, "offsets table")[0].message.contains("will create"), "{findings:#?}");
@@ -64,7 +64,7 @@ async fn missing_tables_columns_keys_and_unfilled_columns_are_errors() {
     let flat = expectation(TableName::new(&database.name, "flat"), &[("id", Some(INT))], &["id"]);
     let absent = expectation(TableName::new(&database.name, "absent"), &[("id", Some(INT))], &["id"]);
     let offsets = TableName::new(&database.name, "offsets");
-    let findings = check_target(&database.url(), &[items, flat, absent], &offsets).await;
+    let findings = check_target(&database.url(), &offsets, &[items, flat, absent]).await;
 
     let name = &database.name;
     let error_about = |subject: String, text: &str| {
@@ -103,7 +103,7 @@ async fn types_that_cannot_fit_are_errors_and_narrowing_is_a_warning() {
         &["id"],
     );
     let offsets = TableName::new(&database.name, "offsets");
-    let findings = check_target(&database.url(), &[typed], &offsets).await;
+    let findings = check_target(&database.url(), &offsets, &[typed]).await;
     let name = &database.name;
     assert!(about(&findings, Severity::Warning, &format!("column {name}.typed.n"))[0].message.contains("range"));
     assert!(
@@ -126,7 +126,7 @@ async fn missing_privileges_and_an_uncreatable_offsets_table_get_the_grants() {
 
     let items = expectation(TableName::new(&database.name, "items"), &[("id", Some(INT))], &["id"]);
     let offsets = TableName::new(&database.name, "offsets");
-    let findings = check_target(&database.url_as(&user, "pw"), &[items], &offsets).await;
+    let findings = check_target(&database.url_as(&user, "pw"), &offsets, &[items]).await;
     let name = &database.name;
     let table = about(&findings, Severity::Error, &format!("table {name}.items"));
     assert!(table[0].message.contains("lacks INSERT, UPDATE, DELETE"), "{findings:#?}");

@@ -131,3 +131,39 @@ async fn other_tables_produce_no_changes_but_the_position_advances() {
     assert_eq!(routed.changes.len(), 1);
     assert!(routed.commit > target);
 }
+
+#[tokio::test]
+async fn positions_follow_the_stream_into_a_new_binlog_file() {
+    let database = MariaDbServer::shared().create_database("src_rotate").await;
+    execute(&database, "CREATE TABLE t (id INT PRIMARY KEY)").await;
+    let mut stream = start(config(&database, &["t"]), None).await;
+    execute(&database, "INSERT INTO t VALUES (1); FLUSH BINARY LOGS; INSERT INTO t VALUES (2);").await;
+    let first = next_transaction(&mut stream).await;
+    let second = next_transaction(&mut stream).await;
+    assert_ne!(first.commit.file, second.commit.file);
+    assert!(first.commit < second.commit);
+    assert!(second.commit <= server_position(&database).await);
+    // Resuming in the new file works from the position the stream reported.
+    stream.task.abort();
+    let mut resumed = start(config(&database, &["t"]), Some(Position::Binlog(first.commit.clone()))).await;
+    assert_eq!(next_transaction(&mut resumed).await.transaction.id, second.transaction.id);
+}
+
+#[tokio::test]
+async fn xa_transactions_pass_on_other_tables_and_stop_the_stream_on_routed_ones() {
+    let database = MariaDbServer::shared().create_database("src_xa").await;
+    execute(&database, "CREATE TABLE routed (id INT PRIMARY KEY); CREATE TABLE other (id INT PRIMARY KEY)").await;
+    let mut stream = start(config(&database, &["routed"]), None).await;
+    execute(
+        &database,
+        "XA START 'a'; INSERT INTO other VALUES (1); XA END 'a'; XA PREPARE 'a'; XA COMMIT 'a';
+         INSERT INTO routed VALUES (1);",
+    )
+    .await;
+    let routed = next_transaction(&mut stream).await;
+    assert_eq!(routed.changes[0].after, Some(vec![Value::Int(1)]));
+    execute(&database, "XA START 'b'; INSERT INTO routed VALUES (2); XA END 'b'; XA PREPARE 'b'; XA COMMIT 'b';").await;
+    let error = next_error(&mut stream).await;
+    assert_eq!(error.kind, sluice_api::ErrorKind::Data, "{error}");
+    assert!(error.to_string().contains("XA"), "{error}");
+}

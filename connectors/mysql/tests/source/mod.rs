@@ -5,6 +5,7 @@
 //! database and its own replica server id) unless they restart, purge or
 //! reconfigure it.
 
+mod catalog;
 mod changes;
 mod failures;
 mod schema_changes;

@@ -242,7 +242,7 @@ impl MariaDbServer {
         OsUser::get()
             .give(&self.root)
             .unwrap_or_else(|err| panic!("Could not hand {} to the mysql user: {err}", self.root.display()));
-        install(&self.root, &self.data_dir);
+        install(&self.layout());
     }
 
     /// The port is picked by binding 127.0.0.1:0 and letting go of it, so
