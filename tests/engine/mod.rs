@@ -2,5 +2,6 @@
 
 mod cli;
 mod crash;
+mod mysql;
 mod replication;
 mod support;

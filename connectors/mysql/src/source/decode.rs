@@ -167,9 +167,8 @@ pub(crate) fn decode_cell(plan: &CellPlan, reader: &mut Reader<'_>) -> Result<Va
             if labels.len() < 64 && mask >> labels.len() != 0 {
                 return Err("the SET value has bits beyond the column's labels".into());
             }
-            Value::Set(
-                labels.iter().enumerate().filter(|(i, _)| mask & (1 << i) != 0).map(|(_, l)| l.clone()).collect(),
-            )
+            let chosen = |i: usize| 1u64.checked_shl(i as u32).is_some_and(|bit| mask & bit != 0);
+            Value::Set(labels.iter().enumerate().filter(|(i, _)| chosen(*i)).map(|(_, l)| l.clone()).collect())
         }
     })
 }

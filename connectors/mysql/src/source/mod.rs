@@ -58,9 +58,10 @@ use tables::{Routes, Tables};
 #[derive(Clone, Debug)]
 pub struct MySqlSourceConfig {
     /// Connection URL (already `${ENV}`-interpolated), e.g.
-    /// `mysql://sluice:secret@db:3306/?require_ssl=true`. The user needs
-    /// REPLICATION SLAVE and REPLICATION CLIENT (MariaDB: BINLOG MONITOR)
-    /// and SELECT on the routed tables' information_schema rows.
+    /// `mysql://sluice:secret@db:3306/?ssl-mode=verify_identity&ssl-ca=/etc/ca.pem`
+    /// (see `connect.rs`). The user needs REPLICATION SLAVE and REPLICATION
+    /// CLIENT (MariaDB: BINLOG MONITOR) and SELECT on the routed tables
+    /// (for their information_schema rows and indexes).
     pub url: String,
     /// The replica server id Sluice registers with: unique among the
     /// server's replicas and different from its own `server_id`.
@@ -110,7 +111,7 @@ impl MySqlSource {
 
     async fn open(self, resume: Option<Position>) -> Result<SourceStream, MySqlError> {
         let config = self.config;
-        let mut conn = connect_source(&config.url).await?;
+        let mut conn = connect(&config.url).await?;
         let server = server::check_prerequisites(&mut conn, config.server_id).await?;
         let mariadb = server.flavor == Flavor::MariaDb;
         let logs = server::binary_logs(&mut conn).await?;
@@ -141,7 +142,7 @@ impl MySqlSource {
             }
         };
         let collations = catalog::load_collations(&mut conn, mariadb).await?;
-        let catalog_conn = connect_source(&config.url).await?;
+        let catalog_conn = connect(&config.url).await?;
 
         let heartbeat_nanos = config.heartbeat.as_nanos().clamp(1_000_000, 4_294_967_000_000_000);
         let setup = [
@@ -201,17 +202,6 @@ impl Source for MySqlSource {
     async fn start(self, resume: Option<Position>) -> Result<SourceStream, ConnectorError> {
         Box::pin(self.open(resume)).await.map_err(ConnectorError::from)
     }
-}
-
-/// Opens a connection with the connector's `connect`, on a blocking thread:
-/// its future is not `Send` (it holds a `&dyn Fn` across an await), and a
-/// source must start from a `Send` future.
-async fn connect_source(url: &str) -> Result<mysql_async::Conn, MySqlError> {
-    let url = url.to_owned();
-    let runtime = tokio::runtime::Handle::current();
-    tokio::task::spawn_blocking(move || runtime.block_on(connect(&url)))
-        .await
-        .map_err(|_| MySqlError::Protocol { what: "connection", reason: "the connecting thread failed".into() })?
 }
 
 /// A binlog read failed. Error 1236 means the server cannot send the binlog

@@ -154,7 +154,7 @@ fn any_plan() -> impl Strategy<Value = CellPlan> {
             special
         }),
         (0u8..6).prop_map(|length_bytes| CellPlan::Json { length_bytes }),
-        (0u8..10).prop_map(|pack_length| CellPlan::Set { pack_length, labels: vec!["x".into(); 3] }),
+        (0u8..10, 0usize..70).prop_map(|(pack_length, n)| CellPlan::Set { pack_length, labels: vec!["x".into(); n] }),
         (0u8..4).prop_map(|pack_length| CellPlan::Enum { pack_length, labels: vec!["x".into(); 3] }),
     ]
 }

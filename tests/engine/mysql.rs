@@ -1,0 +1,353 @@
+//! MySQL/MariaDB through the engine, every direction: MariaDB → MariaDB,
+//! MariaDB → PostgreSQL, PostgreSQL → MariaDB. Private MariaDB servers
+//! (row binlog, FULL metadata) come from sluice-testkit.
+
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::{Duration, Instant};
+
+use mysql_async::prelude::Queryable;
+use sluice_testkit::{MariaDbServer, PgServer, TestDatabase, TestMariaDb};
+
+use super::support::{Sluice, digest};
+
+const WAIT: Duration = Duration::from_secs(90);
+
+/// Replica server ids must be unique per source server; tests share one.
+fn server_id() -> u32 {
+    static NEXT: AtomicU32 = AtomicU32::new(0);
+    7000 + (std::process::id() % 1000) * 50 + NEXT.fetch_add(1, Ordering::Relaxed)
+}
+
+fn write_config(dir: &std::path::Path, source: &str, target: &str, routes: &str) -> std::path::PathBuf {
+    let path = dir.join("sluice.toml");
+    std::fs::write(
+        &path,
+        format!("[checkpoints]\npath = \"{}\"\n\n{source}\n{target}\n{routes}", dir.join("state").display()),
+    )
+    .unwrap();
+    path
+}
+
+fn mysql_source(db: &TestMariaDb) -> String {
+    format!("[sources.src]\nkind = \"mysql\"\nurl = \"{}\"\nserver_id = {}\n", db.url(), server_id())
+}
+
+/// The offsets table lives in the test's own database: the default
+/// `sluice.offsets` is server-wide, and tests share the server.
+fn mysql_target(db: &TestMariaDb) -> String {
+    format!(
+        "[targets.dst]\nkind = \"mysql\"\nurl = \"{}\"\noffsets_table = \"{}.sluice_offsets\"\n",
+        db.url(),
+        db.name
+    )
+}
+
+fn pg_target(db: &TestDatabase) -> String {
+    format!("[targets.dst]\nkind = \"postgres\"\nurl = \"{}\"\n", db.url())
+}
+
+fn route(table: &str, into: &str) -> String {
+    format!("[[routes]]\nsource = \"src\"\ntable = \"{table}\"\ntarget = \"dst\"\ninto = \"{into}\"\n\n")
+}
+
+/// Rows of a MariaDB query as text (NULL as "NULL"), sorted.
+async fn maria_rows(conn: &mut mysql_async::Conn, query: &str) -> Vec<Vec<String>> {
+    let rows: Vec<mysql_async::Row> = conn.query(query).await.unwrap_or_else(|e| panic!("{query}: {e}"));
+    let mut out: Vec<Vec<String>> = rows
+        .into_iter()
+        .map(|row| {
+            (0..row.len())
+                .map(|i| match row.as_ref(i) {
+                    Some(mysql_async::Value::NULL) | None => "NULL".to_owned(),
+                    Some(mysql_async::Value::Bytes(bytes)) => String::from_utf8_lossy(bytes).into_owned(),
+                    Some(other) => other.as_sql(true).trim_matches('\'').to_owned(),
+                })
+                .collect()
+        })
+        .collect();
+    out.sort();
+    out
+}
+
+async fn pg_rows(client: &tokio_postgres::Client, query: &str) -> Vec<Vec<String>> {
+    let rows = client.query(query, &[]).await.unwrap_or_else(|e| panic!("{query}: {e}"));
+    let mut out: Vec<Vec<String>> = rows
+        .iter()
+        .map(|row| (0..row.len()).map(|i| row.get::<_, Option<String>>(i).unwrap_or_else(|| "NULL".into())).collect())
+        .collect();
+    out.sort();
+    out
+}
+
+async fn wait_until<F, Fut>(sluice: &mut Sluice, what: &str, mut check: F)
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = bool>,
+{
+    let deadline = Instant::now() + WAIT;
+    while !check().await {
+        sluice.assert_running();
+        assert!(Instant::now() < deadline, "{what} not reached within {WAIT:?}\n{}", sluice.log_tail());
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// Waits until sluice has registered as a binlog reader (a Binlog Dump thread).
+async fn wait_binlog_streaming(conn: &mut mysql_async::Conn, sluice: &mut Sluice) {
+    let deadline = Instant::now() + WAIT;
+    loop {
+        let dumps: Vec<String> = conn
+            .query("SELECT COMMAND FROM information_schema.PROCESSLIST WHERE COMMAND LIKE 'Binlog Dump%'")
+            .await
+            .unwrap();
+        if !dumps.is_empty() {
+            return;
+        }
+        sluice.assert_running();
+        assert!(Instant::now() < deadline, "sluice did not start reading the binlog\n{}", sluice.log_tail());
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+const MARIA_TABLE: &str = "CREATE TABLE orders (
+    id BIGINT UNSIGNED PRIMARY KEY,
+    amount DECIMAL(65,30) NOT NULL,
+    qty INT NOT NULL,
+    note VARCHAR(100) CHARACTER SET gbk,
+    status ENUM('new','paid','shipped') NOT NULL,
+    placed DATETIME(6) NOT NULL,
+    stamped TIMESTAMP(6) NULL,
+    doc JSON
+)";
+
+const MARIA_ROWS: &str = "INSERT INTO orders VALUES
+    (18446744073709551615, 99999999999999999999999999999999999.999999999999999999999999999999, -2147483648,
+     '订单备注', 'new', '2024-02-29 23:59:59.999999', '2024-02-29 23:59:59.999999', '{\"a\": [1, 2.5]}'),
+    (1, 0.000000000000000000000000000001, 7, NULL, 'paid', '1000-01-01 00:00:00.000000', '1970-01-01 00:00:01.000000', NULL),
+    (2, -1.5, 0, 'plain', 'shipped', '9999-12-31 23:59:59.999999', NULL, '[]')";
+
+#[tokio::test(flavor = "multi_thread")]
+async fn mariadb_to_mariadb_replicates_every_operation_and_type_exactly() {
+    let server = MariaDbServer::shared();
+    let source = server.create_database("m2m_src").await;
+    let target = server.create_database("m2m_dst").await;
+    let mut source_conn = source.connect().await;
+    let mut target_conn = target.connect().await;
+    source_conn.query_drop(MARIA_TABLE).await.unwrap();
+    target_conn.query_drop(MARIA_TABLE).await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let config = write_config(
+        dir.path(),
+        &mysql_source(&source),
+        &mysql_target(&target),
+        &route(&format!("{}.orders", source.name), &format!("{}.orders", target.name)),
+    );
+    let mut sluice = Sluice::spawn(&config, dir.path());
+    wait_binlog_streaming(&mut source_conn, &mut sluice).await;
+    source_conn.query_drop(MARIA_ROWS).await.unwrap();
+    source_conn.query_drop("UPDATE orders SET qty = qty + 1, status = 'shipped' WHERE id = 1").await.unwrap();
+    source_conn.query_drop("UPDATE orders SET id = 3 WHERE id = 2").await.unwrap();
+    source_conn.query_drop("DELETE FROM orders WHERE id = 1").await.unwrap();
+    let query = "SELECT id, amount, qty, note, status, placed, stamped, doc FROM orders";
+    let expected = maria_rows(&mut source_conn, query).await;
+    assert_eq!(expected.len(), 2);
+    wait_until(&mut sluice, "target equal to source", || {
+        let target = &target;
+        let expected = &expected;
+        async move { maria_rows(&mut target.connect().await, query).await == *expected }
+    })
+    .await;
+    assert_eq!(sluice.terminate(), Some(0));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn mariadb_to_postgres_converts_every_type_exactly() {
+    let server = MariaDbServer::shared();
+    let source = server.create_database("m2p_src").await;
+    let mut source_conn = source.connect().await;
+    source_conn.query_drop(MARIA_TABLE).await.unwrap();
+    let target = PgServer::shared().create_database("m2p_dst").await;
+    let target_client = target.connect().await;
+    target_client
+        .batch_execute(
+            "CREATE TABLE orders (id numeric(20) PRIMARY KEY, amount numeric(65,30) NOT NULL, qty int NOT NULL, note text,
+             status text NOT NULL, placed timestamp(6) NOT NULL, stamped timestamptz, doc jsonb)",
+        )
+        .await
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let config = write_config(
+        dir.path(),
+        &mysql_source(&source),
+        &pg_target(&target),
+        &route(&format!("{}.orders", source.name), "public.orders"),
+    );
+    let mut sluice = Sluice::spawn(&config, dir.path());
+    wait_binlog_streaming(&mut source_conn, &mut sluice).await;
+    source_conn.query_drop(MARIA_ROWS).await.unwrap();
+    source_conn.query_drop("UPDATE orders SET note = '更新' WHERE id = 2").await.unwrap();
+    wait_until(&mut sluice, "three rows in the target", || async { digest(&target_client, "orders").await.0 == 3 })
+        .await;
+    target_client.batch_execute("SET TimeZone = 'UTC'").await.unwrap();
+    let rows = pg_rows(
+        &target_client,
+        "SELECT id::text, amount::text, qty::text, note, status, placed::text, stamped::text, doc::text FROM orders",
+    )
+    .await;
+    assert_eq!(
+        rows,
+        vec![
+            vec![
+                "1",
+                "0.000000000000000000000000000001",
+                "7",
+                "NULL",
+                "paid",
+                "1000-01-01 00:00:00",
+                "1970-01-01 00:00:01+00",
+                "NULL",
+            ],
+            vec![
+                "18446744073709551615",
+                "99999999999999999999999999999999999.999999999999999999999999999999",
+                "-2147483648",
+                "订单备注",
+                "new",
+                "2024-02-29 23:59:59.999999",
+                "2024-02-29 23:59:59.999999+00",
+                "{\"a\": [1, 2.5]}",
+            ],
+            vec![
+                "2",
+                "-1.500000000000000000000000000000",
+                "0",
+                "更新",
+                "shipped",
+                "9999-12-31 23:59:59.999999",
+                "NULL",
+                "[]"
+            ],
+        ]
+        .into_iter()
+        .map(|r| r.into_iter().map(str::to_owned).collect::<Vec<_>>())
+        .collect::<Vec<_>>()
+    );
+    assert_eq!(sluice.terminate(), Some(0));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn postgres_to_mariadb_maps_numeric_timestamptz_uuid_jsonb_bytea_and_text() {
+    let source = PgServer::shared().create_database("p2m_src").await;
+    let source_client = source.connect().await;
+    source_client
+        .batch_execute(
+            "CREATE TABLE items (id bigint PRIMARY KEY, price numeric(30,10), at timestamptz, ref uuid, doc jsonb,
+             blob bytea, name text)",
+        )
+        .await
+        .unwrap();
+    let target = MariaDbServer::shared().create_database("p2m_dst").await;
+    let mut target_conn = target.connect().await;
+    target_conn
+        .query_drop(
+            "CREATE TABLE items (id BIGINT PRIMARY KEY, price DECIMAL(30,10), at DATETIME(6), ref CHAR(36), doc JSON,
+             `blob` LONGBLOB, name TEXT CHARACTER SET utf8mb4)",
+        )
+        .await
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let slot = format!("p2m_{}", std::process::id());
+    let config = write_config(
+        dir.path(),
+        &format!(
+            "[sources.src]\nkind = \"postgres\"\nurl = \"{}\"\nslot = \"{slot}\"\npublication = \"{slot}\"\n",
+            source.url()
+        ),
+        &mysql_target(&target),
+        &route("public.items", &format!("{}.items", target.name)),
+    );
+    let mut sluice = Sluice::spawn(&config, dir.path());
+    let streaming = super::support::STREAMING;
+    wait_until(&mut sluice, "slot streaming", || async {
+        source_client.query_one(streaming, &[&slot]).await.unwrap().get::<_, i64>(0) == 1
+    })
+    .await;
+    source_client
+        .batch_execute(
+            "INSERT INTO items VALUES
+             (1, 12345678901234567890.0123456789, '2024-06-30 23:59:59.123456+08', 'a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11',
+              '{\"k\": [1, \"x\"]}', '\\x00ff10', 'Grüße 漢字 🎉'),
+             (2, NULL, NULL, NULL, NULL, NULL, NULL);
+             UPDATE items SET name = 'renamed' WHERE id = 2;",
+        )
+        .await
+        .unwrap();
+    let query = "SELECT id, price, at, ref, doc, HEX(`blob`), name FROM items";
+    wait_until(&mut sluice, "two rows in MariaDB", || {
+        let target = &target;
+        async move { maria_rows(&mut target.connect().await, query).await.len() == 2 }
+    })
+    .await;
+    let rows = maria_rows(&mut target_conn, query).await;
+    assert_eq!(rows[0][1], "12345678901234567890.0123456789");
+    assert_eq!(rows[0][2], "2024-06-30 15:59:59.123456", "timestamptz arrives as UTC");
+    assert_eq!(rows[0][3], "a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11");
+    assert!(rows[0][4].contains("\"k\"") && rows[0][4].contains("\"x\""), "{:?}", rows[0][4]);
+    assert_eq!(rows[0][5], "00FF10");
+    assert_eq!(rows[0][6], "Grüße 漢字 🎉");
+    assert_eq!(rows[1][6], "renamed");
+    assert_eq!(sluice.terminate(), Some(0));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn mariadb_kill_9_mid_workload_then_restart_ends_equal_in_postgres() {
+    let server = MariaDbServer::shared();
+    let source = server.create_database("m2p_kill_src").await;
+    let mut source_conn = source.connect().await;
+    source_conn
+        .query_drop("CREATE TABLE events (id BIGINT PRIMARY KEY, n INT NOT NULL, payload VARCHAR(64))")
+        .await
+        .unwrap();
+    let target = PgServer::shared().create_database("m2p_kill_dst").await;
+    let target_client = target.connect().await;
+    target_client
+        .batch_execute("CREATE TABLE events (id bigint PRIMARY KEY, n int NOT NULL, payload text)")
+        .await
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let config = write_config(
+        dir.path(),
+        &mysql_source(&source),
+        &pg_target(&target),
+        &route(&format!("{}.events", source.name), "public.events"),
+    );
+    let mut sluice = Sluice::spawn(&config, dir.path());
+    wait_binlog_streaming(&mut source_conn, &mut sluice).await;
+    let mut writer = source.connect().await;
+    let workload = tokio::spawn(async move {
+        for t in 0..300i64 {
+            let values: Vec<String> =
+                (0..100).map(|i| format!("({}, {t}, MD5({}))", t * 100 + i + 1, t * 100 + i)).collect();
+            writer.query_drop(format!("INSERT INTO events VALUES {}", values.join(","))).await.unwrap();
+            writer.query_drop(format!("UPDATE events SET n = n + 1 WHERE id = {}", t * 100 + 1)).await.unwrap();
+        }
+    });
+    wait_until(&mut sluice, "a third of the rows applied", || async {
+        digest(&target_client, "events").await.0 >= 10_000
+    })
+    .await;
+    sluice.kill9();
+    workload.await.unwrap();
+    let mut sluice = Sluice::spawn(&config, dir.path());
+    let query = "SELECT id, n, payload FROM events";
+    let expected = maria_rows(&mut source_conn, query).await;
+    assert_eq!(expected.len(), 30_000);
+    let pg_query = "SELECT id::text, n::text, payload FROM events";
+    wait_until(&mut sluice, "target equal to source after restart", || {
+        let expected = &expected;
+        let target_client = &target_client;
+        async move { pg_rows(target_client, pg_query).await == *expected }
+    })
+    .await;
+    assert_eq!(sluice.terminate(), Some(0));
+}
