@@ -198,6 +198,16 @@ fn cpu_seconds(pid: u32) -> Option<f64> {
     Some(ticks / 100.0)
 }
 
+impl Drop for Consumer {
+    /// A failed run must not leave a sluice process behind.
+    fn drop(&mut self) {
+        if let Consumer::Sluice { child: Some(child), .. } = self {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
 async fn wait_until<F, Fut>(limit: Duration, mut check: F) -> Result<()>
 where
     F: FnMut() -> Fut,

@@ -141,13 +141,15 @@ async fn main() -> Result<()> {
 
     println!("== starting sluice run (log: .demo/sluice.log)");
     let log = std::fs::File::create(work.join("sluice.log"))?;
-    let mut sluice = Command::new(&sluice_bin)
-        .args(["run", "-c"])
-        .arg(&config_path)
-        .stdout(Stdio::null())
-        .stderr(log)
-        .spawn()
-        .context("starting sluice")?;
+    let mut sluice = Running(
+        Command::new(&sluice_bin)
+            .args(["run", "-c"])
+            .arg(&config_path)
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .context("starting sluice")?,
+    );
     wait_for_slot(&erp_client, &mut sluice).await?;
 
     println!("== generator writing for {seconds} s: new customers, orders with lines, stock moves, status changes");
@@ -202,6 +204,31 @@ async fn main() -> Result<()> {
     }
     println!("== demo complete: the reporting database equals the ERP");
     Ok(())
+}
+
+/// The sluice child process; killed if the demo fails before stopping it.
+struct Running(Child);
+
+impl std::ops::Deref for Running {
+    type Target = Child;
+    fn deref(&self) -> &Child {
+        &self.0
+    }
+}
+
+impl std::ops::DerefMut for Running {
+    fn deref_mut(&mut self) -> &mut Child {
+        &mut self.0
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        if let Ok(None) = self.0.try_wait() {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
 }
 
 async fn wait_for_slot(client: &Client, sluice: &mut Child) -> Result<()> {

@@ -239,7 +239,7 @@ async fn check_resumable(
         });
     }
     if let Some(confirmed) = bookmark.confirmed
-        && !confirmed.is_covered_by(resume)
+        && confirmed > *resume
     {
         return Err(PipelineError::ResnapshotNeeded {
             source_name: source_name.to_owned(),

@@ -35,11 +35,7 @@ fn mysql_source(db: &TestMariaDb) -> String {
 /// The offsets table lives in the test's own database: the default
 /// `sluice.offsets` is server-wide, and tests share the server.
 fn mysql_target(db: &TestMariaDb) -> String {
-    format!(
-        "[targets.dst]\nkind = \"mysql\"\nurl = \"{}\"\noffsets_table = \"{}.sluice_offsets\"\n",
-        db.url(),
-        db.name
-    )
+    format!("[targets.dst]\nkind = \"mysql\"\nurl = \"{}\"\noffsets_table = \"{}.sluice_offsets\"\n", db.url(), db.name)
 }
 
 fn pg_target(db: &TestDatabase) -> String {
