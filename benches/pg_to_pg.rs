@@ -143,7 +143,7 @@ impl Consumer {
                 Command::new(env!("CARGO_BIN_EXE_sluice"))
                     .args(["run", "-c"])
                     .arg(&*config)
-                    .env("SLUICE_LOG", "warn")
+                    .env("SLUICE_LOG", std::env::var("BENCH_SLUICE_LOG").unwrap_or_else(|_| "warn".into()))
                     .stdout(Stdio::null())
                     .stderr(log_file)
                     .spawn()?,

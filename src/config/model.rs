@@ -47,6 +47,11 @@ pub struct ApplySection {
     /// boundary after it has been open this long, even if more changes are
     /// waiting. When no change is waiting it is committed at once.
     pub max_batch_delay_ms: u64,
+    /// When the stream is light, a target commit follows each source
+    /// transaction at once — but at most one commit per this many
+    /// milliseconds: a burst of small transactions shares a commit. 0
+    /// commits every transaction separately.
+    pub commit_coalesce_ms: u64,
     /// Rows per statement sent to a target (one multi-row statement per run of same-shaped writes).
     pub max_rows_per_statement: usize,
     /// Events buffered between the source reader and the writers (backpressure bound).
@@ -58,6 +63,7 @@ impl Default for ApplySection {
         ApplySection {
             max_batch_rows: 10_000,
             max_batch_delay_ms: 200,
+            commit_coalesce_ms: 5,
             max_rows_per_statement: 5_000,
             queue_capacity: 8_192,
         }

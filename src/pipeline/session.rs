@@ -136,6 +136,7 @@ pub(super) async fn run_session(
             settings: WriterSettings {
                 max_batch_rows: config.apply.max_batch_rows,
                 max_batch_delay: Duration::from_millis(config.apply.max_batch_delay_ms),
+                commit_coalesce: Duration::from_millis(config.apply.commit_coalesce_ms),
                 max_rows_per_statement: config.apply.max_rows_per_statement,
             },
             input: input_rx,

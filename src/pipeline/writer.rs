@@ -7,10 +7,13 @@
 //! duplicate effect. Writes go to the sink as they come (bounded memory even
 //! for a million-row transaction) inside one open target transaction; the
 //! target transaction is committed only at a source commit boundary, so a
-//! target never shows half a source transaction. When to commit: at once if
-//! no more input is waiting (low latency when the stream is light), else
-//! when `max_batch_rows` writes or `max_batch_delay` have accumulated (many
-//! source transactions per target commit under load — group commit).
+//! target never shows half a source transaction. When to commit: when no
+//! more input is waiting (low latency when the stream is light) — but not
+//! more often than once per `commit_coalesce` (a burst of small source
+//! transactions then shares one target commit instead of paying a round
+//! trip and a flush each) — or when `max_batch_rows` writes or
+//! `max_batch_delay` have accumulated (many source transactions per target
+//! commit under load — group commit).
 //! After each commit the writer publishes its durable position.
 
 use std::sync::Arc;
@@ -43,6 +46,7 @@ pub(super) struct Durable {
 pub(super) struct WriterSettings {
     pub(super) max_batch_rows: usize,
     pub(super) max_batch_delay: Duration,
+    pub(super) commit_coalesce: Duration,
     pub(super) max_rows_per_statement: usize,
 }
 
@@ -71,7 +75,27 @@ impl Writer {
         let mut pending: Option<(Position, i64)> = None;
         let mut skipped_transactions = 0u64;
 
-        while let Some(input) = self.input.recv().await {
+        let mut last_commit: Option<Instant> = None;
+        // Set while a due commit waits for the coalescing window to pass.
+        let mut coalesce_until: Option<Instant> = None;
+        loop {
+            let input = match coalesce_until {
+                Some(deadline) => match tokio::time::timeout_at(deadline.into(), self.input.recv()).await {
+                    Ok(input) => input,
+                    Err(_elapsed) => {
+                        coalesce_until = None;
+                        if !in_transaction && let Some((position, commit_time)) = pending.take() {
+                            self.commit(&mut buffer, position, commit_time).await?;
+                            last_commit = Some(Instant::now());
+                            open_rows = 0;
+                            open_since = None;
+                        }
+                        continue;
+                    }
+                },
+                None => self.input.recv().await,
+            };
+            let Some(input) = input else { break };
             match input {
                 WriterInput::Begin(transaction) => {
                     in_transaction = true;
@@ -113,16 +137,23 @@ impl Writer {
                     }
                 }
             }
-            let due = !in_transaction
-                && pending.is_some()
-                && (self.input.is_empty()
-                    || open_rows >= self.settings.max_batch_rows
-                    || open_since.is_some_and(|since| since.elapsed() >= self.settings.max_batch_delay));
-            if due {
-                let (position, commit_time) = pending.take().expect("due implies pending");
+            if in_transaction || pending.is_none() {
+                continue;
+            }
+            let full = open_rows >= self.settings.max_batch_rows
+                || open_since.is_some_and(|since| since.elapsed() >= self.settings.max_batch_delay);
+            let idle = self.input.is_empty();
+            let recent =
+                last_commit.map(|at| at + self.settings.commit_coalesce).filter(|until| *until > Instant::now());
+            if full || (idle && recent.is_none()) {
+                let (position, commit_time) = pending.take().expect("checked above");
                 self.commit(&mut buffer, position, commit_time).await?;
+                last_commit = Some(Instant::now());
                 open_rows = 0;
                 open_since = None;
+                coalesce_until = None;
+            } else if idle {
+                coalesce_until = recent;
             }
         }
 

@@ -88,21 +88,38 @@ where
     }
 }
 
-/// Waits until sluice has registered as a binlog reader (a Binlog Dump thread).
-async fn wait_binlog_streaming(conn: &mut mysql_async::Conn, sluice: &mut Sluice) {
+/// Waits until this sluice streams: its first commit (idle progress) has
+/// reached the target's offsets table, so its start position — the server's
+/// position when it started, as nothing is checkpointed yet — lies behind
+/// us, and every change made from now on will be read. (A `Binlog Dump`
+/// thread in the processlist could be another test's.)
+async fn wait_binlog_streaming(target: &Target<'_>, sluice: &mut Sluice) {
     let deadline = Instant::now() + WAIT;
     loop {
-        let dumps: Vec<String> = conn
-            .query("SELECT COMMAND FROM information_schema.PROCESSLIST WHERE COMMAND LIKE 'Binlog Dump%'")
-            .await
-            .unwrap();
-        if !dumps.is_empty() {
+        let started = match target {
+            Target::Maria(db) => {
+                let mut conn = db.connect().await;
+                let query = format!("SELECT COUNT(*) FROM `{}`.sluice_offsets", db.name);
+                conn.query_first::<i64, _>(query).await.ok().flatten().unwrap_or(0) > 0
+            }
+            Target::Postgres(client) => client
+                .query_one("SELECT count(*) FROM sluice.offsets", &[])
+                .await
+                .map(|row| row.get::<_, i64>(0) > 0)
+                .unwrap_or(false),
+        };
+        if started {
             return;
         }
         sluice.assert_running();
         assert!(Instant::now() < deadline, "sluice did not start reading the binlog\n{}", sluice.log_tail());
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
+}
+
+enum Target<'a> {
+    Maria(&'a TestMariaDb),
+    Postgres(&'a tokio_postgres::Client),
 }
 
 const MARIA_TABLE: &str = "CREATE TABLE orders (
@@ -139,7 +156,7 @@ async fn mariadb_to_mariadb_replicates_every_operation_and_type_exactly() {
         &route(&format!("{}.orders", source.name), &format!("{}.orders", target.name)),
     );
     let mut sluice = Sluice::spawn(&config, dir.path());
-    wait_binlog_streaming(&mut source_conn, &mut sluice).await;
+    wait_binlog_streaming(&Target::Maria(&target), &mut sluice).await;
     source_conn.query_drop(MARIA_ROWS).await.unwrap();
     source_conn.query_drop("UPDATE orders SET qty = qty + 1, status = 'shipped' WHERE id = 1").await.unwrap();
     source_conn.query_drop("UPDATE orders SET id = 3 WHERE id = 2").await.unwrap();
@@ -179,7 +196,7 @@ async fn mariadb_to_postgres_converts_every_type_exactly() {
         &route(&format!("{}.orders", source.name), "public.orders"),
     );
     let mut sluice = Sluice::spawn(&config, dir.path());
-    wait_binlog_streaming(&mut source_conn, &mut sluice).await;
+    wait_binlog_streaming(&Target::Postgres(&target_client), &mut sluice).await;
     source_conn.query_drop(MARIA_ROWS).await.unwrap();
     source_conn.query_drop("UPDATE orders SET note = '更新' WHERE id = 2").await.unwrap();
     wait_until(&mut sluice, "three rows in the target", || async { digest(&target_client, "orders").await.0 == 3 })
@@ -318,7 +335,7 @@ async fn mariadb_kill_9_mid_workload_then_restart_ends_equal_in_postgres() {
         &route(&format!("{}.events", source.name), "public.events"),
     );
     let mut sluice = Sluice::spawn(&config, dir.path());
-    wait_binlog_streaming(&mut source_conn, &mut sluice).await;
+    wait_binlog_streaming(&Target::Postgres(&target_client), &mut sluice).await;
     let mut writer = source.connect().await;
     let workload = tokio::spawn(async move {
         for t in 0..300i64 {

@@ -135,15 +135,19 @@ impl PostgresSink {
         let sql = offsets::upsert_sql(&self.offsets_table);
         let statement = self.prepared_plain(&sql).await?;
         let encoded = position.encode();
-        self.client
-            .execute(&statement, &[&pipeline, &encoded])
-            .await
-            .map_err(|e| PostgresError::query(format!("recording the position in {}", self.offsets_table), e))?;
+        // The position and COMMIT go out together (tokio-postgres pipelines
+        // concurrently polled requests): one round trip per target commit.
+        // If the position write fails, the server answers the COMMIT of the
+        // failed transaction with a rollback, and the error below says why.
+        let params: [&(dyn tokio_postgres::types::ToSql + Sync); 2] = [&pipeline, &encoded];
+        let (recorded, committed) =
+            tokio::join!(self.client.execute(&statement, &params), self.client.batch_execute("COMMIT"));
         // Whatever COMMIT answers, the transaction is over: committed, rolled
         // back by the server, or unknown with the connection gone (the
         // offsets table tells which after a restart).
         self.in_transaction = false;
-        self.client.batch_execute("COMMIT").await.map_err(|e| PostgresError::query("commit", e))?;
+        recorded.map_err(|e| PostgresError::query(format!("recording the position in {}", self.offsets_table), e))?;
+        committed.map_err(|e| PostgresError::query("commit", e))?;
         tracing::debug!(pipeline, position = %position, "committed target transaction");
         Ok(())
     }
