@@ -18,7 +18,7 @@ use std::sync::Arc;
 
 use sluice_api::{Change, Operation, RowWrite, TableSchema, TargetTable, Value};
 
-use crate::config::RouteConfig;
+use crate::config::{RouteConfig, ZeroDates};
 
 /// Why a route cannot map a change; always names the route.
 #[derive(Debug, thiserror::Error)]
@@ -216,6 +216,19 @@ impl Route {
         Ok(ResolvedRoute { target, sources, key_sources })
     }
 
+    fn apply_zero_dates(
+        &self,
+        table: &TargetTable,
+        values: &mut [Value],
+        data_error: &dyn Fn(String) -> RouteError,
+    ) -> Result<(), RouteError> {
+        for (column, value) in table.columns.iter().zip(values.iter_mut()) {
+            zero_date_policy(value, self.config.zero_dates)
+                .map_err(|reason| data_error(format!("column {column} {reason}")))?;
+        }
+        Ok(())
+    }
+
     /// Maps one change into target writes (appended to `out`).
     pub fn map(&mut self, change: &Change, out: &mut Vec<RowWrite>) -> Result<(), RouteError> {
         let resolved = self.resolve(&change.table)?;
@@ -228,7 +241,9 @@ impl Route {
         match change.operation {
             Operation::Insert => {
                 let after = change.after.as_ref().ok_or_else(|| data_error("insert without a new row".into()))?;
-                out.push(RowWrite::Upsert { table: Arc::clone(table), values: project(after, &resolved.sources) });
+                let mut values = project(after, &resolved.sources);
+                self.apply_zero_dates(table, &mut values, &data_error)?;
+                out.push(RowWrite::Upsert { table: Arc::clone(table), values });
             }
             Operation::Update => {
                 let after = change.after.as_ref().ok_or_else(|| data_error("update without a new row".into()))?;
@@ -252,6 +267,7 @@ impl Route {
                 if table.key.iter().any(|&c| matches!(values[c], Value::Unchanged)) {
                     return Err(data_error("the new row image lacks key values".into()));
                 }
+                self.apply_zero_dates(table, &mut values, &data_error)?;
                 out.push(RowWrite::Upsert { table: Arc::clone(table), values });
             }
             Operation::Delete => {
@@ -270,6 +286,27 @@ impl Route {
 
 fn project(row: &[Value], indices: &[usize]) -> Vec<Value> {
     indices.iter().map(|&i| row.get(i).cloned().unwrap_or(Value::Null)).collect()
+}
+
+/// Applies the route's zero-date policy to one cell. A zero date is a
+/// MySQL date whose month or day is 0 (`0000-00-00`, `2024-00-10`).
+fn zero_date_policy(value: &mut Value, policy: ZeroDates) -> Result<(), String> {
+    let text = match value {
+        Value::Date(sluice_api::Date::Civil(date)) if date.is_zero_date() => date.to_string(),
+        Value::Timestamp(sluice_api::Timestamp::Civil { date, time }) if date.is_zero_date() => {
+            format!("{date} {}", time.to_text())
+        }
+        _ => return Ok(()),
+    };
+    match policy {
+        ZeroDates::Keep => {}
+        ZeroDates::Error => {
+            return Err("holds a MySQL zero date; set `zero_dates` on the route to null, text or keep".into());
+        }
+        ZeroDates::Null => *value = Value::Null,
+        ZeroDates::Text => *value = Value::Text(text),
+    }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -302,6 +339,7 @@ mod tests {
             key: key.map(|k| k.iter().map(|s| (*s).to_owned()).collect()),
             columns: columns.iter().map(|(t, s)| ((*t).to_owned(), (*s).to_owned())).collect(),
             exclude: vec![],
+            zero_dates: ZeroDates::Keep,
         };
         let shape = TargetShape {
             columns: target_columns.iter().map(|s| (*s).to_owned()).collect(),
@@ -401,6 +439,30 @@ mod tests {
     }
 
     #[test]
+    fn zero_dates_follow_the_route_policy() {
+        use sluice_api::{CivilDate, Date};
+        let zero = Value::Date(Date::Civil(CivilDate { year: 0, month: 0, day: 0 }));
+        let partial = Value::Date(Date::Civil(CivilDate { year: 2024, month: 0, day: 10 }));
+        let normal = Value::Date(Date::Civil(CivilDate { year: 2024, month: 1, day: 10 }));
+        for (policy, expected) in [
+            (ZeroDates::Keep, Ok(zero.clone())),
+            (ZeroDates::Null, Ok(Value::Null)),
+            (ZeroDates::Text, Ok(Value::Text("0000-00-00".into()))),
+        ] {
+            let mut value = zero.clone();
+            assert_eq!(zero_date_policy(&mut value, policy).map(|_| value), expected, "{policy:?}");
+        }
+        let mut value = partial.clone();
+        assert!(zero_date_policy(&mut value, ZeroDates::Error).unwrap_err().contains("zero_dates"));
+        let mut value = partial;
+        zero_date_policy(&mut value, ZeroDates::Text).unwrap();
+        assert_eq!(value, Value::Text("2024-00-10".into()));
+        let mut value = normal.clone();
+        zero_date_policy(&mut value, ZeroDates::Error).unwrap();
+        assert_eq!(value, normal, "ordinary dates are untouched");
+    }
+
+    #[test]
     fn mapping_into_unknown_target_column_fails_at_start() {
         let config = RouteConfig {
             name: "r".into(),
@@ -411,6 +473,7 @@ mod tests {
             key: None,
             columns: [("nope".to_owned(), "qty".to_owned())].into(),
             exclude: vec![],
+            zero_dates: ZeroDates::Keep,
         };
         let shape = TargetShape { columns: vec!["sku".into()], primary_key: vec![], unique_keys: vec![] };
         let message = Route::new(config, shape, vec![]).unwrap_err().to_string();

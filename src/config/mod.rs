@@ -13,7 +13,7 @@ use std::time::Duration;
 use sluice_api::TableName;
 use toml::Spanned;
 
-pub use model::{ApplySection, SecretUrl, redact_url};
+pub use model::{ApplySection, SecretUrl, ZeroDates, redact_url};
 use model::{ConfigFile, RouteSection, SourceSection, TargetSection};
 
 #[derive(Debug, thiserror::Error)]
@@ -101,6 +101,7 @@ pub struct RouteConfig {
     /// Target column -> source column.
     pub columns: BTreeMap<String, String>,
     pub exclude: Vec<String>,
+    pub zero_dates: ZeroDates,
 }
 
 impl Config {
@@ -342,6 +343,7 @@ impl Validator<'_> {
             key: route.key.map(Spanned::into_inner),
             columns: route.columns,
             exclude: route.exclude,
+            zero_dates: route.zero_dates,
         })
     }
 }

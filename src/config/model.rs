@@ -199,4 +199,22 @@ pub struct RouteSection {
     /// Source columns not to copy (for target tables that lack them).
     #[serde(default)]
     pub exclude: Vec<String>,
+    /// What to do with MySQL zero and partial-zero dates (`0000-00-00`,
+    /// `2024-00-10`): `keep` (default: pass the value on; a MySQL target
+    /// stores it, a PostgreSQL target refuses it and the route stops),
+    /// `error` (stop the route, naming the column), `null` (write NULL),
+    /// `text` (write the MySQL text form, for text target columns).
+    #[serde(default)]
+    pub zero_dates: ZeroDates,
+}
+
+/// The per-route policy for MySQL zero dates.
+#[derive(Clone, Copy, Debug, Default, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum ZeroDates {
+    #[default]
+    Keep,
+    Error,
+    Null,
+    Text,
 }
