@@ -177,9 +177,9 @@ async fn binlog_status(url: &str, applied: Option<Position>, report: &mut Source
         Ok((status, lag)) => {
             report.server_position = Some(
                 Position::Binlog(sluice_api::BinlogPosition {
-                    file: status.file.clone(),
+                    file: status.file,
                     offset: status.offset,
-                    gtid: status.gtid.clone(),
+                    gtid: status.gtid,
                 })
                 .encode(),
             );
