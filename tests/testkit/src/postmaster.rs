@@ -76,7 +76,7 @@ pub(crate) fn start(layout: &Layout<'_>, address: &ServerAddress) -> Result<Chil
         // Its own process group: a Ctrl-C meant for the test run does not
         // reach the server directly; the watchdog or `Drop` stops it.
         .process_group(0);
-    ServerUser::get().apply(&mut command);
+    ServerUser::postgres().apply(&mut command);
     let mut child =
         command.spawn().map_err(|err| NotReady::Failed(format!("could not run {:?}: {err}", command.get_program())))?;
 

@@ -73,7 +73,7 @@ impl PgServer {
     /// # Panics
     /// As [`PgServer::start`].
     pub fn start_with(options: PgOptions) -> PgServer {
-        let user = ServerUser::get();
+        let user = ServerUser::postgres();
         let root = tempfile::Builder::new()
             .prefix("sluice-pg-")
             .tempdir_in(user.temp_base())
@@ -238,7 +238,7 @@ impl PgServer {
             .unwrap_or_else(|err| panic!("Could not create {}: {err}", self.address.log_path.display()));
         let tls_files = options.tls.then(|| tls::generate(&self.root.join("tls")));
         self.ca_cert = tls_files.as_ref().map(|files| files.ca_cert.clone());
-        ServerUser::get()
+        ServerUser::postgres()
             .give(&self.root)
             .unwrap_or_else(|err| panic!("Could not hand {} to the postgres user: {err}", self.root.display()));
 
@@ -265,7 +265,7 @@ impl PgServer {
             .args(["-U", SUPERUSER, "--auth=trust", "-E", "UTF8", "--locale=C"])
             .args(["--no-sync", "--no-instructions"])
             .current_dir(&self.root);
-        ServerUser::get().apply(&mut command);
+        ServerUser::postgres().apply(&mut command);
         let output = command.output().unwrap_or_else(|err| {
             panic!(
                 "Could not run {:?} (install PostgreSQL with `make setup`, or set {}): {err}",

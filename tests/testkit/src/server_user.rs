@@ -1,9 +1,10 @@
-//! The OS user the server runs as.
+//! The OS user a private server runs as.
 //!
-//! `initdb` and `postgres` refuse to run as root. When this process is root
-//! (CI and the dev machines), the server programs are started as the
-//! `postgres` OS user — through `CommandExt::uid/gid`, so the child we hold is
-//! the postmaster itself and not a `runuser` wrapper that forks it — and the
+//! `initdb` and `postgres` refuse to run as root, and `mariadbd` only runs as
+//! root when told to switch users itself. When this process is root (CI and
+//! the dev machines), the server programs are started as the `postgres` or
+//! `mysql` OS user — through `CommandExt::uid/gid`, so the child we hold is
+//! the server itself and not a `runuser` wrapper that forks it — and the
 //! server's temp directory is handed to that user. Otherwise they run as us.
 
 use std::io;
@@ -13,30 +14,36 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::OnceLock;
 
-const SERVER_USER: &str = "postgres";
-
-/// `Some((uid, gid))` of the `postgres` user when we must switch to it.
+/// `Some((uid, gid))` of the server's OS user when we must switch to it.
 #[derive(Debug)]
 pub(crate) struct ServerUser {
     switch_to: Option<(u32, u32)>,
 }
 
 impl ServerUser {
-    /// Determined once per process.
-    pub(crate) fn get() -> &'static ServerUser {
+    /// The user PostgreSQL runs as; determined once per process.
+    pub(crate) fn postgres() -> &'static ServerUser {
         static USER: OnceLock<ServerUser> = OnceLock::new();
-        USER.get_or_init(|| {
-            let switch_to = running_as_root().then(|| {
-                let (Some(uid), Some(gid)) = (id_of("-u"), id_of("-g")) else {
-                    panic!(
-                        "Running as root, but there is no `{SERVER_USER}` OS user to run PostgreSQL as: \
-                         install the server package (`make setup`) or run the tests as a non-root user"
-                    );
-                };
-                (uid, gid)
-            });
-            ServerUser { switch_to }
-        })
+        USER.get_or_init(|| ServerUser::resolve("postgres", "PostgreSQL"))
+    }
+
+    /// The user MariaDB runs as; determined once per process.
+    pub(crate) fn mysql() -> &'static ServerUser {
+        static USER: OnceLock<ServerUser> = OnceLock::new();
+        USER.get_or_init(|| ServerUser::resolve("mysql", "MariaDB"))
+    }
+
+    fn resolve(user: &str, product: &str) -> ServerUser {
+        let switch_to = running_as_root().then(|| {
+            let (Some(uid), Some(gid)) = (id_of(user, "-u"), id_of(user, "-g")) else {
+                panic!(
+                    "Running as root, but there is no `{user}` OS user to run {product} as: \
+                     install the server package (`make setup`) or run the tests as a non-root user"
+                );
+            };
+            (uid, gid)
+        });
+        ServerUser { switch_to }
     }
 
     /// Makes `command` run as the server user.
@@ -78,8 +85,8 @@ fn running_as_root() -> bool {
     }
 }
 
-fn id_of(flag: &str) -> Option<u32> {
-    let output = Command::new("id").arg(flag).arg(SERVER_USER).output().ok()?;
+fn id_of(user: &str, flag: &str) -> Option<u32> {
+    let output = Command::new("id").arg(flag).arg(user).output().ok()?;
     if !output.status.success() {
         return None;
     }

@@ -24,7 +24,7 @@ use mysql_async::prelude::Queryable;
 use super::address::MariaDbAddress;
 use super::binaries;
 use super::options::MariaDbOptions;
-use super::os_user::OsUser;
+use crate::server_user::ServerUser;
 use crate::{blocking, server_log};
 
 const READY_DEADLINE: Duration = Duration::from_secs(60);
@@ -159,7 +159,7 @@ pub(crate) fn start(layout: &Layout<'_>, address: &MariaDbAddress, args: &[OsStr
         // Its own process group: a Ctrl-C meant for the test run does not
         // reach the server directly; the watchdog or `Drop` stops it.
         .process_group(0);
-    OsUser::get().apply(&mut command);
+    ServerUser::mysql().apply(&mut command);
     let mut child = command.spawn().map_err(|err| {
         NotReady::Failed(format!(
             "could not run {:?} (install MariaDB with `make setup`, or set {}): {err}",

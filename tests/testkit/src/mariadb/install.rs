@@ -15,7 +15,7 @@ use std::process::Command;
 
 use super::binaries;
 use super::daemon::{Layout, storage_args};
-use super::os_user::OsUser;
+use crate::server_user::ServerUser;
 
 /// Runs `mariadb-install-db` into the layout's data directory as the server user.
 ///
@@ -34,7 +34,7 @@ pub(crate) fn install(layout: &Layout<'_>) {
         .args(["--auth-root-authentication-method=normal", "--skip-test-db", "--skip-name-resolve"])
         .args(storage_args())
         .current_dir(layout.root);
-    OsUser::get().apply(&mut command);
+    ServerUser::mysql().apply(&mut command);
     let output = command.output().unwrap_or_else(|err| {
         panic!(
             "Could not run {:?} (install MariaDB with `make setup`, or set {}): {err}",

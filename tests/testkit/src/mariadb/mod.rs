@@ -27,7 +27,6 @@ mod daemon;
 mod database;
 mod install;
 mod options;
-mod os_user;
 mod server;
 
 pub use accounts::{MARIADB_PASSWORD, MARIADB_USER};

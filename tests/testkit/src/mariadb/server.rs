@@ -25,7 +25,7 @@ use super::daemon::{self, Layout, NotReady};
 use super::database::TestMariaDb;
 use super::install::install;
 use super::options::MariaDbOptions;
-use super::os_user::OsUser;
+use crate::server_user::ServerUser;
 use crate::watchdog::Watchdog;
 use crate::{blocking, server_log, tls};
 
@@ -76,7 +76,7 @@ impl MariaDbServer {
     /// # Panics
     /// As [`MariaDbServer::start`].
     pub fn start_with(options: MariaDbOptions) -> MariaDbServer {
-        let user = OsUser::get();
+        let user = ServerUser::mysql();
         let root = tempfile::Builder::new()
             .prefix("sluice-mariadb-")
             .tempdir_in(user.temp_base())
@@ -239,7 +239,7 @@ impl MariaDbServer {
         self.ca_cert = tls_files.map(|files| files.ca_cert);
         std::fs::File::create(&self.address.log_path)
             .unwrap_or_else(|err| panic!("Could not create {}: {err}", self.address.log_path.display()));
-        OsUser::get()
+        ServerUser::mysql()
             .give(&self.root)
             .unwrap_or_else(|err| panic!("Could not hand {} to the mysql user: {err}", self.root.display()));
         install(&self.layout());
