@@ -189,3 +189,49 @@ async fn target_position(fixture: &Fixture) -> u64 {
     let (hi, lo) = lsn.split_once('/').unwrap();
     (u64::from_str_radix(hi, 16).unwrap() << 32) | u64::from_str_radix(lo, 16).unwrap()
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn target_server_crash_mid_stream_is_retried_and_ends_equal() {
+    let target_server = PgServer::start();
+    let fixture = Fixture::on(
+        PgServer::shared(),
+        &target_server,
+        "target_crash",
+        "CREATE TABLE items (id int PRIMARY KEY, v int);",
+    )
+    .await;
+    fixture.write_config(&["public.items"], "");
+    let mut sluice = fixture.spawn();
+    fixture.wait_streaming(&mut sluice).await;
+    fixture.source_client.batch_execute("INSERT INTO items SELECT i, 1 FROM generate_series(1, 1000) i").await.unwrap();
+    fixture.wait_equal("items", WAIT, &mut sluice).await;
+
+    target_server.kill();
+    // Changes made while the target is down wait in the slot.
+    fixture
+        .source_client
+        .batch_execute(
+            "INSERT INTO items SELECT i, 2 FROM generate_series(1001, 3000) i; UPDATE items SET v = 9 WHERE id <= 5;",
+        )
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    sluice.assert_running();
+    target_server.start_again();
+    let target = fixture.target.connect().await;
+    let deadline = std::time::Instant::now() + WAIT;
+    loop {
+        if digest(&fixture.source_client, "items").await == digest(&target, "items").await {
+            break;
+        }
+        sluice.assert_running();
+        assert!(
+            std::time::Instant::now() < deadline,
+            "did not catch up after the target restart\n{}",
+            sluice.log_tail()
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(sluice.log().contains("restarting"), "the retry is logged\n{}", sluice.log_tail());
+    assert_eq!(sluice.terminate(), Some(0));
+}
