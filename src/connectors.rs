@@ -94,6 +94,42 @@ impl Sink for AnySink {
     }
 }
 
+/// A target table's shape, read without creating or changing anything.
+pub(crate) async fn describe_target(
+    config: &TargetConfig,
+    table: &TableName,
+) -> Result<Option<TargetShape>, ConnectorError> {
+    Ok(match config {
+        TargetConfig::Postgres { url, .. } => {
+            sluice_postgres::describe_target_table(url.expose(), table).await?.map(|info| TargetShape {
+                columns: info.columns.iter().filter(|c| !c.generated).map(|c| c.name.clone()).collect(),
+                primary_key: info.primary_key,
+                unique_keys: info.unique_keys,
+            })
+        }
+        TargetConfig::Mysql { url, .. } => {
+            sluice_mysql::describe_target_table(url.expose(), table).await?.map(|info| TargetShape {
+                columns: info.columns.iter().filter(|c| !c.generated).map(|c| c.name.clone()).collect(),
+                primary_key: info.primary_key,
+                unique_keys: info.unique_keys,
+            })
+        }
+    })
+}
+
+/// The position a target holds for `pipeline`, read without creating or
+/// changing anything (for `status`, `checkpoints show` and `check`).
+pub(crate) async fn target_position(config: &TargetConfig, pipeline: &str) -> Result<Option<Position>, ConnectorError> {
+    match config {
+        TargetConfig::Postgres { url, offsets_table } => {
+            Ok(sluice_postgres::read_position(url.expose(), offsets_table, pipeline).await?)
+        }
+        TargetConfig::Mysql { url, offsets_table } => {
+            Ok(sluice_mysql::read_position(url.expose(), offsets_table, pipeline).await?)
+        }
+    }
+}
+
 /// Where a source's own bookmark stands (PostgreSQL: the slot), for the
 /// resume sanity check.
 pub(crate) struct SourceBookmark {

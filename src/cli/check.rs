@@ -14,7 +14,6 @@ use sluice_api::{BinlogPosition, ColumnType, Position, TableName, TableSchema};
 
 use super::{EXIT_OK, EXIT_PREREQUISITES};
 use crate::config::{Config, SourceConfig, TargetConfig};
-use crate::connectors::AnySink;
 use crate::route::Route;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -113,11 +112,9 @@ async fn check_target(config: &TargetConfig, expectations: Vec<Expectation>) -> 
 
 /// The lowest position the targets of `source` hold, if any (for the binlog retention check).
 async fn targets_position(config: &Config, source: &str) -> Option<Position> {
-    use sluice_api::Sink;
     let mut lowest: Option<Position> = None;
     for route in config.routes_of_source(source) {
-        let Ok(mut sink) = AnySink::connect(&config.targets[&route.target], &config.apply).await else { continue };
-        if let Ok(Some(position)) = sink.applied_position(source).await
+        if let Ok(Some(position)) = crate::connectors::target_position(&config.targets[&route.target], source).await
             && lowest.as_ref().is_none_or(|low| position < *low)
         {
             lowest = Some(position);
@@ -151,7 +148,6 @@ pub(super) async fn check(config: Config) -> u8 {
         let routes: Vec<_> = config.routes.iter().filter(|r| &r.target == name).collect();
         let mut expectations = Vec::new();
         let mut route_findings = Vec::new();
-        let mut sink = AnySink::connect(target, &config.apply).await.ok();
         for route in &routes {
             let schema = source_schemas.get(&(route.source.clone(), route.table.to_string())).cloned().flatten();
             let Some(schema) = schema else { continue };
@@ -178,9 +174,7 @@ pub(super) async fn check(config: Config) -> u8 {
             expectations.push(Expectation { table: route.into.clone(), columns, key });
 
             // The route's own resolution, against the target's actual shape.
-            if let Some(sink) = sink.as_mut()
-                && let Ok(Some(shape)) = sink.describe(&route.into).await
-            {
+            if let Ok(Some(shape)) = crate::connectors::describe_target(target, &route.into).await {
                 let resolved = Route::new((*route).clone(), shape, primary_key.clone())
                     .and_then(|mut r| r.resolve(&schema).map(|_| ()));
                 match resolved {

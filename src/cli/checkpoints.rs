@@ -9,7 +9,6 @@
 use std::io::{BufRead, Write};
 
 use serde::Serialize;
-use sluice_api::Sink;
 use sluice_checkpoints::{CheckpointError, CheckpointStore};
 
 use super::{EXIT_CONFIG, EXIT_FAILED, EXIT_LOCKED, EXIT_OK, report};
@@ -51,10 +50,11 @@ pub(super) async fn show(config: Config, json: bool) -> u8 {
         let mut rows = Vec::new();
         for target in targets {
             let stored = local.iter().find(|e| &e.target == target).map(|e| e.position.clone());
-            let in_target = match AnySink::connect(&config.targets[target], &config.apply).await {
-                Ok(mut sink) => sink.applied_position(name).await.ok().flatten().map(|p| p.encode()),
-                Err(_) => None,
-            };
+            let in_target = crate::connectors::target_position(&config.targets[target], name)
+                .await
+                .ok()
+                .flatten()
+                .map(|p| p.encode());
             rows.push((target.clone(), stored, in_target));
         }
         entries.push(Entry { source: name.clone(), checkpoint, targets: rows });

@@ -4,12 +4,11 @@
 //! the WAL the slot retains. Reads only; safe while `sluice run` runs.
 
 use serde::Serialize;
-use sluice_api::{Position, Sink};
+use sluice_api::Position;
 use sluice_checkpoints::CheckpointStore;
 
 use super::{EXIT_FAILED, EXIT_OK};
 use crate::config::{Config, SourceConfig};
-use crate::connectors::AnySink;
 use crate::pipeline::now_micros;
 
 #[derive(Debug, Serialize)]
@@ -86,17 +85,14 @@ pub(super) async fn status(config: Config, json: bool) -> u8 {
         let mut lowest: Option<(Position, Option<i64>)> = None;
         for target in targets {
             let mut entry = TargetStatus { target: target.clone(), position: None, updated_at: None, error: None };
-            match AnySink::connect(&config.targets[target], &config.apply).await {
-                Ok(mut sink) => match sink.applied_position(name).await {
-                    Ok(Some(position)) => {
-                        entry.position = Some(position.encode());
-                        if lowest.as_ref().is_none_or(|(low, _)| position < *low) {
-                            lowest = Some((position, None));
-                        }
+            match crate::connectors::target_position(&config.targets[target], name).await {
+                Ok(Some(position)) => {
+                    entry.position = Some(position.encode());
+                    if lowest.as_ref().is_none_or(|(low, _)| position < *low) {
+                        lowest = Some((position, None));
                     }
-                    Ok(None) => entry.position = None,
-                    Err(error) => entry.error = Some(crate::pipeline::error_chain(&error)),
-                },
+                }
+                Ok(None) => entry.position = None,
                 Err(error) => entry.error = Some(crate::pipeline::error_chain(&error)),
             }
             report.targets.push(entry);

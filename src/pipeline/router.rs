@@ -14,8 +14,7 @@ use tokio::sync::{mpsc, watch};
 
 use super::error::PipelineError;
 use super::writer::WriterInput;
-use crate::config::{ApplySection, TargetConfig};
-use crate::connectors::AnySink;
+use crate::config::TargetConfig;
 use crate::route::{Route, RouteError};
 
 /// How the router ended without error.
@@ -35,7 +34,6 @@ pub(super) struct Router {
     /// Per writer: its target's name and config, to describe a target
     /// table again after a schema change.
     pub(super) targets: Vec<(String, TargetConfig)>,
-    pub(super) apply: ApplySection,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -96,16 +94,13 @@ impl Router {
                                 // was described: look again, once.
                                 writes.clear();
                                 let (name, target) = &self.targets[*writer];
-                                let described = async {
-                                    let mut sink = AnySink::connect(target, &self.apply).await?;
-                                    sink.describe(&route.config.into).await
-                                }
-                                .await
-                                .map_err(|source| PipelineError::Target {
-                                    name: name.clone(),
-                                    pipeline: self.source.clone(),
-                                    source,
-                                })?;
+                                let described = crate::connectors::describe_target(target, &route.config.into)
+                                    .await
+                                    .map_err(|source| PipelineError::Target {
+                                        name: name.clone(),
+                                        pipeline: self.source.clone(),
+                                        source,
+                                    })?;
                                 if let Some(shape) = described {
                                     tracing::info!(route = %route.config.name, "target table described again after a source schema change");
                                     route.set_target_shape(shape);

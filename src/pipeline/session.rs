@@ -165,7 +165,6 @@ pub(super) async fn run_session(
         routes,
         writers: writer_inputs,
         targets: target_names.iter().map(|name| (name.clone(), config.targets[name].clone())).collect(),
-        apply: config.apply.clone(),
     };
     let mut events = stream.events;
     let router_result = router.run(&mut events, stop).await;

@@ -66,6 +66,15 @@ async fn check_passes_on_a_ready_setup() {
     fixture.write_config(&["public.items"], "");
     let output = fixture.command(&["check"]);
     assert_eq!(output.status.code(), Some(0), "{}", text(&output));
+    let status = fixture.command(&["status"]);
+    assert!(text(&status).contains("slot"), "{}", text(&status));
+    let created: i64 = fixture
+        .target_client
+        .query_one("SELECT count(*) FROM pg_namespace WHERE nspname = 'sluice'", &[])
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(created, 0, "check and status write nothing, not even the offsets table");
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -17,6 +17,6 @@ mod types;
 pub use check::{Finding, Severity, TargetExpectation, check_source, check_target};
 pub use connect::connect;
 pub use error::MySqlError;
-pub use sink::{MySqlSink, MySqlSinkConfig, TargetColumn, TargetTableInfo};
+pub use sink::{MySqlSink, MySqlSinkConfig, TargetColumn, TargetTableInfo, describe_target_table, read_position};
 pub use source::{BinlogStatus, Flavor, MySqlSource, MySqlSourceConfig, binlog_status, describe_source_table};
 pub use types::{TypeError, encode_value};

@@ -64,6 +64,28 @@ pub(crate) const SESSION_SETTINGS: &[&str] = &[
     "SET SESSION time_zone = '+00:00'",
 ];
 
+/// Describes a target table without creating anything (for `sluice check`).
+pub async fn describe_target_table(url: &str, table: &TableName) -> Result<Option<TargetTableInfo>, MySqlError> {
+    let mut conn = crate::connect::connect(url).await?;
+    let flavor = ServerFlavor::detect(&mut conn).await?;
+    let described = describe(&mut conn, &flavor, table).await?.map(|d| d.info);
+    let _ = conn.disconnect().await;
+    Ok(described)
+}
+
+/// The position a target records for `pipeline`, without creating the
+/// offsets table (read-only; for `sluice status`).
+pub async fn read_position(
+    url: &str,
+    offsets_table: &TableName,
+    pipeline: &str,
+) -> Result<Option<Position>, MySqlError> {
+    let mut conn = crate::connect::connect(url).await?;
+    let position = offsets::read_position(&mut conn, offsets_table, pipeline).await;
+    let _ = conn.disconnect().await;
+    position
+}
+
 /// Settings of a MySQL/MariaDB sink.
 #[derive(Clone, Debug)]
 pub struct MySqlSinkConfig {

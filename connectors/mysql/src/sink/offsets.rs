@@ -97,6 +97,30 @@ fn creation_error(table: &TableName, error: mysql_async::Error) -> MySqlError {
     }
 }
 
+/// The position recorded for `pipeline`, reading only: `None` when the
+/// offsets table or the row does not exist (for `sluice status`, which must
+/// not create anything).
+pub(crate) async fn read_position(
+    conn: &mut Conn,
+    table: &TableName,
+    pipeline: &str,
+) -> Result<Option<Position>, MySqlError> {
+    let context = || format!("reading the offsets table {table}");
+    let found: Option<String> = conn
+        .exec_first(
+            "SELECT TABLE_NAME FROM information_schema.TABLES WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ?",
+            (&table.schema, &table.name),
+        )
+        .await
+        .map_err(|e| MySqlError::driver(context(), e))?;
+    if found.is_none() {
+        return Ok(None);
+    }
+    let stored: Option<String> =
+        conn.exec_first(select_sql(table), (pipeline,)).await.map_err(|e| MySqlError::driver(context(), e))?;
+    stored.map(|text| parse_stored(table, pipeline, &text)).transpose()
+}
+
 pub(super) fn select_sql(table: &TableName) -> String {
     format!("SELECT position FROM {} WHERE pipeline = ?", quote_table(table))
 }

@@ -62,6 +62,23 @@ impl PostgresSinkConfig {
     }
 }
 
+/// The position a target records for `pipeline`, without creating the
+/// offsets table (read-only; for `sluice status`).
+pub async fn read_position(
+    url: &str,
+    offsets_table: &TableName,
+    pipeline: &str,
+) -> Result<Option<Position>, PostgresError> {
+    let client = crate::connect::connect(url).await?;
+    offsets::read_position(&client, offsets_table, pipeline).await
+}
+
+/// Describes a target table without creating anything (for `sluice check`).
+pub async fn describe_target_table(url: &str, table: &TableName) -> Result<Option<TargetTableInfo>, PostgresError> {
+    let client = crate::connect::connect(url).await?;
+    Ok(describe(&client, table).await?.map(|d| d.info))
+}
+
 /// A PostgreSQL target. See the module documentation.
 pub struct PostgresSink {
     client: Client,

@@ -99,6 +99,28 @@ fn creation_error(
     }
 }
 
+/// The position recorded for `pipeline`, reading only: `None` when the
+/// offsets table or the row does not exist (for `sluice status`, which must
+/// not create anything).
+pub(crate) async fn read_position(
+    client: &Client,
+    table: &TableName,
+    pipeline: &str,
+) -> Result<Option<Position>, PostgresError> {
+    let context = || format!("reading the offsets table {table}");
+    let exists: bool = client
+        .query_one("SELECT to_regclass($1) IS NOT NULL", &[&quote_table(table)])
+        .await
+        .map_err(|e| PostgresError::query(context(), e))?
+        .get(0);
+    if !exists {
+        return Ok(None);
+    }
+    let row =
+        client.query_opt(&select_sql(table), &[&pipeline]).await.map_err(|e| PostgresError::query(context(), e))?;
+    row.map(|row| parse_stored(table, pipeline, row.get(0))).transpose()
+}
+
 pub(super) fn select_sql(table: &TableName) -> String {
     format!("SELECT position FROM {} WHERE pipeline = $1", quote_table(table))
 }
