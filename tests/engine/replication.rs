@@ -351,3 +351,48 @@ async fn offsets_lsn(client: &tokio_postgres::Client) -> u64 {
     let (hi, lo) = position.strip_prefix("pg:").unwrap().split_once('/').unwrap();
     (u64::from_str_radix(hi, 16).unwrap() << 32) | u64::from_str_radix(lo, 16).unwrap()
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn two_sources_into_one_target_keep_separate_positions() {
+    let fixture = Fixture::new("twosources", "CREATE TABLE erp_items (id int PRIMARY KEY, v int);").await;
+    let second = sluice_testkit::PgServer::shared().create_database("twosources_crm").await;
+    let second_client = second.connect().await;
+    second_client.batch_execute("CREATE TABLE crm_items (id int PRIMARY KEY, v int);").await.unwrap();
+    fixture.target_client.batch_execute("CREATE TABLE crm_items (id int PRIMARY KEY, v int);").await.unwrap();
+    let crm_slot = format!("{}_crm", fixture.slot());
+    fixture.write_config(
+        &["public.erp_items"],
+        &format!(
+            "[sources.crm]\nkind = \"postgres\"\nurl = \"{}\"\nslot = \"{crm_slot}\"\npublication = \"{crm_slot}\"\n\n\
+             [[routes]]\nsource = \"crm\"\ntable = \"public.crm_items\"\ntarget = \"dst\"\n",
+            second.url()
+        ),
+    );
+    let mut sluice = fixture.spawn();
+    fixture.wait_streaming(&mut sluice).await;
+    wait_for(WAIT, &mut sluice, || async {
+        second_client.query_one(super::support::STREAMING, &[&crm_slot]).await.unwrap().get::<_, i64>(0) == 1
+    })
+    .await;
+    fixture
+        .source_client
+        .batch_execute("INSERT INTO erp_items SELECT i, i FROM generate_series(1, 300) i")
+        .await
+        .unwrap();
+    second_client.batch_execute("INSERT INTO crm_items SELECT i, -i FROM generate_series(1, 200) i").await.unwrap();
+    fixture.wait_equal("erp_items", WAIT, &mut sluice).await;
+    wait_for(WAIT, &mut sluice, || async {
+        digest(&second_client, "crm_items").await == digest(&fixture.target_client, "crm_items").await
+    })
+    .await;
+    let pipelines: Vec<String> = fixture
+        .target_client
+        .query("SELECT pipeline FROM sluice.offsets ORDER BY pipeline", &[])
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    assert_eq!(pipelines, ["crm", "src"], "one offsets row per source");
+    assert_eq!(sluice.terminate(), Some(0));
+}
