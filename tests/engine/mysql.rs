@@ -364,3 +364,138 @@ async fn mariadb_kill_9_mid_workload_then_restart_ends_equal_in_postgres() {
     .await;
     assert_eq!(sluice.terminate(), Some(0));
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn mariadb_add_column_while_streaming_flows_into_postgres() {
+    let server = MariaDbServer::shared();
+    let source = server.create_database("m2p_ddl_src").await;
+    let mut source_conn = source.connect().await;
+    source_conn.query_drop("CREATE TABLE items (id INT PRIMARY KEY, name VARCHAR(20))").await.unwrap();
+    let target = PgServer::shared().create_database("m2p_ddl_dst").await;
+    let target_client = target.connect().await;
+    target_client
+        .batch_execute("CREATE TABLE items (id int PRIMARY KEY, name text, price numeric(10,2))")
+        .await
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let config = write_config(
+        dir.path(),
+        &mysql_source(&source),
+        &pg_target(&target),
+        &route(&format!("{}.items", source.name), "public.items"),
+    );
+    let mut sluice = Sluice::spawn(&config, dir.path());
+    wait_binlog_streaming(&Target::Postgres(&target_client), &mut sluice).await;
+    source_conn.query_drop("INSERT INTO items VALUES (1, 'before')").await.unwrap();
+    source_conn.query_drop("ALTER TABLE items ADD COLUMN price DECIMAL(10,2)").await.unwrap();
+    source_conn.query_drop("INSERT INTO items VALUES (2, 'after', 19.90)").await.unwrap();
+    source_conn.query_drop("UPDATE items SET price = 1.50 WHERE id = 1").await.unwrap();
+    source_conn.query_drop("ALTER TABLE items MODIFY COLUMN name VARCHAR(40)").await.unwrap();
+    source_conn.query_drop("INSERT INTO items VALUES (3, 'a longer name after modify', NULL)").await.unwrap();
+    let query = "SELECT id::text, name, price::text FROM items";
+    wait_until(&mut sluice, "three rows with prices", || async { pg_rows(&target_client, query).await.len() == 3 })
+        .await;
+    assert_eq!(
+        pg_rows(&target_client, query).await,
+        vec![
+            vec!["1".to_owned(), "before".into(), "1.50".into()],
+            vec!["2".to_owned(), "after".into(), "19.90".into()],
+            vec!["3".to_owned(), "a longer name after modify".into(), "NULL".into()],
+        ]
+    );
+    assert_eq!(sluice.terminate(), Some(0));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn mariadb_restart_mid_stream_is_retried_and_ends_equal() {
+    let server = MariaDbServer::start();
+    let source = server.create_database("m2p_restart_src").await;
+    let mut source_conn = source.connect().await;
+    source_conn.query_drop("CREATE TABLE items (id INT PRIMARY KEY, v INT)").await.unwrap();
+    let target = PgServer::shared().create_database("m2p_restart_dst").await;
+    let target_client = target.connect().await;
+    target_client.batch_execute("CREATE TABLE items (id int PRIMARY KEY, v int)").await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let config = write_config(
+        dir.path(),
+        &mysql_source(&source),
+        &pg_target(&target),
+        &route(&format!("{}.items", source.name), "public.items"),
+    );
+    let mut sluice = Sluice::spawn(&config, dir.path());
+    wait_binlog_streaming(&Target::Postgres(&target_client), &mut sluice).await;
+    source_conn.query_drop("INSERT INTO items SELECT seq, 1 FROM seq_1_to_500").await.unwrap();
+    wait_until(&mut sluice, "first rows", || async { digest(&target_client, "items").await.0 == 500 }).await;
+    drop(source_conn);
+
+    server.kill();
+    server.start_again();
+    let mut source_conn = source.connect().await;
+    source_conn.query_drop("INSERT INTO items SELECT seq, 2 FROM seq_501_to_1500").await.unwrap();
+    source_conn.query_drop("UPDATE items SET v = 9 WHERE id <= 10").await.unwrap();
+    let expected = maria_rows(&mut source_conn, "SELECT id, v FROM items").await;
+    wait_until(&mut sluice, "target equal after the source restart", || {
+        let expected = &expected;
+        let target_client = &target_client;
+        async move { pg_rows(target_client, "SELECT id::text, v::text FROM items").await == *expected }
+    })
+    .await;
+    assert!(sluice.log().contains("restarting"), "the reconnect is logged\n{}", sluice.log_tail());
+    assert_eq!(sluice.terminate(), Some(0));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_purged_binlog_at_resume_stops_with_resnapshot_needed() {
+    let server = MariaDbServer::start();
+    let source = server.create_database("m2p_purge_src").await;
+    let mut source_conn = source.connect().await;
+    source_conn.query_drop("CREATE TABLE items (id INT PRIMARY KEY, v INT)").await.unwrap();
+    let target = PgServer::shared().create_database("m2p_purge_dst").await;
+    let target_client = target.connect().await;
+    target_client.batch_execute("CREATE TABLE items (id int PRIMARY KEY, v int)").await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let config = write_config(
+        dir.path(),
+        &mysql_source(&source),
+        &pg_target(&target),
+        &route(&format!("{}.items", source.name), "public.items"),
+    );
+    let mut sluice = Sluice::spawn(&config, dir.path());
+    wait_binlog_streaming(&Target::Postgres(&target_client), &mut sluice).await;
+    source_conn.query_drop("INSERT INTO items VALUES (1, 1)").await.unwrap();
+    wait_until(&mut sluice, "first row", || async { digest(&target_client, "items").await.0 == 1 }).await;
+    assert_eq!(sluice.terminate(), Some(0));
+
+    // While sluice is stopped, changes are written and the binlog holding them is purged.
+    source_conn.query_drop("INSERT INTO items VALUES (2, 2)").await.unwrap();
+    // MariaDB keeps a binlog until its binlog checkpoint has moved on: flush
+    // and purge until the file the targets' position needs is really gone.
+    let needed: String = target_client
+        .query_one("SELECT position FROM sluice.offsets WHERE pipeline = 'src'", &[])
+        .await
+        .unwrap()
+        .get::<_, String>(0)
+        .split(':')
+        .nth(1)
+        .unwrap()
+        .to_owned();
+    let deadline = Instant::now() + WAIT;
+    loop {
+        source_conn.query_drop("FLUSH BINARY LOGS").await.unwrap();
+        let logs: Vec<(String, u64)> = source_conn.query("SHOW BINARY LOGS").await.unwrap();
+        let newest = logs.last().unwrap().0.clone();
+        source_conn.query_drop(format!("PURGE BINARY LOGS TO '{newest}'")).await.unwrap();
+        let logs: Vec<(String, u64)> = source_conn.query("SHOW BINARY LOGS").await.unwrap();
+        if logs.iter().all(|(name, _)| *name != needed) {
+            break;
+        }
+        assert!(Instant::now() < deadline, "binlog {needed} was not purged in time");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+
+    let mut sluice = Sluice::spawn(&config, dir.path());
+    assert_eq!(sluice.wait_exit(WAIT), Some(4), "resnapshot needed\n{}", sluice.log_tail());
+    let log = sluice.log();
+    assert!(log.contains(&needed), "the message names the missing binlog file\n{log}");
+    assert_eq!(digest(&target_client, "items").await.0, 1, "nothing skipped ahead");
+}
