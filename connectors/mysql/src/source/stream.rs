@@ -124,7 +124,14 @@ impl Decoder {
     /// Reads events until the connection fails or the engine drops the receiver.
     async fn read_loop(&mut self, mut binlog: BinlogStream, read_timeout: Duration) -> Result<(), Stop> {
         loop {
-            let event = match tokio::time::timeout(read_timeout, binlog.next()).await {
+            // Stop as soon as the engine drops the receiver, even on an idle
+            // stream (a binlog source has no final acknowledgement to send).
+            let next = tokio::select! {
+                biased;
+                _ = self.events.closed() => return Err(Stop::Closed),
+                next = tokio::time::timeout(read_timeout, binlog.next()) => next,
+            };
+            let event = match next {
                 Err(_) => return Err(super::silent_server(read_timeout).into()),
                 Ok(None) => return Err(super::stream_closed().into()),
                 Ok(Some(Err(error))) => {
