@@ -61,6 +61,8 @@ pub struct ResolvedRoute {
     pub sources: Vec<usize>,
     /// Source column indices of the key, aligned with `target.key`.
     pub key_sources: Vec<usize>,
+    /// No source column feeds two target columns (cells may be moved).
+    pub sources_unique: bool,
 }
 
 impl Route {
@@ -213,7 +215,11 @@ impl Route {
             .collect();
         let target =
             Arc::new(TargetTable { schema: config.into.schema.clone(), name: config.into.name.clone(), columns, key });
-        Ok(ResolvedRoute { target, sources, key_sources })
+        let mut seen = sources.clone();
+        seen.sort_unstable();
+        seen.dedup();
+        let sources_unique = seen.len() == sources.len();
+        Ok(ResolvedRoute { target, sources, key_sources, sources_unique })
     }
 
     fn apply_zero_dates(
@@ -229,9 +235,13 @@ impl Route {
         Ok(())
     }
 
-    /// Maps one change into target writes (appended to `out`).
-    pub fn map(&mut self, change: &Change, out: &mut Vec<RowWrite>) -> Result<(), RouteError> {
+    /// Maps one change into target writes (appended to `out`). With `take`
+    /// (the last route of this change) the new image's cells are moved out
+    /// of `change` instead of cloned, when no source column feeds two target
+    /// columns.
+    pub fn map(&mut self, change: &mut Change, take: bool, out: &mut Vec<RowWrite>) -> Result<(), RouteError> {
         let resolved = self.resolve(&change.table)?;
+        let take = take && resolved.sources_unique;
         let table = &resolved.target;
         let data_error = |message: String| RouteError::Data {
             route: self.config.name.clone(),
@@ -240,14 +250,14 @@ impl Route {
         };
         match change.operation {
             Operation::Insert => {
-                let after = change.after.as_ref().ok_or_else(|| data_error("insert without a new row".into()))?;
-                let mut values = project(after, &resolved.sources);
+                let after = change.after.as_mut().ok_or_else(|| data_error("insert without a new row".into()))?;
+                let mut values = project_image(after, &resolved.sources, take);
                 self.apply_zero_dates(table, &mut values, &data_error)?;
                 out.push(RowWrite::Upsert { table: Arc::clone(table), values });
             }
             Operation::Update => {
-                let after = change.after.as_ref().ok_or_else(|| data_error("update without a new row".into()))?;
-                let mut values = project(after, &resolved.sources);
+                let after = change.after.as_mut().ok_or_else(|| data_error("update without a new row".into()))?;
+                let mut values = project_image(after, &resolved.sources, take);
                 if let Some(before) = &change.before {
                     let old_key = project(before, &resolved.key_sources);
                     // A key cell the new image did not capture is the old one.
@@ -286,6 +296,15 @@ impl Route {
 
 fn project(row: &[Value], indices: &[usize]) -> Vec<Value> {
     indices.iter().map(|&i| row.get(i).cloned().unwrap_or(Value::Null)).collect()
+}
+
+/// Like `project`, moving the cells out of `row` when `take` (each index
+/// appears once, so nothing moved is needed again).
+fn project_image(row: &mut [Value], indices: &[usize], take: bool) -> Vec<Value> {
+    if !take {
+        return project(row, indices);
+    }
+    indices.iter().map(|&i| row.get_mut(i).map(std::mem::take).unwrap_or(Value::Null)).collect()
 }
 
 /// Applies the route's zero-date policy to one cell. A zero date is a
@@ -375,7 +394,7 @@ mod tests {
         let mut route = route(&[("qty_on_hand", "qty")], None, &["note", "sku", "qty_on_hand", "extra"]);
         let mut out = Vec::new();
         let insert = change(&source, Operation::Insert, None, Some(vec![Value::Int(1), Value::Int(5), Value::Null]));
-        route.map(&insert, &mut out).unwrap();
+        route.map(&mut insert.clone(), true, &mut out).unwrap();
         let RowWrite::Upsert { table, values } = &out[0] else { panic!("expected upsert") };
         assert_eq!(table.columns, ["note", "sku", "qty_on_hand"]);
         assert_eq!(table.key, [1]);
@@ -393,7 +412,7 @@ mod tests {
             Some(vec![Value::Int(1), Value::Null]),
             Some(vec![Value::Int(2), Value::Int(9)]),
         );
-        route.map(&update, &mut out).unwrap();
+        route.map(&mut update.clone(), true, &mut out).unwrap();
         assert!(matches!(&out[0], RowWrite::Delete { key, .. } if key == &[Value::Int(1)]));
         assert!(matches!(&out[1], RowWrite::Upsert { values, .. } if values == &[Value::Int(2), Value::Int(9)]));
     }
@@ -404,7 +423,7 @@ mod tests {
         let mut route = route(&[], None, &["sku", "doc"]);
         let mut out = Vec::new();
         let update = change(&source, Operation::Update, None, Some(vec![Value::Int(1), Value::Unchanged]));
-        route.map(&update, &mut out).unwrap();
+        route.map(&mut update.clone(), true, &mut out).unwrap();
         assert!(matches!(&out[0], RowWrite::Upsert { values, .. } if values[1] == Value::Unchanged));
     }
 
@@ -414,7 +433,7 @@ mod tests {
         let mut route = route(&[], None, &["sku"]);
         let mut out = Vec::new();
         let insert = change(&source, Operation::Insert, None, Some(vec![Value::Int(1), Value::Int(2)]));
-        let message = route.map(&insert, &mut out).unwrap_err().to_string();
+        let message = route.map(&mut insert.clone(), true, &mut out).unwrap_err().to_string();
         assert!(message.contains("added_later") && message.contains("exclude"), "{message}");
     }
 
@@ -424,7 +443,7 @@ mod tests {
         let mut route = route(&[], Some(&["sku"]), &["id", "sku"]);
         let mut out = Vec::new();
         let insert = change(&source, Operation::Insert, None, Some(vec![Value::Int(1), Value::Int(2)]));
-        let message = route.map(&insert, &mut out).unwrap_err().to_string();
+        let message = route.map(&mut insert.clone(), true, &mut out).unwrap_err().to_string();
         assert!(message.contains("REPLICA IDENTITY FULL"), "{message}");
     }
 
@@ -434,7 +453,7 @@ mod tests {
         let mut route = route(&[], None, &["a", "b"]);
         let mut out = Vec::new();
         let insert = change(&source, Operation::Insert, None, Some(vec![Value::Int(1), Value::Int(2)]));
-        let message = route.map(&insert, &mut out).unwrap_err().to_string();
+        let message = route.map(&mut insert.clone(), true, &mut out).unwrap_err().to_string();
         assert!(message.contains("no primary key") && message.contains("key = ["), "{message}");
     }
 

@@ -84,10 +84,11 @@ impl Router {
                         return Ok(RouterEnd::WriterGone(gone));
                     }
                 }
-                SourceEvent::Change(change) => {
+                SourceEvent::Change(mut change) => {
                     let Some(routes) = self.routes.get_mut(&change.table.name) else { continue };
-                    for (route, writer) in routes.iter_mut() {
-                        match route.map(&change, &mut writes) {
+                    let last = routes.len() - 1;
+                    for (index, (route, writer)) in routes.iter_mut().enumerate() {
+                        match route.map(&mut change, index == last, &mut writes) {
                             Ok(()) => {}
                             Err(RouteError::TargetColumnMissing { .. }) => {
                                 // The target may have gained the column since it
@@ -105,7 +106,7 @@ impl Router {
                                     tracing::info!(route = %route.config.name, "target table described again after a source schema change");
                                     route.set_target_shape(shape);
                                 }
-                                route.map(&change, &mut writes)?;
+                                route.map(&mut change, index == last, &mut writes)?;
                             }
                             Err(other) => return Err(other.into()),
                         }

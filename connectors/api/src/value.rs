@@ -12,9 +12,10 @@
 use std::fmt;
 
 /// One cell.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, Default, PartialEq)]
 pub enum Value {
     /// SQL `NULL`.
+    #[default]
     Null,
     /// The source did not capture this column in this image (PostgreSQL's
     /// unchanged TOAST value in an update). The target's current value is
