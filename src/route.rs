@@ -393,8 +393,8 @@ mod tests {
         let source = schema(vec![column("sku", true), column("qty", false), column("note", false)]);
         let mut route = route(&[("qty_on_hand", "qty")], None, &["note", "sku", "qty_on_hand", "extra"]);
         let mut out = Vec::new();
-        let insert = change(&source, Operation::Insert, None, Some(vec![Value::Int(1), Value::Int(5), Value::Null]));
-        route.map(&mut insert.clone(), true, &mut out).unwrap();
+        let mut insert = change(&source, Operation::Insert, None, Some(vec![Value::Int(1), Value::Int(5), Value::Null]));
+        route.map(&mut insert, true, &mut out).unwrap();
         let RowWrite::Upsert { table, values } = &out[0] else { panic!("expected upsert") };
         assert_eq!(table.columns, ["note", "sku", "qty_on_hand"]);
         assert_eq!(table.key, [1]);
@@ -406,13 +406,13 @@ mod tests {
         let source = schema(vec![column("sku", true), column("qty", false)]);
         let mut route = route(&[], None, &["sku", "qty"]);
         let mut out = Vec::new();
-        let update = change(
+        let mut update = change(
             &source,
             Operation::Update,
             Some(vec![Value::Int(1), Value::Null]),
             Some(vec![Value::Int(2), Value::Int(9)]),
         );
-        route.map(&mut update.clone(), true, &mut out).unwrap();
+        route.map(&mut update, true, &mut out).unwrap();
         assert!(matches!(&out[0], RowWrite::Delete { key, .. } if key == &[Value::Int(1)]));
         assert!(matches!(&out[1], RowWrite::Upsert { values, .. } if values == &[Value::Int(2), Value::Int(9)]));
     }
@@ -422,8 +422,8 @@ mod tests {
         let source = schema(vec![column("sku", true), column("doc", false)]);
         let mut route = route(&[], None, &["sku", "doc"]);
         let mut out = Vec::new();
-        let update = change(&source, Operation::Update, None, Some(vec![Value::Int(1), Value::Unchanged]));
-        route.map(&mut update.clone(), true, &mut out).unwrap();
+        let mut update = change(&source, Operation::Update, None, Some(vec![Value::Int(1), Value::Unchanged]));
+        route.map(&mut update, true, &mut out).unwrap();
         assert!(matches!(&out[0], RowWrite::Upsert { values, .. } if values[1] == Value::Unchanged));
     }
 
@@ -432,8 +432,8 @@ mod tests {
         let source = schema(vec![column("sku", true), column("added_later", false)]);
         let mut route = route(&[], None, &["sku"]);
         let mut out = Vec::new();
-        let insert = change(&source, Operation::Insert, None, Some(vec![Value::Int(1), Value::Int(2)]));
-        let message = route.map(&mut insert.clone(), true, &mut out).unwrap_err().to_string();
+        let mut insert = change(&source, Operation::Insert, None, Some(vec![Value::Int(1), Value::Int(2)]));
+        let message = route.map(&mut insert, true, &mut out).unwrap_err().to_string();
         assert!(message.contains("added_later") && message.contains("exclude"), "{message}");
     }
 
@@ -442,8 +442,8 @@ mod tests {
         let source = schema(vec![column("id", true), column("sku", false)]);
         let mut route = route(&[], Some(&["sku"]), &["id", "sku"]);
         let mut out = Vec::new();
-        let insert = change(&source, Operation::Insert, None, Some(vec![Value::Int(1), Value::Int(2)]));
-        let message = route.map(&mut insert.clone(), true, &mut out).unwrap_err().to_string();
+        let mut insert = change(&source, Operation::Insert, None, Some(vec![Value::Int(1), Value::Int(2)]));
+        let message = route.map(&mut insert, true, &mut out).unwrap_err().to_string();
         assert!(message.contains("REPLICA IDENTITY FULL"), "{message}");
     }
 
@@ -452,8 +452,8 @@ mod tests {
         let source = schema(vec![column("a", false), column("b", false)]);
         let mut route = route(&[], None, &["a", "b"]);
         let mut out = Vec::new();
-        let insert = change(&source, Operation::Insert, None, Some(vec![Value::Int(1), Value::Int(2)]));
-        let message = route.map(&mut insert.clone(), true, &mut out).unwrap_err().to_string();
+        let mut insert = change(&source, Operation::Insert, None, Some(vec![Value::Int(1), Value::Int(2)]));
+        let message = route.map(&mut insert, true, &mut out).unwrap_err().to_string();
         assert!(message.contains("no primary key") && message.contains("key = ["), "{message}");
     }
 
