@@ -38,3 +38,4 @@ demo: setup
 # (benches/pg_to_pg.rs); prints the Markdown tables for docs/BENCHMARKS.md.
 bench: setup
 	$(CARGO) bench --bench pg_to_pg
+	$(CARGO) bench --bench mysql

@@ -393,7 +393,8 @@ mod tests {
         let source = schema(vec![column("sku", true), column("qty", false), column("note", false)]);
         let mut route = route(&[("qty_on_hand", "qty")], None, &["note", "sku", "qty_on_hand", "extra"]);
         let mut out = Vec::new();
-        let mut insert = change(&source, Operation::Insert, None, Some(vec![Value::Int(1), Value::Int(5), Value::Null]));
+        let mut insert =
+            change(&source, Operation::Insert, None, Some(vec![Value::Int(1), Value::Int(5), Value::Null]));
         route.map(&mut insert, true, &mut out).unwrap();
         let RowWrite::Upsert { table, values } = &out[0] else { panic!("expected upsert") };
         assert_eq!(table.columns, ["note", "sku", "qty_on_hand"]);

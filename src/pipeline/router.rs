@@ -51,6 +51,7 @@ impl Router {
         mut self,
         events: &mut mpsc::Receiver<Result<SourceEvent, ConnectorError>>,
         mut stop: watch::Receiver<bool>,
+        mut writer_failed: watch::Receiver<bool>,
     ) -> Result<RouterEnd, PipelineError> {
         let mut in_transaction = false;
         let mut stopping = false;
@@ -61,6 +62,10 @@ impl Router {
             }
             let event = tokio::select! {
                 biased;
+                // A writer that failed must stop the session now, not when
+                // the next event happens to be routed to it (an idle binlog
+                // may send nothing for a long time).
+                _ = writer_failed.wait_for(|f| *f) => return Ok(RouterEnd::WriterGone(usize::MAX)),
                 _ = stop.wait_for(|s| *s), if !stopping => {
                     stopping = true;
                     continue;

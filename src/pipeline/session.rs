@@ -122,6 +122,7 @@ pub(super) async fn run_session(
 
     // Writers.
     let notify = Arc::new(Notify::new());
+    let (writer_failed_tx, writer_failed_rx) = watch::channel(false);
     let mut writer_inputs = Vec::new();
     let mut writer_tasks = Vec::new();
     let mut durable_receivers = Vec::new();
@@ -145,7 +146,14 @@ pub(super) async fn run_session(
         };
         writer_inputs.push(input_tx);
         durable_receivers.push((name.clone(), durable_rx));
-        writer_tasks.push(tokio::spawn(writer.run()));
+        let failed = writer_failed_tx.clone();
+        writer_tasks.push(tokio::spawn(async move {
+            let result = writer.run().await;
+            if result.is_err() {
+                failed.send_replace(true);
+            }
+            result
+        }));
     }
 
     let (ack_stop_tx, ack_stop_rx) = watch::channel(false);
@@ -167,7 +175,7 @@ pub(super) async fn run_session(
         targets: target_names.iter().map(|name| (name.clone(), config.targets[name].clone())).collect(),
     };
     let mut events = stream.events;
-    let router_result = router.run(&mut events, stop).await;
+    let router_result = router.run(&mut events, stop, writer_failed_rx).await;
 
     // The router has dropped the writers' inputs: writers commit what they
     // hold (at a boundary) or roll back, then end.

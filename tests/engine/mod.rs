@@ -3,5 +3,7 @@
 mod cli;
 mod crash;
 mod mysql;
+mod mysql_workload;
 mod replication;
 mod support;
+mod types_mysql;

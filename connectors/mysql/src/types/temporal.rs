@@ -18,8 +18,11 @@ use sluice_api::{CivilDate, Date, TimeOfDay, Timestamp, TimestampTz, Value};
 
 use super::{ColumnKind, TypeError, mismatch};
 
-/// 838:59:59, the largest MySQL TIME magnitude.
-const TIME_MAX_MICROS: u64 = (838 * 3600 + 59 * 60 + 59) * 1_000_000;
+/// 838:59:59.999999, the largest TIME magnitude MariaDB stores. MySQL's own
+/// limit is 838:59:59.000000; a MySQL target refuses the fraction itself
+/// (strict mode: an error naming the column), so the sink need not know the
+/// flavour here.
+const TIME_MAX_MICROS: u64 = (838 * 3600 + 59 * 60 + 59) * 1_000_000 + 999_999;
 /// 1970-01-01 00:00:01 UTC and 2038-01-19 03:14:07.999999 UTC.
 const TIMESTAMP_MIN_MICROS: i64 = 1_000_000;
 const TIMESTAMP_MAX_MICROS: i64 = 2_147_483_647_999_999;
@@ -133,7 +136,7 @@ pub(super) fn to_time(value: &Value, fsp: u8) -> Result<Param, TypeError> {
         other => return Err(mismatch(other, &ColumnKind::Time { fsp })),
     };
     if magnitude > TIME_MAX_MICROS {
-        return Err(TypeError::new("a duration beyond ±838:59:59, the MySQL TIME range"));
+        return Err(TypeError::new("a duration beyond ±838:59:59.999999, the MySQL/MariaDB TIME range"));
     }
     let fraction = check_fsp(magnitude, fsp)?;
     let seconds = magnitude / 1_000_000;
@@ -202,7 +205,9 @@ mod tests {
     #[test]
     fn time_spans_plus_minus_838_hours() {
         let max = Value::Duration(TIME_MAX_MICROS as i64);
-        assert_eq!(to_time(&max, 0).unwrap(), Param::Time(false, 34, 22, 59, 59, 0));
+        assert_eq!(to_time(&max, 6).unwrap(), Param::Time(false, 34, 22, 59, 59, 999_999));
+        let whole = Value::Duration((838 * 3600 + 59 * 60 + 59) * 1_000_000);
+        assert_eq!(to_time(&whole, 0).unwrap(), Param::Time(false, 34, 22, 59, 59, 0));
         assert_eq!(to_time(&Value::Duration(-1_500_000), 1).unwrap(), Param::Time(true, 0, 0, 0, 1, 500_000));
         assert!(to_time(&Value::Duration(TIME_MAX_MICROS as i64 + 1), 6).is_err());
         assert!(to_time(&Value::TimeTz(TimeOfDay(0), 3600), 0).is_err());
