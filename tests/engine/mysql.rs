@@ -2,125 +2,16 @@
 //! MariaDB → PostgreSQL, PostgreSQL → MariaDB. Private MariaDB servers
 //! (row binlog, FULL metadata) come from sluice-testkit.
 
-use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
 use mysql_async::prelude::Queryable;
-use sluice_testkit::{MariaDbServer, PgServer, TestDatabase, TestMariaDb};
+use sluice_testkit::{MariaDbServer, PgServer};
 
+use super::mysql_support::{
+    Target, WAIT, maria_rows, mysql_source, mysql_target, pg_rows, route, wait_binlog_streaming, wait_until,
+    write_config,
+};
 use super::support::{Sluice, digest};
-
-const WAIT: Duration = Duration::from_secs(90);
-
-/// Replica server ids must be unique per source server; tests share one.
-fn server_id() -> u32 {
-    static NEXT: AtomicU32 = AtomicU32::new(0);
-    7000 + (std::process::id() % 1000) * 50 + NEXT.fetch_add(1, Ordering::Relaxed)
-}
-
-fn write_config(dir: &std::path::Path, source: &str, target: &str, routes: &str) -> std::path::PathBuf {
-    let path = dir.join("sluice.toml");
-    std::fs::write(
-        &path,
-        format!("[checkpoints]\npath = \"{}\"\n\n{source}\n{target}\n{routes}", dir.join("state").display()),
-    )
-    .unwrap();
-    path
-}
-
-fn mysql_source(db: &TestMariaDb) -> String {
-    format!("[sources.src]\nkind = \"mysql\"\nurl = \"{}\"\nserver_id = {}\n", db.url(), server_id())
-}
-
-/// The offsets table lives in the test's own database: the default
-/// `sluice.offsets` is server-wide, and tests share the server.
-fn mysql_target(db: &TestMariaDb) -> String {
-    format!("[targets.dst]\nkind = \"mysql\"\nurl = \"{}\"\noffsets_table = \"{}.sluice_offsets\"\n", db.url(), db.name)
-}
-
-fn pg_target(db: &TestDatabase) -> String {
-    format!("[targets.dst]\nkind = \"postgres\"\nurl = \"{}\"\n", db.url())
-}
-
-fn route(table: &str, into: &str) -> String {
-    format!("[[routes]]\nsource = \"src\"\ntable = \"{table}\"\ntarget = \"dst\"\ninto = \"{into}\"\n\n")
-}
-
-/// Rows of a MariaDB query as text (NULL as "NULL"), sorted.
-async fn maria_rows(conn: &mut mysql_async::Conn, query: &str) -> Vec<Vec<String>> {
-    let rows: Vec<mysql_async::Row> = conn.query(query).await.unwrap_or_else(|e| panic!("{query}: {e}"));
-    let mut out: Vec<Vec<String>> = rows
-        .into_iter()
-        .map(|row| {
-            (0..row.len())
-                .map(|i| match row.as_ref(i) {
-                    Some(mysql_async::Value::NULL) | None => "NULL".to_owned(),
-                    Some(mysql_async::Value::Bytes(bytes)) => String::from_utf8_lossy(bytes).into_owned(),
-                    Some(other) => other.as_sql(true).trim_matches('\'').to_owned(),
-                })
-                .collect()
-        })
-        .collect();
-    out.sort();
-    out
-}
-
-async fn pg_rows(client: &tokio_postgres::Client, query: &str) -> Vec<Vec<String>> {
-    let rows = client.query(query, &[]).await.unwrap_or_else(|e| panic!("{query}: {e}"));
-    let mut out: Vec<Vec<String>> = rows
-        .iter()
-        .map(|row| (0..row.len()).map(|i| row.get::<_, Option<String>>(i).unwrap_or_else(|| "NULL".into())).collect())
-        .collect();
-    out.sort();
-    out
-}
-
-async fn wait_until<F, Fut>(sluice: &mut Sluice, what: &str, mut check: F)
-where
-    F: FnMut() -> Fut,
-    Fut: Future<Output = bool>,
-{
-    let deadline = Instant::now() + WAIT;
-    while !check().await {
-        sluice.assert_running();
-        assert!(Instant::now() < deadline, "{what} not reached within {WAIT:?}\n{}", sluice.log_tail());
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-}
-
-/// Waits until this sluice streams: its first commit (idle progress) has
-/// reached the target's offsets table, so its start position — the server's
-/// position when it started, as nothing is checkpointed yet — lies behind
-/// us, and every change made from now on will be read. (A `Binlog Dump`
-/// thread in the processlist could be another test's.)
-async fn wait_binlog_streaming(target: &Target<'_>, sluice: &mut Sluice) {
-    let deadline = Instant::now() + WAIT;
-    loop {
-        let started = match target {
-            Target::Maria(db) => {
-                let mut conn = db.connect().await;
-                let query = format!("SELECT COUNT(*) FROM `{}`.sluice_offsets", db.name);
-                conn.query_first::<i64, _>(query).await.ok().flatten().unwrap_or(0) > 0
-            }
-            Target::Postgres(client) => client
-                .query_one("SELECT count(*) FROM sluice.offsets", &[])
-                .await
-                .map(|row| row.get::<_, i64>(0) > 0)
-                .unwrap_or(false),
-        };
-        if started {
-            return;
-        }
-        sluice.assert_running();
-        assert!(Instant::now() < deadline, "sluice did not start reading the binlog\n{}", sluice.log_tail());
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-}
-
-enum Target<'a> {
-    Maria(&'a TestMariaDb),
-    Postgres(&'a tokio_postgres::Client),
-}
 
 const MARIA_TABLE: &str = "CREATE TABLE orders (
     id BIGINT UNSIGNED PRIMARY KEY,
@@ -153,10 +44,10 @@ async fn mariadb_to_mariadb_replicates_every_operation_and_type_exactly() {
         dir.path(),
         &mysql_source(&source),
         &mysql_target(&target),
-        &route(&format!("{}.orders", source.name), &format!("{}.orders", target.name)),
+        &route(&format!("{}.orders", source.name), &format!("{}.orders", target.name), None),
     );
     let mut sluice = Sluice::spawn(&config, dir.path());
-    wait_binlog_streaming(&Target::Maria(&target), &mut sluice).await;
+    wait_binlog_streaming(&mut sluice, Target::Maria(&target)).await;
     source_conn.query_drop(MARIA_ROWS).await.unwrap();
     source_conn.query_drop("UPDATE orders SET qty = qty + 1, status = 'shipped' WHERE id = 1").await.unwrap();
     source_conn.query_drop("UPDATE orders SET id = 3 WHERE id = 2").await.unwrap();
@@ -192,11 +83,11 @@ async fn mariadb_to_postgres_converts_every_type_exactly() {
     let config = write_config(
         dir.path(),
         &mysql_source(&source),
-        &pg_target(&target),
-        &route(&format!("{}.orders", source.name), "public.orders"),
+        &super::mysql_support::pg_target(&target.url()),
+        &route(&format!("{}.orders", source.name), "public.orders", None),
     );
     let mut sluice = Sluice::spawn(&config, dir.path());
-    wait_binlog_streaming(&Target::Postgres(&target_client), &mut sluice).await;
+    wait_binlog_streaming(&mut sluice, Target::Postgres(&target_client)).await;
     source_conn.query_drop(MARIA_ROWS).await.unwrap();
     source_conn.query_drop("UPDATE orders SET note = '更新' WHERE id = 2").await.unwrap();
     wait_until(&mut sluice, "three rows in the target", || async { digest(&target_client, "orders").await.0 == 3 })
@@ -277,7 +168,7 @@ async fn postgres_to_mariadb_maps_numeric_timestamptz_uuid_jsonb_bytea_and_text(
             source.url()
         ),
         &mysql_target(&target),
-        &route("public.items", &format!("{}.items", target.name)),
+        &route("public.items", &format!("{}.items", target.name), None),
     );
     let mut sluice = Sluice::spawn(&config, dir.path());
     let streaming = super::support::STREAMING;
@@ -331,11 +222,11 @@ async fn mariadb_kill_9_mid_workload_then_restart_ends_equal_in_postgres() {
     let config = write_config(
         dir.path(),
         &mysql_source(&source),
-        &pg_target(&target),
-        &route(&format!("{}.events", source.name), "public.events"),
+        &super::mysql_support::pg_target(&target.url()),
+        &route(&format!("{}.events", source.name), "public.events", None),
     );
     let mut sluice = Sluice::spawn(&config, dir.path());
-    wait_binlog_streaming(&Target::Postgres(&target_client), &mut sluice).await;
+    wait_binlog_streaming(&mut sluice, Target::Postgres(&target_client)).await;
     let mut writer = source.connect().await;
     let workload = tokio::spawn(async move {
         for t in 0..300i64 {
@@ -381,11 +272,11 @@ async fn mariadb_add_column_while_streaming_flows_into_postgres() {
     let config = write_config(
         dir.path(),
         &mysql_source(&source),
-        &pg_target(&target),
-        &route(&format!("{}.items", source.name), "public.items"),
+        &super::mysql_support::pg_target(&target.url()),
+        &route(&format!("{}.items", source.name), "public.items", None),
     );
     let mut sluice = Sluice::spawn(&config, dir.path());
-    wait_binlog_streaming(&Target::Postgres(&target_client), &mut sluice).await;
+    wait_binlog_streaming(&mut sluice, Target::Postgres(&target_client)).await;
     source_conn.query_drop("INSERT INTO items VALUES (1, 'before')").await.unwrap();
     source_conn.query_drop("ALTER TABLE items ADD COLUMN price DECIMAL(10,2)").await.unwrap();
     source_conn.query_drop("INSERT INTO items VALUES (2, 'after', 19.90)").await.unwrap();
@@ -419,11 +310,11 @@ async fn mariadb_restart_mid_stream_is_retried_and_ends_equal() {
     let config = write_config(
         dir.path(),
         &mysql_source(&source),
-        &pg_target(&target),
-        &route(&format!("{}.items", source.name), "public.items"),
+        &super::mysql_support::pg_target(&target.url()),
+        &route(&format!("{}.items", source.name), "public.items", None),
     );
     let mut sluice = Sluice::spawn(&config, dir.path());
-    wait_binlog_streaming(&Target::Postgres(&target_client), &mut sluice).await;
+    wait_binlog_streaming(&mut sluice, Target::Postgres(&target_client)).await;
     source_conn.query_drop("INSERT INTO items SELECT seq, 1 FROM seq_1_to_500").await.unwrap();
     wait_until(&mut sluice, "first rows", || async { digest(&target_client, "items").await.0 == 500 }).await;
     drop(source_conn);
@@ -457,11 +348,11 @@ async fn a_purged_binlog_at_resume_stops_with_resnapshot_needed() {
     let config = write_config(
         dir.path(),
         &mysql_source(&source),
-        &pg_target(&target),
-        &route(&format!("{}.items", source.name), "public.items"),
+        &super::mysql_support::pg_target(&target.url()),
+        &route(&format!("{}.items", source.name), "public.items", None),
     );
     let mut sluice = Sluice::spawn(&config, dir.path());
-    wait_binlog_streaming(&Target::Postgres(&target_client), &mut sluice).await;
+    wait_binlog_streaming(&mut sluice, Target::Postgres(&target_client)).await;
     source_conn.query_drop("INSERT INTO items VALUES (1, 1)").await.unwrap();
     wait_until(&mut sluice, "first row", || async { digest(&target_client, "items").await.0 == 1 }).await;
     assert_eq!(sluice.terminate(), Some(0));

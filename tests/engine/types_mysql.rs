@@ -13,12 +13,15 @@
 //! both checked for an 8-hour shift.
 
 use std::sync::OnceLock;
-use std::sync::atomic::{AtomicU32, Ordering};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use mysql_async::prelude::Queryable;
-use sluice_testkit::{MariaDbOptions, MariaDbServer, PgServer, TestMariaDb};
+use sluice_testkit::{MariaDbOptions, MariaDbServer, PgServer};
 
+use super::mysql_support::{
+    Target, maria_rows, mysql_source, mysql_target, pg_rows, pg_source, pg_target, route, wait_binlog_streaming,
+    wait_until, write_config,
+};
 use super::support::{STREAMING, Sluice};
 
 const WAIT: Duration = Duration::from_secs(60);
@@ -27,72 +30,6 @@ const WAIT: Duration = Duration::from_secs(60);
 fn plus_eight() -> &'static MariaDbServer {
     static SERVER: OnceLock<MariaDbServer> = OnceLock::new();
     SERVER.get_or_init(|| MariaDbServer::start_with(MariaDbOptions::new().time_zone("+08:00")))
-}
-
-/// Replica server ids, unique on the private server.
-fn server_id() -> u32 {
-    static NEXT: AtomicU32 = AtomicU32::new(0);
-    9100 + NEXT.fetch_add(1, Ordering::Relaxed)
-}
-
-fn write_config(dir: &std::path::Path, source: &str, target: &str, routes: &str) -> std::path::PathBuf {
-    let path = dir.join("sluice.toml");
-    let state = dir.join("state");
-    std::fs::write(&path, format!("[checkpoints]\npath = \"{}\"\n\n{source}\n{target}\n{routes}", state.display()))
-        .unwrap();
-    path
-}
-
-fn mysql_source(db: &TestMariaDb) -> String {
-    format!("[sources.src]\nkind = \"mysql\"\nurl = \"{}\"\nserver_id = {}\n", db.url(), server_id())
-}
-
-fn mysql_target(db: &TestMariaDb) -> String {
-    format!("[targets.dst]\nkind = \"mysql\"\nurl = \"{}\"\noffsets_table = \"{}.sluice_offsets\"\n", db.url(), db.name)
-}
-
-fn pg_source(url: &str, slot: &str) -> String {
-    format!("[sources.src]\nkind = \"postgres\"\nurl = \"{url}\"\nslot = \"{slot}\"\npublication = \"{slot}\"\n")
-}
-
-fn pg_target(url: &str) -> String {
-    format!("[targets.dst]\nkind = \"postgres\"\nurl = \"{url}\"\n")
-}
-
-/// A route; `zero_dates` is the route's policy (`None`: the default, keep).
-fn route(table: &str, into: &str, zero_dates: Option<&str>) -> String {
-    let policy = zero_dates.map(|p| format!("zero_dates = \"{p}\"\n")).unwrap_or_default();
-    format!("[[routes]]\nsource = \"src\"\ntable = \"{table}\"\ntarget = \"dst\"\ninto = \"{into}\"\n{policy}\n")
-}
-
-/// Rows of a MariaDB query in the text protocol (NULL as "NULL"), sorted.
-async fn maria_rows(conn: &mut mysql_async::Conn, query: &str) -> Vec<Vec<String>> {
-    let rows: Vec<mysql_async::Row> = conn.query(query).await.unwrap_or_else(|e| panic!("{query}: {e}"));
-    let mut out: Vec<Vec<String>> = rows
-        .into_iter()
-        .map(|row| {
-            (0..row.len())
-                .map(|i| match row.as_ref(i) {
-                    Some(mysql_async::Value::NULL) | None => "NULL".to_owned(),
-                    Some(mysql_async::Value::Bytes(bytes)) => String::from_utf8(bytes.clone()).expect("utf-8 text"),
-                    Some(other) => other.as_sql(true).trim_matches('\'').to_owned(),
-                })
-                .collect()
-        })
-        .collect();
-    out.sort();
-    out
-}
-
-/// Rows of a PostgreSQL query whose columns are all text, sorted.
-async fn pg_rows(client: &tokio_postgres::Client, query: &str) -> Vec<Vec<String>> {
-    let rows = client.query(query, &[]).await.unwrap_or_else(|e| panic!("{query}: {e}"));
-    let mut out: Vec<Vec<String>> = rows
-        .iter()
-        .map(|row| (0..row.len()).map(|i| row.get::<_, Option<String>>(i).unwrap_or_else(|| "NULL".into())).collect())
-        .collect();
-    out.sort();
-    out
 }
 
 /// How two servers' text forms of one column are equivalent.
@@ -128,44 +65,6 @@ fn normalise_rows(rules: &[Rule], rows: Vec<Vec<String>>) -> Vec<Vec<String>> {
             row.iter().zip(rules).map(|(text, rule)| normalise(*rule, text)).collect()
         })
         .collect()
-}
-
-async fn wait_until<F, Fut>(sluice: &mut Sluice, what: &str, mut check: F)
-where
-    F: FnMut() -> Fut,
-    Fut: Future<Output = bool>,
-{
-    let deadline = Instant::now() + WAIT;
-    while !check().await {
-        sluice.assert_running();
-        assert!(Instant::now() < deadline, "{what} not reached within {WAIT:?}\n{}", sluice.log_tail());
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-}
-
-/// Waits until sluice's first commit reached the target's offsets table: a
-/// MySQL source without a checkpoint starts at the server's current
-/// position, so only changes made after this are certain to be read.
-async fn wait_binlog_streaming(sluice: &mut Sluice, target: Target<'_>) {
-    wait_until(sluice, "sluice reading the binlog", || async {
-        match target {
-            Target::Maria(db) => {
-                let query = format!("SELECT COUNT(*) FROM `{}`.sluice_offsets", db.name);
-                db.connect().await.query_first::<i64, _>(query).await.ok().flatten().unwrap_or(0) > 0
-            }
-            Target::Postgres(client) => client
-                .query_one("SELECT count(*) FROM sluice.offsets", &[])
-                .await
-                .is_ok_and(|row| row.get::<_, i64>(0) > 0),
-        }
-    })
-    .await;
-}
-
-#[derive(Clone, Copy)]
-enum Target<'a> {
-    Maria(&'a TestMariaDb),
-    Postgres(&'a tokio_postgres::Client),
 }
 
 /// Waits for sluice to stop by itself on a refused value and checks what a
