@@ -297,13 +297,22 @@ async fn mariadb_add_column_while_streaming_flows_into_postgres() {
     assert_eq!(sluice.terminate(), Some(0));
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn mariadb_restart_mid_stream_is_retried_and_ends_equal() {
-    let server = MariaDbServer::start();
-    let source = server.create_database("m2p_restart_src").await;
+/// `items (id, v)` in a MariaDB database routed into the same table in a
+/// PostgreSQL database, with the config written (sluice not started).
+struct ItemsIntoPostgres {
+    source: sluice_testkit::TestMariaDb,
+    source_conn: mysql_async::Conn,
+    target: sluice_testkit::TestDatabase,
+    target_client: tokio_postgres::Client,
+    dir: tempfile::TempDir,
+    config: std::path::PathBuf,
+}
+
+async fn items_into_postgres(server: &MariaDbServer, prefix: &str) -> ItemsIntoPostgres {
+    let source = server.create_database(&format!("{prefix}_src")).await;
     let mut source_conn = source.connect().await;
     source_conn.query_drop("CREATE TABLE items (id INT PRIMARY KEY, v INT)").await.unwrap();
-    let target = PgServer::shared().create_database("m2p_restart_dst").await;
+    let target = PgServer::shared().create_database(&format!("{prefix}_dst")).await;
     let target_client = target.connect().await;
     target_client.batch_execute("CREATE TABLE items (id int PRIMARY KEY, v int)").await.unwrap();
     let dir = tempfile::tempdir().unwrap();
@@ -313,6 +322,14 @@ async fn mariadb_restart_mid_stream_is_retried_and_ends_equal() {
         &super::mysql_support::pg_target(&target.url()),
         &route(&format!("{}.items", source.name), "public.items", None),
     );
+    ItemsIntoPostgres { source, source_conn, target, target_client, dir, config }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn mariadb_restart_mid_stream_is_retried_and_ends_equal() {
+    let server = MariaDbServer::start();
+    let ItemsIntoPostgres { source, mut source_conn, target: _target, target_client, dir, config } =
+        items_into_postgres(&server, "m2p_restart").await;
     let mut sluice = Sluice::spawn(&config, dir.path());
     wait_binlog_streaming(&mut sluice, Target::Postgres(&target_client)).await;
     source_conn.query_drop("INSERT INTO items SELECT seq, 1 FROM seq_1_to_500").await.unwrap();
@@ -338,19 +355,8 @@ async fn mariadb_restart_mid_stream_is_retried_and_ends_equal() {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_purged_binlog_at_resume_stops_with_resnapshot_needed() {
     let server = MariaDbServer::start();
-    let source = server.create_database("m2p_purge_src").await;
-    let mut source_conn = source.connect().await;
-    source_conn.query_drop("CREATE TABLE items (id INT PRIMARY KEY, v INT)").await.unwrap();
-    let target = PgServer::shared().create_database("m2p_purge_dst").await;
-    let target_client = target.connect().await;
-    target_client.batch_execute("CREATE TABLE items (id int PRIMARY KEY, v int)").await.unwrap();
-    let dir = tempfile::tempdir().unwrap();
-    let config = write_config(
-        dir.path(),
-        &mysql_source(&source),
-        &super::mysql_support::pg_target(&target.url()),
-        &route(&format!("{}.items", source.name), "public.items", None),
-    );
+    let ItemsIntoPostgres { source: _source, mut source_conn, target: _target, target_client, dir, config } =
+        items_into_postgres(&server, "m2p_purge").await;
     let mut sluice = Sluice::spawn(&config, dir.path());
     wait_binlog_streaming(&mut sluice, Target::Postgres(&target_client)).await;
     source_conn.query_drop("INSERT INTO items VALUES (1, 1)").await.unwrap();
