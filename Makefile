@@ -35,7 +35,8 @@ demo: setup
 	SLUICE_BIN=target/release/sluice target/release/examples/demo
 
 # End-to-end benchmarks beside PostgreSQL's native logical replication
-# (benches/pg_to_pg.rs); prints the Markdown tables for docs/BENCHMARKS.md.
+# (benches/pg_to_pg.rs) and MariaDB's primary -> replica replication
+# (benches/mysql.rs); print the Markdown tables for docs/BENCHMARKS.md.
 bench: setup
 	$(CARGO) bench --bench pg_to_pg
 	$(CARGO) bench --bench mysql
