@@ -88,11 +88,11 @@ impl HasErrorKind for MySqlError {
             MySqlError::Driver { source, .. } => match source {
                 mysql_async::Error::Io(_) | mysql_async::Error::Driver(_) => ErrorKind::Connection,
                 // Server errors: 1040 too many connections, 1053 shutdown, 1205 lock wait timeout,
-                // 1213 deadlock, 2006/2013 gone away — transient; 1045 access denied,
+                // 1213 deadlock, 2006/2013 gone away — transient; 1045/1698 access denied,
                 // 1044/1142/1227 privileges, 1146 no table, 1054 no column — configuration.
                 mysql_async::Error::Server(server) => match server.code {
                     1040 | 1053 | 1205 | 1213 | 2006 | 2013 | 1927 => ErrorKind::Connection,
-                    1044 | 1045 | 1142 | 1143 | 1227 | 1146 | 1054 | 1049 => ErrorKind::Config,
+                    1044 | 1045 | 1698 | 1142 | 1143 | 1227 | 1146 | 1054 | 1049 => ErrorKind::Config,
                     _ => ErrorKind::Data,
                 },
                 mysql_async::Error::Url(_) => ErrorKind::Config,
