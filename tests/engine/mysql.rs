@@ -396,3 +396,18 @@ async fn a_purged_binlog_at_resume_stops_with_resnapshot_needed() {
     assert!(log.contains(&needed), "the message names the missing binlog file\n{log}");
     assert_eq!(digest(&target_client, "items").await.0, 1, "nothing skipped ahead");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn dropping_a_routed_table_stops_the_route_instead_of_leaving_stale_rows() {
+    let server = MariaDbServer::shared();
+    let ItemsIntoPostgres { source: _source, mut source_conn, target: _target, target_client, dir, config } =
+        items_into_postgres(server, "m2p_drop").await;
+    let mut sluice = Sluice::spawn(&config, dir.path());
+    wait_binlog_streaming(&mut sluice, Target::Postgres(&target_client)).await;
+    source_conn.query_drop("INSERT INTO items VALUES (1, 1), (2, 2)").await.unwrap();
+    wait_until(&mut sluice, "rows applied", || async { digest(&target_client, "items").await.0 == 2 }).await;
+    source_conn.query_drop("DROP TABLE items").await.unwrap();
+    assert_eq!(sluice.wait_exit(WAIT), Some(4), "a dropped routed table needs a decision\n{}", sluice.log_tail());
+    let log = sluice.log();
+    assert!(log.contains("was dropped") && log.contains(".items"), "the message names the table\n{log}");
+}

@@ -41,6 +41,8 @@ pub(crate) enum Statement {
     Truncate(TableName),
     /// DDL after which the tables' next table maps describe them.
     SchemaChange(Vec<TableName>),
+    /// `DROP TABLE`: the tables and their rows are gone, without row events.
+    DropTables(Vec<TableName>),
     /// `DROP DATABASE`: every table of the schema is gone.
     DropSchema(String),
     /// DDL that adds or removes rows of the table without rows events.
@@ -306,7 +308,7 @@ pub(crate) fn classify(sql: &str, default_schema: &str) -> Statement {
             }
             if p.eat("TABLE") || p.eat("TABLES") {
                 p.eat_all(&["IF", "EXISTS"]);
-                return Statement::SchemaChange(p.tables());
+                return Statement::DropTables(p.tables());
             }
             index_target(&mut p)
         }

@@ -12,7 +12,7 @@
 
 use std::sync::Arc;
 
-use sluice_api::{Change, Operation, Position, SourceEvent};
+use sluice_api::{Change, Operation, Position, SourceEvent, TableName};
 
 use super::{Decoder, Stop};
 use crate::error::MySqlError;
@@ -21,6 +21,17 @@ use crate::source::rows;
 use crate::source::tables::Lookup;
 
 impl Decoder {
+    /// The error for a routed table dropped at `event_start`.
+    fn dropped(&self, table: &TableName, event_start: u64) -> MySqlError {
+        MySqlError::ResnapshotNeeded {
+            message: format!(
+                "Routed table {table} was dropped at {}; its rows remain in the targets but are gone from the \
+                 source. Remove its route, or re-create the table and re-copy it",
+                Position::Binlog(self.position(event_start))
+            ),
+        }
+    }
+
     pub(super) async fn statement(
         &mut self,
         statement: Statement,
@@ -73,9 +84,24 @@ impl Decoder {
                     self.tables.forget(&table);
                 }
             }
+            // A dropped routed table took its rows with it, without row
+            // events: the targets still hold them. Carrying on would leave
+            // them stale (and mix them with a re-created table's rows), so
+            // the route stops and says what to do.
+            Statement::DropTables(tables) => {
+                if !covered && let Some(table) = tables.iter().find(|table| self.tables.routes.contains(table)) {
+                    return Err(self.dropped(table, event_start).into());
+                }
+                for table in tables {
+                    self.tables.forget(&table);
+                }
+            }
             Statement::DropSchema(schema) => {
-                for table in self.tables.routes.in_schema(&schema) {
-                    tracing::warn!(table = %table, "routed table dropped with its database; its rows stay in the targets");
+                let dropped = self.tables.routes.in_schema(&schema);
+                if !covered && let Some(table) = dropped.first() {
+                    return Err(self.dropped(table, event_start).into());
+                }
+                for table in dropped {
                     self.tables.forget(&table);
                 }
             }
