@@ -148,14 +148,7 @@ impl Route {
         }
 
         // The key, in target column names.
-        let source_to_target = |source_name: &str| -> Option<String> {
-            config
-                .columns
-                .iter()
-                .find(|(_, s)| s.as_str() == source_name)
-                .map(|(t, _)| t.clone())
-                .or_else(|| (!config.exclude.iter().any(|e| e == source_name)).then(|| source_name.to_owned()))
-        };
+        let source_to_target = |source_name: &str| config.targets_of(source_name).first().map(|t| (*t).to_owned());
         let identity: Vec<&str> = schema.columns.iter().filter(|c| c.is_key).map(|c| c.name.as_str()).collect();
         let key_targets: Vec<String> = match &config.key {
             Some(key) => key.clone(),

@@ -211,7 +211,7 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn second_open_of_the_same_path_reports_locked() {
+    async fn the_store_holds_an_exclusive_lock_on_its_files_while_open() {
         let dir = tempfile::tempdir().unwrap();
         let _first = CheckpointStore::open(dir.path()).unwrap();
         // sled's lock is per process via flock; a second open in the same

@@ -10,102 +10,34 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use sluice_api::{BinlogPosition, ColumnType, Position, TableName, TableSchema};
+use sluice_api::{BinlogPosition, Finding, Position, Severity, TableName, TableSchema, TargetExpectation};
 
 use super::{EXIT_OK, EXIT_PREREQUISITES};
-use crate::config::{Config, SourceConfig, TargetConfig};
+use crate::config::{Config, RouteConfig, SourceConfig, TargetConfig};
 use crate::route::Route;
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Severity {
-    Ok,
-    Warning,
-    Error,
-}
-
-/// A finding, whichever connector made it.
-struct Finding {
-    severity: Severity,
-    subject: String,
-    message: String,
-    fix: Option<String>,
-}
-
-/// The connectors' findings have the same fields; convert them all.
-macro_rules! from_connector_findings {
-    ($module:ident) => {
-        impl From<$module::Finding> for Finding {
-            fn from(finding: $module::Finding) -> Finding {
-                Finding {
-                    severity: match finding.severity {
-                        $module::Severity::Ok => Severity::Ok,
-                        $module::Severity::Warning => Severity::Warning,
-                        $module::Severity::Error => Severity::Error,
-                    },
-                    subject: finding.subject,
-                    message: finding.message,
-                    fix: finding.fix,
-                }
-            }
-        }
-    };
-}
-from_connector_findings!(sluice_postgres);
-from_connector_findings!(sluice_mysql);
-
-/// What a route expects of one target table.
-struct Expectation {
-    table: TableName,
-    columns: Vec<(String, Option<ColumnType>)>,
-    key: Vec<String>,
-}
 
 async fn check_source(config: &SourceConfig, tables: &[TableName], checkpoint: Option<Position>) -> Vec<Finding> {
     match config {
         SourceConfig::Postgres { url, slot, publication, .. } => {
-            sluice_postgres::check_source(url.expose(), slot, publication, tables)
-                .await
-                .into_iter()
-                .map(Into::into)
-                .collect()
+            sluice_postgres::check_source(url.expose(), slot, publication, tables).await
         }
         SourceConfig::Mysql { url, server_id, .. } => {
             let binlog: Option<BinlogPosition> = match checkpoint {
                 Some(Position::Binlog(position)) => Some(position),
                 _ => None,
             };
-            sluice_mysql::check_source(url.expose(), *server_id, tables, binlog.as_ref())
-                .await
-                .into_iter()
-                .map(Into::into)
-                .collect()
+            sluice_mysql::check_source(url.expose(), *server_id, tables, binlog.as_ref()).await
         }
     }
 }
 
-async fn check_target(config: &TargetConfig, expectations: Vec<Expectation>) -> Vec<Finding> {
+async fn check_target(config: &TargetConfig, expectations: &[TargetExpectation]) -> Vec<Finding> {
     match config {
         TargetConfig::Postgres { url, offsets_table } => {
-            let expectations: Vec<_> = expectations
-                .into_iter()
-                .map(|e| sluice_postgres::TargetExpectation { table: e.table, columns: e.columns, key: e.key })
-                .collect();
-            sluice_postgres::check_target(url.expose(), offsets_table, &expectations)
-                .await
-                .into_iter()
-                .map(Into::into)
-                .collect()
+            sluice_postgres::check_target(url.expose(), offsets_table, expectations).await
         }
         TargetConfig::Mysql { url, offsets_table } => {
-            let expectations: Vec<_> = expectations
-                .into_iter()
-                .map(|e| sluice_mysql::TargetExpectation { table: e.table, columns: e.columns, key: e.key })
-                .collect();
-            sluice_mysql::check_target(url.expose(), offsets_table, &expectations)
-                .await
-                .into_iter()
-                .map(Into::into)
-                .collect()
+            sluice_mysql::check_target(url.expose(), offsets_table, expectations).await
         }
     }
 }
@@ -147,66 +79,41 @@ pub(super) async fn check(config: Config) -> u8 {
     for (name, target) in &config.targets {
         let routes: Vec<_> = config.routes.iter().filter(|r| &r.target == name).collect();
         let mut expectations = Vec::new();
-        let mut route_findings = Vec::new();
+        let mut resolvable = Vec::new();
         for route in &routes {
             let schema = source_schemas.get(&(route.source.clone(), route.table.to_string())).cloned().flatten();
             let Some(schema) = schema else { continue };
-            let mut columns = Vec::new();
-            for column in &schema.columns {
-                if route.exclude.contains(&column.name) {
-                    continue;
-                }
-                let mapped: Vec<&String> =
-                    route.columns.iter().filter(|(_, source)| **source == column.name).map(|(t, _)| t).collect();
-                if mapped.is_empty() {
-                    columns.push((column.name.clone(), Some(column.column_type.clone())));
-                } else {
-                    columns.extend(mapped.into_iter().map(|t| (t.clone(), Some(column.column_type.clone()))));
-                }
-            }
+            let columns = schema
+                .columns
+                .iter()
+                .flat_map(|c| {
+                    route.targets_of(&c.name).into_iter().map(|t| (t.to_owned(), Some(c.column_type.clone())))
+                })
+                .collect();
             let primary_key: Vec<String> = schema.columns.iter().filter(|c| c.is_key).map(|c| c.name.clone()).collect();
             let key = route.key.clone().unwrap_or_else(|| {
-                primary_key
-                    .iter()
-                    .map(|k| route.columns.iter().find(|(_, s)| *s == k).map_or_else(|| k.clone(), |(t, _)| t.clone()))
-                    .collect()
+                primary_key.iter().filter_map(|k| route.targets_of(k).first().map(|t| (*t).to_owned())).collect()
             });
-            expectations.push(Expectation { table: route.into.clone(), columns, key });
-
-            // The route's own resolution, against the target's actual shape.
-            if let Ok(Some(shape)) = crate::connectors::describe_target(target, &route.into).await {
-                let resolved = Route::new((*route).clone(), shape, primary_key.clone())
-                    .and_then(|mut r| r.resolve(&schema).map(|_| ()));
-                match resolved {
-                    Ok(()) => route_findings.push(Finding {
-                        severity: Severity::Ok,
-                        subject: format!("route {}", route.name),
-                        message: format!("{} maps into {}", route.table, route.into),
-                        fix: None,
-                    }),
-                    Err(error) => route_findings.push(Finding {
-                        severity: Severity::Error,
-                        subject: format!("route {}", route.name),
-                        message: error.to_string(),
-                        fix: None,
-                    }),
-                }
-            }
+            expectations.push(TargetExpectation { table: route.into.clone(), columns, key });
+            resolvable.push((route, schema, primary_key));
         }
-        let mut findings = check_target(target, expectations).await;
-        // A missing column is reported by the target check already; the
-        // route's message adds the mapping choices, so keep both only when
-        // the target check found nothing wrong with that table.
-        let failing_tables: Vec<String> =
-            findings.iter().filter(|f| f.severity == Severity::Error).map(|f| f.subject.clone()).collect();
-        for finding in route_findings {
-            let table_failed = routes.iter().any(|r| {
-                finding.subject == format!("route {}", r.name)
-                    && failing_tables.iter().any(|s| s.contains(&r.into.to_string()))
-            });
-            if !(table_failed && finding.severity == Severity::Error) {
-                findings.push(finding);
+        let mut findings = check_target(target, &expectations).await;
+        // The route's own resolution (column mapping, key within the replica
+        // identity) against the target's actual shape — for tables the
+        // target check found sound, so a missing column is reported once.
+        for (route, schema, primary_key) in resolvable {
+            let into = route.into.to_string();
+            if findings.iter().any(|f| f.severity == Severity::Error && f.subject.contains(&into)) {
+                continue;
             }
+            let Ok(Some(shape)) = crate::connectors::describe_target(target, &route.into).await else { continue };
+            let subject = format!("route {}", route.name);
+            let resolved = Route::new(RouteConfig::clone(route), shape, primary_key)
+                .and_then(|mut r| r.resolve(&schema).map(|_| ()));
+            findings.push(match resolved {
+                Ok(()) => Finding::ok(subject, format!("{} maps into {}", route.table, route.into)),
+                Err(error) => Finding::error(subject, error.to_string(), None),
+            });
         }
         sections.push((format!("target {name} ({})", target.url().redacted()), findings));
     }

@@ -9,7 +9,6 @@ use sluice_checkpoints::CheckpointStore;
 
 use super::{EXIT_FAILED, EXIT_OK};
 use crate::config::{Config, SourceConfig};
-use crate::pipeline::now_micros;
 
 #[derive(Debug, Serialize)]
 pub(crate) struct SourceStatus {
@@ -25,9 +24,9 @@ pub(crate) struct SourceStatus {
     slot: Option<SlotReport>,
     /// Bytes of WAL between the lowest target position and the server's current position.
     lag_bytes: Option<u64>,
-    /// Seconds the targets are behind: the walsender's measured flush lag
-    /// while streaming, else the age of the lowest target position when
-    /// there is WAL beyond it; 0 when caught up.
+    /// Seconds the targets are behind: 0 when caught up, the walsender's
+    /// measured flush lag while Sluice streams; `None` (unknown) when WAL lies
+    /// beyond the targets and nothing is streaming it.
     lag_seconds: Option<f64>,
     error: Option<String>,
 }
@@ -82,14 +81,14 @@ pub(super) async fn status(config: Config, json: bool) -> u8 {
         let mut targets: Vec<&String> = config.routes_of_source(name).map(|r| &r.target).collect();
         targets.sort();
         targets.dedup();
-        let mut lowest: Option<(Position, Option<i64>)> = None;
+        let mut lowest: Option<Position> = None;
         for target in targets {
             let mut entry = TargetStatus { target: target.clone(), position: None, updated_at: None, error: None };
             match crate::connectors::target_position(&config.targets[target], name).await {
                 Ok(Some(position)) => {
                     entry.position = Some(position.encode());
-                    if lowest.as_ref().is_none_or(|(low, _)| position < *low) {
-                        lowest = Some((position, None));
+                    if lowest.as_ref().is_none_or(|low| position < *low) {
+                        lowest = Some(position);
                     }
                 }
                 Ok(None) => entry.position = None,
@@ -101,7 +100,7 @@ pub(super) async fn status(config: Config, json: bool) -> u8 {
         let (url, slot) = match source {
             SourceConfig::Postgres { url, slot, .. } => (url, slot),
             SourceConfig::Mysql { url, .. } => {
-                binlog_status(url.expose(), lowest.map(|(p, _)| p), &mut report).await;
+                binlog_status(url.expose(), lowest, &mut report).await;
                 reports.push(report);
                 continue;
             }
@@ -118,15 +117,14 @@ pub(super) async fn status(config: Config, json: bool) -> u8 {
                         active: status.active,
                         wal_status: status.wal_status.clone(),
                     });
-                    let applied =
-                        lowest.as_ref().map(|(p, _)| p.clone()).unwrap_or(Position::Postgres(status.confirmed_flush));
+                    let applied = lowest.clone().unwrap_or(Position::Postgres(status.confirmed_flush));
                     let applied_lsn = match applied {
                         Position::Postgres(lsn) => lsn.0,
                         Position::Binlog(_) => status.confirmed_flush.0,
                     };
                     let lag = status.current_wal.0.saturating_sub(applied_lsn);
                     report.lag_bytes = Some(lag);
-                    report.lag_seconds = Some(lag_seconds(&client, slot, lag).await);
+                    report.lag_seconds = lag_seconds(&client, slot, lag).await;
                 }
                 Ok(None) => {
                     report.error = Some(format!("replication slot {slot} does not exist (created on first run)"))
@@ -222,24 +220,23 @@ async fn binlog_bytes_between(
     Ok(None)
 }
 
-/// The walsender's own measurement (`pg_stat_replication.flush_lag`, from our
-/// status updates) when streaming; otherwise the age of the offsets row of
-/// the lowest target when WAL lies beyond it; 0 when caught up.
-async fn lag_seconds(client: &tokio_postgres::Client, slot: &str, lag_bytes: u64) -> f64 {
+/// 0 when caught up; while Sluice streams, the walsender's own measurement
+/// (`pg_stat_replication.flush_lag`, from our status updates; NULL once the
+/// walsender has caught up, hence 0); `None` when WAL waits and no walsender
+/// streams it (Sluice stopped): the age of that backlog is not known.
+async fn lag_seconds(client: &tokio_postgres::Client, slot: &str, lag_bytes: u64) -> Option<f64> {
     if lag_bytes == 0 {
-        return 0.0;
+        return Some(0.0);
     }
     let query = "SELECT EXTRACT(EPOCH FROM r.flush_lag)::float8 FROM pg_stat_replication r \
                  JOIN pg_replication_slots s ON s.active_pid = r.pid WHERE s.slot_name = $1";
     match client.query_opt(query, &[&slot]).await {
-        Ok(Some(row)) => row.get::<_, Option<f64>>(0).unwrap_or(0.0),
-        _ => 0.0,
+        Ok(Some(row)) => Some(row.get::<_, Option<f64>>(0).unwrap_or(0.0)),
+        _ => None,
     }
 }
 
 fn print_table(reports: &[SourceStatus]) {
-    let now = now_micros();
-    let _ = now;
     for report in reports {
         println!("source {} ({})", report.source, report.kind);
         if let Some(error) = &report.error {
@@ -261,7 +258,10 @@ fn print_table(reports: &[SourceStatus]) {
             println!("  server position:  {position}");
         }
         if let Some(lag) = report.lag_bytes {
-            println!("  lag:              {} ({:.1} s)", human_bytes(lag), report.lag_seconds.unwrap_or(0.0));
+            match report.lag_seconds {
+                Some(seconds) => println!("  lag:              {} ({seconds:.1} s)", human_bytes(lag)),
+                None => println!("  lag:              {} (not streaming: age unknown)", human_bytes(lag)),
+            }
         }
         if let Some(slot) = &report.slot {
             println!(

@@ -104,6 +104,22 @@ pub struct RouteConfig {
     pub zero_dates: ZeroDates,
 }
 
+impl RouteConfig {
+    /// The target columns a source column feeds: those mapped to it in
+    /// `columns`, else the column of the same name; none when excluded.
+    pub fn targets_of<'a>(&'a self, source: &'a str) -> Vec<&'a str> {
+        let mapped: Vec<&str> =
+            self.columns.iter().filter(|(_, s)| s.as_str() == source).map(|(t, _)| t.as_str()).collect();
+        if !mapped.is_empty() {
+            mapped
+        } else if self.exclude.iter().any(|e| e == source) {
+            Vec::new()
+        } else {
+            vec![source]
+        }
+    }
+}
+
 impl Config {
     /// Reads, interpolates from the process environment, parses and validates.
     pub fn load(path: &Path) -> Result<Config, ConfigError> {

@@ -78,6 +78,6 @@ impl Acknowledger {
     }
 }
 
-pub(crate) fn now_micros() -> i64 {
+fn now_micros() -> i64 {
     std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_micros() as i64).unwrap_or_default()
 }

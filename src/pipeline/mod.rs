@@ -20,7 +20,6 @@ use sluice_api::{ErrorKind, HasErrorKind};
 use sluice_checkpoints::CheckpointStore;
 use tokio::sync::watch;
 
-pub(crate) use acknowledger::now_micros;
 pub use error::PipelineError;
 
 use crate::config::Config;

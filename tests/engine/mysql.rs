@@ -205,26 +205,15 @@ async fn postgres_to_mariadb_maps_numeric_timestamptz_uuid_jsonb_bytea_and_text(
 
 #[tokio::test(flavor = "multi_thread")]
 async fn mariadb_kill_9_mid_workload_then_restart_ends_equal_in_postgres() {
-    let server = MariaDbServer::shared();
-    let source = server.create_database("m2p_kill_src").await;
-    let mut source_conn = source.connect().await;
-    source_conn
-        .query_drop("CREATE TABLE events (id BIGINT PRIMARY KEY, n INT NOT NULL, payload VARCHAR(64))")
-        .await
-        .unwrap();
-    let target = PgServer::shared().create_database("m2p_kill_dst").await;
-    let target_client = target.connect().await;
-    target_client
-        .batch_execute("CREATE TABLE events (id bigint PRIMARY KEY, n int NOT NULL, payload text)")
-        .await
-        .unwrap();
-    let dir = tempfile::tempdir().unwrap();
-    let config = write_config(
-        dir.path(),
-        &mysql_source(&source),
-        &super::mysql_support::pg_target(&target.url()),
-        &route(&format!("{}.events", source.name), "public.events", None),
-    );
+    let MariaIntoPostgres { source, mut source_conn, target: _target, target_client, dir, config } =
+        maria_into_postgres(
+            MariaDbServer::shared(),
+            "m2p_kill",
+            "events",
+            "CREATE TABLE events (id BIGINT PRIMARY KEY, n INT NOT NULL, payload VARCHAR(64))",
+            "CREATE TABLE events (id bigint PRIMARY KEY, n int NOT NULL, payload text)",
+        )
+        .await;
     let mut sluice = Sluice::spawn(&config, dir.path());
     wait_binlog_streaming(&mut sluice, Target::Postgres(&target_client)).await;
     let mut writer = source.connect().await;
@@ -258,23 +247,15 @@ async fn mariadb_kill_9_mid_workload_then_restart_ends_equal_in_postgres() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn mariadb_add_column_while_streaming_flows_into_postgres() {
-    let server = MariaDbServer::shared();
-    let source = server.create_database("m2p_ddl_src").await;
-    let mut source_conn = source.connect().await;
-    source_conn.query_drop("CREATE TABLE items (id INT PRIMARY KEY, name VARCHAR(20))").await.unwrap();
-    let target = PgServer::shared().create_database("m2p_ddl_dst").await;
-    let target_client = target.connect().await;
-    target_client
-        .batch_execute("CREATE TABLE items (id int PRIMARY KEY, name text, price numeric(10,2))")
-        .await
-        .unwrap();
-    let dir = tempfile::tempdir().unwrap();
-    let config = write_config(
-        dir.path(),
-        &mysql_source(&source),
-        &super::mysql_support::pg_target(&target.url()),
-        &route(&format!("{}.items", source.name), "public.items", None),
-    );
+    let MariaIntoPostgres { source: _source, mut source_conn, target: _target, target_client, dir, config } =
+        maria_into_postgres(
+            MariaDbServer::shared(),
+            "m2p_ddl",
+            "items",
+            "CREATE TABLE items (id INT PRIMARY KEY, name VARCHAR(20))",
+            "CREATE TABLE items (id int PRIMARY KEY, name text, price numeric(10,2))",
+        )
+        .await;
     let mut sluice = Sluice::spawn(&config, dir.path());
     wait_binlog_streaming(&mut sluice, Target::Postgres(&target_client)).await;
     source_conn.query_drop("INSERT INTO items VALUES (1, 'before')").await.unwrap();
@@ -297,9 +278,9 @@ async fn mariadb_add_column_while_streaming_flows_into_postgres() {
     assert_eq!(sluice.terminate(), Some(0));
 }
 
-/// `items (id, v)` in a MariaDB database routed into the same table in a
-/// PostgreSQL database, with the config written (sluice not started).
-struct ItemsIntoPostgres {
+/// A MariaDB table routed into the PostgreSQL table of the same name, both
+/// created from the given DDL, with the config written (sluice not started).
+struct MariaIntoPostgres {
     source: sluice_testkit::TestMariaDb,
     source_conn: mysql_async::Conn,
     target: sluice_testkit::TestDatabase,
@@ -308,27 +289,45 @@ struct ItemsIntoPostgres {
     config: std::path::PathBuf,
 }
 
-async fn items_into_postgres(server: &MariaDbServer, prefix: &str) -> ItemsIntoPostgres {
+async fn maria_into_postgres(
+    server: &MariaDbServer,
+    prefix: &str,
+    table: &str,
+    maria_ddl: &str,
+    pg_ddl: &str,
+) -> MariaIntoPostgres {
     let source = server.create_database(&format!("{prefix}_src")).await;
     let mut source_conn = source.connect().await;
-    source_conn.query_drop("CREATE TABLE items (id INT PRIMARY KEY, v INT)").await.unwrap();
+    source_conn.query_drop(maria_ddl).await.unwrap();
     let target = PgServer::shared().create_database(&format!("{prefix}_dst")).await;
     let target_client = target.connect().await;
-    target_client.batch_execute("CREATE TABLE items (id int PRIMARY KEY, v int)").await.unwrap();
+    target_client.batch_execute(pg_ddl).await.unwrap();
     let dir = tempfile::tempdir().unwrap();
     let config = write_config(
         dir.path(),
         &mysql_source(&source),
         &super::mysql_support::pg_target(&target.url()),
-        &route(&format!("{}.items", source.name), "public.items", None),
+        &route(&format!("{}.{table}", source.name), &format!("public.{table}"), None),
     );
-    ItemsIntoPostgres { source, source_conn, target, target_client, dir, config }
+    MariaIntoPostgres { source, source_conn, target, target_client, dir, config }
+}
+
+/// `items (id, v)` on both sides.
+async fn items_into_postgres(server: &MariaDbServer, prefix: &str) -> MariaIntoPostgres {
+    maria_into_postgres(
+        server,
+        prefix,
+        "items",
+        "CREATE TABLE items (id INT PRIMARY KEY, v INT)",
+        "CREATE TABLE items (id int PRIMARY KEY, v int)",
+    )
+    .await
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn mariadb_restart_mid_stream_is_retried_and_ends_equal() {
     let server = MariaDbServer::start();
-    let ItemsIntoPostgres { source, mut source_conn, target: _target, target_client, dir, config } =
+    let MariaIntoPostgres { source, mut source_conn, target: _target, target_client, dir, config } =
         items_into_postgres(&server, "m2p_restart").await;
     let mut sluice = Sluice::spawn(&config, dir.path());
     wait_binlog_streaming(&mut sluice, Target::Postgres(&target_client)).await;
@@ -355,7 +354,7 @@ async fn mariadb_restart_mid_stream_is_retried_and_ends_equal() {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_purged_binlog_at_resume_stops_with_resnapshot_needed() {
     let server = MariaDbServer::start();
-    let ItemsIntoPostgres { source: _source, mut source_conn, target: _target, target_client, dir, config } =
+    let MariaIntoPostgres { source: _source, mut source_conn, target: _target, target_client, dir, config } =
         items_into_postgres(&server, "m2p_purge").await;
     let mut sluice = Sluice::spawn(&config, dir.path());
     wait_binlog_streaming(&mut sluice, Target::Postgres(&target_client)).await;
@@ -400,7 +399,7 @@ async fn a_purged_binlog_at_resume_stops_with_resnapshot_needed() {
 #[tokio::test(flavor = "multi_thread")]
 async fn dropping_a_routed_table_stops_the_route_instead_of_leaving_stale_rows() {
     let server = MariaDbServer::shared();
-    let ItemsIntoPostgres { source: _source, mut source_conn, target: _target, target_client, dir, config } =
+    let MariaIntoPostgres { source: _source, mut source_conn, target: _target, target_client, dir, config } =
         items_into_postgres(server, "m2p_drop").await;
     let mut sluice = Sluice::spawn(&config, dir.path());
     wait_binlog_streaming(&mut sluice, Target::Postgres(&target_client)).await;

@@ -7,16 +7,20 @@
 //! transaction. Errors carry an [`ErrorKind`] that drives the retry policy.
 
 mod change;
+mod check;
 mod error;
 mod position;
+mod runs;
 mod schema;
 mod sink;
 mod source;
 mod value;
 
 pub use change::{Change, Operation, Row, RowWrite, SourceEvent, TargetTable, Transaction};
+pub use check::{Finding, Severity, TargetExpectation};
 pub use error::{ConnectorError, ErrorKind, HasErrorKind};
 pub use position::{BinlogPosition, InvalidPosition, Lsn, Position};
+pub use runs::{Run, RunKind, runs};
 pub use schema::{Column, ColumnType, TableName, TableSchema};
 pub use sink::Sink;
 pub use source::{Source, SourceStream};

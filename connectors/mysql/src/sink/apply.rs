@@ -27,7 +27,7 @@ use std::sync::Arc;
 
 use mysql_async::prelude::Queryable;
 use mysql_async::{Params, Value as Param};
-use sluice_api::{RowWrite, TableName, TargetTable, Value};
+use sluice_api::{RowWrite, Run, RunKind, TableName, TargetTable, Value, runs};
 
 use super::MySqlSink;
 use super::describe::describe;
@@ -44,59 +44,20 @@ const MAX_PARAMS: usize = 65_535;
 /// constructor, a plan that is not always the index lookup a DELETE wants.
 const MAX_IN_LIST: usize = 999;
 
-/// What a run does.
-#[derive(PartialEq, Eq)]
-enum RunKind {
-    /// Upserts whose images have `Value::Unchanged` at these column indices
-    /// (empty: whole rows).
-    Upsert {
-        unchanged: Vec<usize>,
-    },
-    Delete,
-    Truncate,
-}
-
-fn run_kind(write: &RowWrite) -> RunKind {
-    match write {
-        RowWrite::Upsert { values, .. } => RunKind::Upsert {
-            unchanged: values
-                .iter()
-                .enumerate()
-                .filter(|(_, v)| matches!(v, Value::Unchanged))
-                .map(|(i, _)| i)
-                .collect(),
-        },
-        RowWrite::Delete { .. } => RunKind::Delete,
-        RowWrite::Truncate { .. } => RunKind::Truncate,
-    }
-}
-
-fn same_table(a: &Arc<TargetTable>, b: &Arc<TargetTable>) -> bool {
-    Arc::ptr_eq(a, b) || a == b
-}
-
 type EncodedRow = Vec<Param>;
 
 impl MySqlSink {
     /// Executes `writes` in order inside the open transaction.
     pub(super) async fn apply(&mut self, writes: Vec<RowWrite>) -> Result<(), MySqlError> {
-        let mut start = 0;
-        while start < writes.len() {
-            let kind = run_kind(&writes[start]);
-            let table = writes[start].table();
-            let mut end = start + 1;
-            while end < writes.len() && same_table(writes[end].table(), table) && run_kind(&writes[end]) == kind {
-                end += 1;
-            }
-            let run = &writes[start..end];
-            let resolved = self.resolve(table).await?;
+        for Run { kind, range } in runs(&writes, false) {
+            let run = &writes[range];
+            let resolved = self.resolve(run[0].table()).await?;
             match kind {
                 RunKind::Truncate => self.truncate(&resolved).await?,
                 RunKind::Delete => self.delete(&resolved, run).await?,
                 RunKind::Upsert { unchanged } if unchanged.is_empty() => self.upsert(&resolved, run).await?,
                 RunKind::Upsert { unchanged } => self.update_present(&resolved, run, &unchanged).await?,
             }
-            start = end;
         }
         Ok(())
     }

@@ -23,7 +23,7 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use sluice_api::{ColumnType, RowWrite, TableName, TargetTable, TimeOfDay, Value};
+use sluice_api::{ColumnType, RowWrite, Run, RunKind, TableName, TargetTable, TimeOfDay, Value, runs};
 use tokio_postgres::types::ToSql;
 
 use super::PostgresSink;
@@ -61,69 +61,25 @@ impl ResolvedTable {
     }
 }
 
-/// What a run does.
-#[derive(PartialEq, Eq)]
-enum RunKind {
-    /// Upserts whose images have `Value::Unchanged` at these column indices
-    /// (empty: whole rows).
-    Upsert {
-        unchanged: Vec<usize>,
-    },
-    Delete,
-    Truncate,
-}
-
-fn run_kind(write: &RowWrite) -> RunKind {
-    match write {
-        RowWrite::Upsert { values, .. } => RunKind::Upsert {
-            unchanged: values
-                .iter()
-                .enumerate()
-                .filter(|(_, v)| matches!(v, Value::Unchanged))
-                .map(|(i, _)| i)
-                .collect(),
-        },
-        RowWrite::Delete { .. } => RunKind::Delete,
-        RowWrite::Truncate { .. } => RunKind::Truncate,
-    }
-}
-
-fn same_table(a: &Arc<TargetTable>, b: &Arc<TargetTable>) -> bool {
-    Arc::ptr_eq(a, b) || a == b
-}
-
 /// Encoded rows: one text (or NULL) per selected column.
 type EncodedRow = Vec<Option<String>>;
 
 impl PostgresSink {
     /// Executes `writes` in order inside the open transaction.
     pub(super) async fn apply(&mut self, writes: Vec<RowWrite>) -> Result<(), PostgresError> {
-        let mut start = 0;
-        while start < writes.len() {
-            let kind = run_kind(&writes[start]);
-            let table = writes[start].table();
-            let mut end = start + 1;
-            if kind == RunKind::Truncate {
-                // Consecutive truncates, of any tables, become one statement:
-                // a table referenced by a foreign key can only be truncated
-                // together with the tables referencing it.
-                while end < writes.len() && matches!(writes[end], RowWrite::Truncate { .. }) {
-                    end += 1;
-                }
-            } else {
-                while end < writes.len() && same_table(writes[end].table(), table) && run_kind(&writes[end]) == kind {
-                    end += 1;
-                }
-            }
-            let run = &writes[start..end];
+        // Consecutive truncates, of any tables, become one statement: a
+        // table referenced by a foreign key can only be truncated together
+        // with the tables referencing it.
+        for Run { kind, range } in runs(&writes, true) {
+            let run = &writes[range];
             match kind {
                 RunKind::Truncate => self.truncate(run).await?,
                 RunKind::Delete => {
-                    let resolved = self.resolve(table).await?;
+                    let resolved = self.resolve(run[0].table()).await?;
                     self.delete(&resolved, run).await?;
                 }
                 RunKind::Upsert { unchanged } => {
-                    let resolved = self.resolve(table).await?;
+                    let resolved = self.resolve(run[0].table()).await?;
                     if unchanged.is_empty() {
                         self.upsert(&resolved, run).await?;
                     } else {
@@ -131,7 +87,6 @@ impl PostgresSink {
                     }
                 }
             }
-            start = end;
         }
         Ok(())
     }
