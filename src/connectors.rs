@@ -86,6 +86,20 @@ impl Sink for AnySink {
         }
     }
 
+    async fn load(&mut self, writes: Vec<RowWrite>) -> Result<(), ConnectorError> {
+        match self {
+            AnySink::Postgres(sink) => Sink::load(sink, writes).await,
+            AnySink::Mysql(sink) => Sink::load(sink, writes).await,
+        }
+    }
+
+    async fn commit_rows(&mut self) -> Result<(), ConnectorError> {
+        match self {
+            AnySink::Postgres(sink) => Sink::commit_rows(sink).await,
+            AnySink::Mysql(sink) => Sink::commit_rows(sink).await,
+        }
+    }
+
     async fn rollback(&mut self) -> Result<(), ConnectorError> {
         match self {
             AnySink::Postgres(sink) => Sink::rollback(sink).await,

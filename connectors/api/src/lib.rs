@@ -13,6 +13,7 @@ mod position;
 mod runs;
 mod schema;
 mod sink;
+mod snapshot;
 mod source;
 mod value;
 
@@ -23,6 +24,7 @@ pub use position::{BinlogPosition, InvalidPosition, Lsn, Position};
 pub use runs::{Run, RunKind, runs};
 pub use schema::{Column, ColumnType, TableName, TableSchema};
 pub use sink::Sink;
+pub use snapshot::{ChunkRange, ChunkRead, ReadView, Seen, SnapshotReader};
 pub use source::{Source, SourceStream};
 pub use value::{
     BitString, CivilDate, Date, Decimal, Interval, InvalidDecimal, TimeOfDay, Timestamp, TimestampTz, Value,

@@ -40,6 +40,21 @@ pub trait Sink: Send {
         position: &Position,
     ) -> impl Future<Output = Result<(), ConnectorError>> + Send;
 
+    /// Accepts the rows of one snapshot chunk (only `Upsert`s of one table,
+    /// whole rows, no [`crate::Value::Unchanged`]) into the open target
+    /// transaction. Same effect as [`Sink::write`]; a sink may take a bulk
+    /// path (PostgreSQL `COPY`, MySQL multi-row `INSERT`) when none of the
+    /// rows' keys exist in the target yet, and must fall back to upserts
+    /// (never fail, never duplicate) when some do.
+    fn load(&mut self, writes: Vec<RowWrite>) -> impl Future<Output = Result<(), ConnectorError>> + Send {
+        self.write(writes)
+    }
+
+    /// Commits the open target transaction without touching the offsets
+    /// table: for snapshot chunks written before the stream has given this
+    /// target any position, and for one-shot batch loads (`backfill --once`).
+    fn commit_rows(&mut self) -> impl Future<Output = Result<(), ConnectorError>> + Send;
+
     /// Abandons the open target transaction, if any.
     fn rollback(&mut self) -> impl Future<Output = Result<(), ConnectorError>> + Send;
 }

@@ -217,6 +217,15 @@ impl MySqlSink {
         Ok(())
     }
 
+    /// See [`Sink::commit_rows`].
+    pub async fn commit_rows(&mut self) -> Result<(), MySqlError> {
+        if !self.in_transaction {
+            return Ok(());
+        }
+        self.in_transaction = false;
+        self.conn.query_drop("COMMIT").await.map_err(|e| MySqlError::driver("commit", e))
+    }
+
     /// See [`Sink::rollback`]. Also forgets the target descriptions, so a
     /// target fixed by the DBA is described afresh.
     pub async fn rollback(&mut self) -> Result<(), MySqlError> {
@@ -257,6 +266,10 @@ impl Sink for MySqlSink {
 
     async fn commit(&mut self, pipeline: &str, position: &Position) -> Result<(), ConnectorError> {
         Ok(MySqlSink::commit(self, pipeline, position).await?)
+    }
+
+    async fn commit_rows(&mut self) -> Result<(), ConnectorError> {
+        Ok(MySqlSink::commit_rows(self).await?)
     }
 
     async fn rollback(&mut self) -> Result<(), ConnectorError> {

@@ -169,6 +169,15 @@ impl PostgresSink {
         Ok(())
     }
 
+    /// See [`Sink::commit_rows`].
+    pub async fn commit_rows(&mut self) -> Result<(), PostgresError> {
+        if !self.in_transaction {
+            return Ok(());
+        }
+        self.in_transaction = false;
+        self.client.batch_execute("COMMIT").await.map_err(|e| PostgresError::query("commit", e))
+    }
+
     /// See [`Sink::rollback`]. Also forgets the target descriptions, so a
     /// target fixed by the DBA is described afresh.
     pub async fn rollback(&mut self) -> Result<(), PostgresError> {
@@ -235,6 +244,10 @@ impl Sink for PostgresSink {
 
     async fn commit(&mut self, pipeline: &str, position: &Position) -> Result<(), ConnectorError> {
         Ok(PostgresSink::commit(self, pipeline, position).await?)
+    }
+
+    async fn commit_rows(&mut self) -> Result<(), ConnectorError> {
+        Ok(PostgresSink::commit_rows(self).await?)
     }
 
     async fn rollback(&mut self) -> Result<(), ConnectorError> {
