@@ -93,6 +93,13 @@ impl Sink for AnySink {
         }
     }
 
+    fn set_copying(&mut self, table: &TableName, copying: bool) {
+        match self {
+            AnySink::Postgres(sink) => Sink::set_copying(sink, table, copying),
+            AnySink::Mysql(sink) => Sink::set_copying(sink, table, copying),
+        }
+    }
+
     async fn commit_rows(&mut self) -> Result<(), ConnectorError> {
         match self {
             AnySink::Postgres(sink) => Sink::commit_rows(sink).await,

@@ -7,9 +7,11 @@
 //! rows) → acknowledger (lowest durable position, flushed to the checkpoint
 //! store, then acknowledged to the source). See docs/ARCHITECTURE.md.
 
+mod admin;
 pub mod cli;
 pub mod config;
 mod connectors;
 mod pipeline;
 mod redact;
 mod route;
+mod snapshot;

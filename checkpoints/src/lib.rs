@@ -22,4 +22,4 @@ mod error;
 mod store;
 
 pub use error::CheckpointError;
-pub use store::{AppliedEntry, CheckpointStore, SourceCheckpoint};
+pub use store::{AppliedEntry, CheckpointStore, SnapshotProgress, SourceCheckpoint};

@@ -11,6 +11,33 @@ use crate::error::CheckpointError;
 
 const ACKNOWLEDGED_TREE: &str = "acknowledged";
 const APPLIED_TREE: &str = "applied";
+const SNAPSHOTS_TREE: &str = "snapshots";
+
+/// Progress of one snapshot job: the copy of one route's source table
+/// (initial snapshot or backfill), chunk by chunk in key order.
+///
+/// Written after the chunk's rows are committed in the target, so a crash
+/// re-copies at most the chunks in flight (idempotently: rows are upserts),
+/// never the ones recorded here.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct SnapshotProgress {
+    /// `initial` or `backfill`.
+    pub kind: String,
+    pub route: String,
+    /// Source table, `schema.table`.
+    pub table: String,
+    /// `backfill --where` predicate, if any.
+    pub filter: Option<String>,
+    /// Key of the last row of the last chunk done (JSON of the key values);
+    /// `None` before the first chunk.
+    pub cursor: Option<serde_json::Value>,
+    pub rows_copied: u64,
+    pub chunks_done: u64,
+    /// Every chunk is done.
+    pub done: bool,
+    pub started_at_micros: i64,
+    pub updated_at_micros: i64,
+}
 
 /// What was last acknowledged to a source.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -46,6 +73,7 @@ pub struct CheckpointStore {
     db: sled::Db,
     acknowledged: sled::Tree,
     applied: sled::Tree,
+    snapshots: sled::Tree,
 }
 
 impl CheckpointStore {
@@ -61,7 +89,8 @@ impl CheckpointStore {
         let io = |source| CheckpointError::Io { path: path.to_owned(), source };
         let acknowledged = db.open_tree(ACKNOWLEDGED_TREE).map_err(io)?;
         let applied = db.open_tree(APPLIED_TREE).map_err(io)?;
-        Ok(CheckpointStore { path: path.to_owned(), db, acknowledged, applied })
+        let snapshots = db.open_tree(SNAPSHOTS_TREE).map_err(io)?;
+        Ok(CheckpointStore { path: path.to_owned(), db, acknowledged, applied, snapshots })
     }
 
     pub fn path(&self) -> &Path {
@@ -134,9 +163,54 @@ impl CheckpointStore {
         Ok(out)
     }
 
-    /// Forgets everything about `source`; returns whether anything was there.
+    /// Every snapshot job recorded for `source`.
+    pub fn snapshots(&self, source: &str) -> Result<Vec<SnapshotProgress>, CheckpointError> {
+        let mut out = Vec::new();
+        for entry in self.snapshots.scan_prefix(applied_prefix(source)) {
+            let (key, value) = entry.map_err(|e| self.io(e))?;
+            out.push(self.decode(&key, &value)?);
+        }
+        Ok(out)
+    }
+
+    /// The snapshot job of `kind` for `route`, if recorded.
+    pub fn snapshot(&self, source: &str, kind: &str, route: &str) -> Result<Option<SnapshotProgress>, CheckpointError> {
+        let key = snapshot_key(source, kind, route);
+        match self.snapshots.get(&key).map_err(|e| self.io(e))? {
+            Some(bytes) => self.decode(&key, &bytes).map(Some),
+            None => Ok(None),
+        }
+    }
+
+    /// Records a snapshot job's progress and flushes it to disk.
+    pub async fn save_snapshot(&self, source: &str, progress: &SnapshotProgress) -> Result<(), CheckpointError> {
+        let key = snapshot_key(source, &progress.kind, &progress.route);
+        let encoded = serde_json::to_vec(progress).expect("progress serialises");
+        self.snapshots.insert(key, encoded).map_err(|e| self.io(e))?;
+        self.db.flush_async().await.map_err(|e| self.io(e))?;
+        Ok(())
+    }
+
+    /// Forgets one snapshot job; returns whether it was there.
+    pub async fn remove_snapshot(&self, source: &str, kind: &str, route: &str) -> Result<bool, CheckpointError> {
+        let removed = self.snapshots.remove(snapshot_key(source, kind, route)).map_err(|e| self.io(e))?.is_some();
+        self.db.flush_async().await.map_err(|e| self.io(e))?;
+        Ok(removed)
+    }
+
+    /// Forgets everything about `source` (positions and snapshot progress);
+    /// returns whether anything was there.
     pub async fn reset(&self, source: &str) -> Result<bool, CheckpointError> {
         let mut removed = self.acknowledged.remove(source.as_bytes()).map_err(|e| self.io(e))?.is_some();
+        let snapshot_keys: Vec<_> = self
+            .snapshots
+            .scan_prefix(applied_prefix(source))
+            .keys()
+            .collect::<Result<_, _>>()
+            .map_err(|e| self.io(e))?;
+        for key in snapshot_keys {
+            removed |= self.snapshots.remove(key).map_err(|e| self.io(e))?.is_some();
+        }
         let keys: Vec<_> = self
             .applied
             .scan_prefix(applied_prefix(source))
@@ -160,6 +234,14 @@ fn applied_prefix(source: &str) -> Vec<u8> {
 fn applied_key(source: &str, target: &str) -> Vec<u8> {
     let mut key = applied_prefix(source);
     key.extend_from_slice(target.as_bytes());
+    key
+}
+
+fn snapshot_key(source: &str, kind: &str, route: &str) -> Vec<u8> {
+    let mut key = applied_prefix(source);
+    key.extend_from_slice(kind.as_bytes());
+    key.push(0);
+    key.extend_from_slice(route.as_bytes());
     key
 }
 
@@ -208,6 +290,33 @@ mod tests {
         assert_eq!(store.acknowledged("erp").unwrap(), None);
         assert!(store.applied("erp").unwrap().is_empty());
         assert_eq!(store.applied("erp2").unwrap().len(), 1, "a source named as a prefix must not be touched");
+    }
+
+    #[tokio::test]
+    async fn snapshot_progress_survives_reopen_and_reset_forgets_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let progress = SnapshotProgress {
+            kind: "initial".into(),
+            route: "orders".into(),
+            table: "crm.orders".into(),
+            filter: None,
+            cursor: Some(serde_json::json!([{"Int": 10000}])),
+            rows_copied: 10_000,
+            chunks_done: 1,
+            done: false,
+            started_at_micros: 1,
+            updated_at_micros: 2,
+        };
+        {
+            let store = CheckpointStore::open(dir.path()).unwrap();
+            store.save_snapshot("crm", &progress).await.unwrap();
+        }
+        let store = CheckpointStore::open(dir.path()).unwrap();
+        assert_eq!(store.snapshot("crm", "initial", "orders").unwrap(), Some(progress.clone()));
+        assert_eq!(store.snapshots("crm").unwrap(), vec![progress]);
+        assert!(store.snapshots("crm2").unwrap().is_empty());
+        assert!(store.reset("crm").await.unwrap());
+        assert!(store.snapshots("crm").unwrap().is_empty());
     }
 
     #[tokio::test]

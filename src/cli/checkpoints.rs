@@ -20,6 +20,8 @@ struct Entry {
     source: String,
     checkpoint: Option<String>,
     targets: Vec<(String, Option<String>, Option<String>)>,
+    /// Snapshot jobs (initial and backfill) with their progress.
+    snapshots: Vec<sluice_checkpoints::SnapshotProgress>,
 }
 
 fn open_store(config: &Config) -> Result<CheckpointStore, u8> {
@@ -57,7 +59,14 @@ pub(super) async fn show(config: Config, json: bool) -> u8 {
                 .map(|p| p.encode());
             rows.push((target.clone(), stored, in_target));
         }
-        entries.push(Entry { source: name.clone(), checkpoint, targets: rows });
+        let snapshots = match store.snapshots(name) {
+            Ok(snapshots) => snapshots,
+            Err(error) => {
+                report(&error);
+                return EXIT_FAILED;
+            }
+        };
+        entries.push(Entry { source: name.clone(), checkpoint, targets: rows, snapshots });
     }
     if json {
         println!("{}", serde_json::to_string_pretty(&entries).unwrap_or_default());
@@ -71,6 +80,18 @@ pub(super) async fn show(config: Config, json: bool) -> u8 {
                 "  target {target}: checkpoint store {}, offsets table {}{flag}",
                 stored.as_deref().unwrap_or("-"),
                 in_target.as_deref().unwrap_or("-")
+            );
+        }
+        for job in &entry.snapshots {
+            println!(
+                "  {} snapshot of route {} ({}{}): {} rows in {} chunks, {}",
+                job.kind,
+                job.route,
+                job.table,
+                job.filter.as_deref().map(|f| format!(" where {f}")).unwrap_or_default(),
+                job.rows_copied,
+                job.chunks_done,
+                if job.done { "done" } else { "unfinished" }
             );
         }
     }

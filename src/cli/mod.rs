@@ -1,4 +1,4 @@
-//! The command line: `sluice run | check | status | checkpoints`.
+//! The command line: `sluice run | backfill | check | status | checkpoints`.
 //!
 //! Exit codes (documented in README and docs/OPERATIONS.md):
 //! 0 success; 1 the pipeline stopped on an error (data or unexpected);
@@ -7,8 +7,10 @@
 //! the changes the targets need); 5 the checkpoint store is in use by
 //! another sluice process.
 
+mod backfill;
 mod check;
 mod checkpoints;
+mod progress;
 mod run;
 mod status;
 
@@ -55,6 +57,14 @@ pub struct ConfigArg {
 pub enum Command {
     /// Replicate continuously until SIGINT/SIGTERM.
     Run(ConfigArg),
+    /// Copy existing rows again (a table, a source, a route; optionally only
+    /// rows matching --where) while streaming continues, or once with --once.
+    Backfill {
+        #[command(flatten)]
+        config: ConfigArg,
+        #[command(flatten)]
+        args: backfill::BackfillArgs,
+    },
     /// Connect to every source and target and check prerequisites.
     Check(ConfigArg),
     /// Show each source's checkpoint, the server's position, lag and retained WAL.
@@ -100,6 +110,7 @@ pub enum CheckpointsCommand {
 pub async fn main(cli: Cli) -> ExitCode {
     let code = match cli.command {
         Command::Run(args) => with_config(&args, run::run).await,
+        Command::Backfill { config, args } => with_config(&config, |c| backfill::backfill(c, args)).await,
         Command::Check(args) => with_config(&args, check::check).await,
         Command::Status { config, json } => with_config(&config, |c| status::status(c, json)).await,
         Command::Checkpoints(CheckpointsCommand::Show { config, json }) => {
@@ -138,6 +149,15 @@ pub(crate) fn report(error: &(dyn std::error::Error + 'static)) {
     while let Some(cause) = source {
         eprintln!("  caused by: {}", crate::redact::describe(cause));
         source = cause.source();
+    }
+}
+
+/// The exit code for a snapshot error outside a pipeline (`backfill --once`).
+pub(crate) fn snapshot_exit_code(error: &crate::snapshot::SnapshotError) -> u8 {
+    match error.kind() {
+        ErrorKind::ResnapshotNeeded => EXIT_RESNAPSHOT,
+        ErrorKind::Config => EXIT_PREREQUISITES,
+        ErrorKind::Connection | ErrorKind::Protocol | ErrorKind::Data => EXIT_FAILED,
     }
 }
 

@@ -43,8 +43,21 @@ pub(super) async fn run(config: Config) -> u8 {
         routes = config.routes.len(),
         "sluice starting"
     );
-    let result = pipeline::run(Arc::new(config), store, stop_rx).await;
+    let config = Arc::new(config);
+    let control = pipeline::EngineControl::new(&config);
+    let admin = match crate::admin::serve(Arc::clone(&config), store.clone(), control.clone()) {
+        Ok(task) => Some(task),
+        Err(error) => {
+            tracing::warn!(%error, "admin endpoint unavailable: `sluice backfill` cannot reach this engine");
+            None
+        }
+    };
+    let result = pipeline::run(Arc::clone(&config), store, control, stop_rx).await;
     signals.abort();
+    if let Some(admin) = admin {
+        admin.abort();
+        let _ = std::fs::remove_file(crate::admin::socket_path(&config));
+    }
     match result {
         Ok(()) => {
             tracing::info!("stopped");

@@ -13,7 +13,7 @@ use std::time::Duration;
 use sluice_api::TableName;
 use toml::Spanned;
 
-pub use model::{ApplySection, SecretUrl, ZeroDates, redact_url};
+pub use model::{ApplySection, SecretUrl, SnapshotMode, SnapshotSection, ZeroDates, redact_url};
 use model::{ConfigFile, RouteSection, SourceSection, TargetSection};
 
 #[derive(Debug, thiserror::Error)]
@@ -42,6 +42,7 @@ pub struct Config {
     pub file: PathBuf,
     pub checkpoints_path: PathBuf,
     pub apply: ApplySection,
+    pub snapshot: SnapshotSection,
     pub sources: BTreeMap<String, SourceConfig>,
     pub targets: BTreeMap<String, TargetConfig>,
     pub routes: Vec<RouteConfig>,
@@ -102,6 +103,7 @@ pub struct RouteConfig {
     pub columns: BTreeMap<String, String>,
     pub exclude: Vec<String>,
     pub zero_dates: ZeroDates,
+    pub snapshot: SnapshotMode,
 }
 
 impl RouteConfig {
@@ -180,6 +182,11 @@ impl Validator<'_> {
                 no_span,
                 "max_batch_rows, max_rows_per_statement and queue_capacity must be at least 1",
             ));
+        }
+
+        let snapshot = file.snapshot;
+        if snapshot.workers == 0 || snapshot.chunk_rows == 0 {
+            return Err(self.invalid("snapshot", no_span, "workers and chunk_rows must be at least 1"));
         }
 
         let mut sources = BTreeMap::new();
@@ -288,7 +295,7 @@ impl Validator<'_> {
                 });
             }
         }
-        Ok(Config { file: path.to_owned(), checkpoints_path, apply, sources, targets, routes })
+        Ok(Config { file: path.to_owned(), checkpoints_path, apply, snapshot, sources, targets, routes })
     }
 
     fn route(
@@ -360,6 +367,7 @@ impl Validator<'_> {
             columns: route.columns,
             exclude: route.exclude,
             zero_dates: route.zero_dates,
+            snapshot: route.snapshot,
         })
     }
 }

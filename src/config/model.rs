@@ -17,6 +17,9 @@ pub struct ConfigFile {
     /// How the engine batches writes into targets.
     #[serde(default)]
     pub apply: ApplySection,
+    /// How existing rows are copied (initial snapshot, backfill).
+    #[serde(default)]
+    pub snapshot: SnapshotSection,
     /// Source databases by name.
     #[serde(default)]
     pub sources: BTreeMap<String, SourceSection>,
@@ -67,6 +70,24 @@ impl Default for ApplySection {
             max_rows_per_statement: 5_000,
             queue_capacity: 8_192,
         }
+    }
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SnapshotSection {
+    /// Chunk readers per source (each its own source connection); default:
+    /// the machine's CPUs, at most 4.
+    pub workers: usize,
+    /// Rows per chunk: the unit of reading, reconciling, writing and of
+    /// resuming after a crash.
+    pub chunk_rows: usize,
+}
+
+impl Default for SnapshotSection {
+    fn default() -> Self {
+        let cpus = std::thread::available_parallelism().map_or(2, |n| n.get());
+        SnapshotSection { workers: cpus.clamp(1, 4), chunk_rows: 10_000 }
     }
 }
 
@@ -206,6 +227,20 @@ pub struct RouteSection {
     /// `text` (write the MySQL text form, for text target columns).
     #[serde(default)]
     pub zero_dates: ZeroDates,
+    /// `initial` (default): when the route starts without a finished
+    /// snapshot, copy the table's existing rows while streaming; `never`:
+    /// only stream changes from the current position on.
+    #[serde(default)]
+    pub snapshot: SnapshotMode,
+}
+
+/// Whether a route copies existing rows when it starts.
+#[derive(Clone, Copy, Debug, Default, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum SnapshotMode {
+    #[default]
+    Initial,
+    Never,
 }
 
 /// The per-route policy for MySQL zero dates.

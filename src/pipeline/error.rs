@@ -5,6 +5,7 @@ use sluice_api::{ConnectorError, ErrorKind, HasErrorKind};
 use sluice_checkpoints::CheckpointError;
 
 use crate::route::RouteError;
+use crate::snapshot::SnapshotError;
 
 #[derive(Debug, thiserror::Error)]
 pub enum PipelineError {
@@ -25,6 +26,8 @@ pub enum PipelineError {
     Route(#[from] RouteError),
     #[error("Checkpoint store")]
     Checkpoint(#[from] CheckpointError),
+    #[error(transparent)]
+    Snapshot(#[from] SnapshotError),
     #[error("Source {source_name}: {message}")]
     ResnapshotNeeded { source_name: String, message: String },
     #[error("Source {source_name}: {message}")]
@@ -40,6 +43,7 @@ impl HasErrorKind for PipelineError {
             }
             PipelineError::Route(RouteError::Data { .. }) => ErrorKind::Data,
             PipelineError::Checkpoint(error) => error.kind(),
+            PipelineError::Snapshot(error) => error.kind(),
             PipelineError::ResnapshotNeeded { .. } => ErrorKind::ResnapshotNeeded,
             PipelineError::Setup { .. } => ErrorKind::Config,
         }

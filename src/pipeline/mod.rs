@@ -8,21 +8,24 @@
 //! transaction in flight, commit, acknowledge and return.
 
 mod acknowledger;
+pub(crate) mod chunks;
 mod error;
 mod router;
 mod session;
 mod writer;
 
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use sluice_api::{ErrorKind, HasErrorKind};
 use sluice_checkpoints::CheckpointStore;
-use tokio::sync::watch;
+use tokio::sync::{Notify, broadcast, watch};
 
 pub use error::PipelineError;
 
 use crate::config::Config;
+use crate::snapshot::progress::JobStatus;
 
 const BACKOFF_START: Duration = Duration::from_millis(500);
 const BACKOFF_MAX: Duration = Duration::from_secs(30);
@@ -31,10 +34,40 @@ const HEALTHY_AFTER: Duration = Duration::from_secs(60);
 /// Consecutive protocol errors before giving up (a restart rarely fixes them).
 const MAX_PROTOCOL_RETRIES: u32 = 5;
 
+/// What the outside (the admin endpoint, progress displays) may reach in a
+/// running engine: snapshot job status, and a wake-up per source for newly
+/// recorded backfill requests.
+#[derive(Clone)]
+pub struct EngineControl {
+    pub(crate) status: broadcast::Sender<JobStatus>,
+    pub(crate) wakes: Arc<HashMap<String, Arc<Notify>>>,
+}
+
+impl EngineControl {
+    pub fn new(config: &Config) -> EngineControl {
+        let (status, _) = broadcast::channel(1024);
+        let wakes = config.sources.keys().map(|name| (name.clone(), Arc::new(Notify::new()))).collect();
+        EngineControl { status, wakes: Arc::new(wakes) }
+    }
+
+    /// Snapshot job updates as they happen.
+    pub fn subscribe(&self) -> broadcast::Receiver<JobStatus> {
+        self.status.subscribe()
+    }
+
+    /// Tells `source`'s pipeline that the store holds a new backfill request.
+    pub fn wake(&self, source: &str) {
+        if let Some(wake) = self.wakes.get(source) {
+            wake.notify_one();
+        }
+    }
+}
+
 /// Runs every source's pipeline until `stop` turns true or one fails for good.
 pub async fn run(
     config: Arc<Config>,
     store: CheckpointStore,
+    control: EngineControl,
     stop: watch::Receiver<bool>,
 ) -> Result<(), PipelineError> {
     let mut tasks = tokio::task::JoinSet::new();
@@ -43,6 +76,7 @@ pub async fn run(
     for source in names {
         let config = Arc::clone(&config);
         let store = store.clone();
+        let control = control.clone();
         let mut stop = stop.clone();
         let fail_tx = fail_tx.clone();
         // A source that fails for good stops the others too.
@@ -57,7 +91,7 @@ pub async fn run(
                 session_stop_tx.send_replace(true);
             };
             let forwarder = tokio::spawn(forward);
-            let result = supervise(&config, &source, &store, session_stop_rx).await;
+            let result = supervise(&config, &source, &store, &control, session_stop_rx).await;
             forwarder.abort();
             if result.is_err() {
                 fail_tx.send_replace(true);
@@ -80,16 +114,17 @@ pub async fn run(
 }
 
 async fn supervise(
-    config: &Config,
+    config: &Arc<Config>,
     source: &str,
     store: &CheckpointStore,
+    control: &EngineControl,
     stop: watch::Receiver<bool>,
 ) -> Result<(), PipelineError> {
     let mut backoff = BACKOFF_START;
     let mut protocol_failures = 0;
     loop {
         let started = Instant::now();
-        let result = session::run_session(config, source, store, stop.clone()).await;
+        let result = session::run_session(config, source, store, control, stop.clone()).await;
         if *stop.borrow() && result.is_ok() {
             return Ok(());
         }

@@ -9,13 +9,29 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use sluice_api::{ConnectorError, ErrorKind, SourceEvent, TableName};
+use sluice_api::{ConnectorError, ErrorKind, Position, SourceEvent, TableName};
 use tokio::sync::{mpsc, watch};
 
+use super::chunks::{ChunkWindows, SnapshotMessage};
 use super::error::PipelineError;
 use super::writer::WriterInput;
 use crate::config::TargetConfig;
 use crate::route::{Route, RouteError};
+use crate::snapshot::SnapshotError;
+use crate::snapshot::planner::PlannedChunk;
+use crate::snapshot::progress::ChunkDone;
+
+/// The router's snapshot inputs (see `chunks.rs`).
+pub(super) struct RouterSnapshots {
+    pub(super) windows: ChunkWindows,
+    pub(super) planned: mpsc::Receiver<PlannedChunk>,
+    pub(super) messages: mpsc::Receiver<SnapshotMessage>,
+    /// Asks the source to report progress up to this position soon (closes
+    /// chunk windows on an idle source).
+    pub(super) progress_wanted: watch::Sender<Option<Position>>,
+    /// Routes with a snapshot job to run or resume: copying from the start.
+    pub(super) copying: Vec<String>,
+}
 
 /// How the router ended without error.
 #[derive(Debug, PartialEq, Eq)]
@@ -34,6 +50,7 @@ pub(super) struct Router {
     /// Per writer: its target's name and config, to describe a target
     /// table again after a schema change.
     pub(super) targets: Vec<(String, TargetConfig)>,
+    pub(super) snapshots: RouterSnapshots,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -56,11 +73,22 @@ impl Router {
         let mut in_transaction = false;
         let mut stopping = false;
         let mut writes = Vec::new();
+        let (mut planned_open, mut messages_open) = (true, true);
+        for route in std::mem::take(&mut self.snapshots.copying) {
+            if let Some(gone) = self.set_copying(&route, true).await {
+                return Ok(RouterEnd::WriterGone(gone));
+            }
+        }
         loop {
             if stopping && !in_transaction {
                 return Ok(RouterEnd::Stopped);
             }
-            let event = tokio::select! {
+            enum Step {
+                Event(Option<Result<SourceEvent, ConnectorError>>),
+                Planned(Option<PlannedChunk>),
+                Snapshot(Option<SnapshotMessage>),
+            }
+            let step = tokio::select! {
                 biased;
                 // A writer that failed must stop the session now, not when
                 // the next event happens to be routed to it (an idle binlog
@@ -70,7 +98,42 @@ impl Router {
                     stopping = true;
                     continue;
                 }
-                event = events.recv() => event,
+                planned = self.snapshots.planned.recv(), if planned_open => Step::Planned(planned),
+                message = self.snapshots.messages.recv(), if messages_open => Step::Snapshot(message),
+                event = events.recv() => Step::Event(event),
+            };
+            let event = match step {
+                Step::Event(event) => event,
+                Step::Planned(planned) => {
+                    match planned {
+                        Some(chunk) => {
+                            if chunk.seq == chunk.job.progress.chunks_done
+                                && let Some(gone) = self.set_copying(&chunk.job.route, true).await
+                            {
+                                return Ok(RouterEnd::WriterGone(gone));
+                            }
+                            self.snapshots.windows.planned(chunk).await;
+                        }
+                        None => planned_open = false,
+                    }
+                    continue;
+                }
+                Step::Snapshot(message) => {
+                    match message {
+                        Some(SnapshotMessage::Read { id, result: Ok(read) }) => {
+                            self.snapshots.windows.arrived(id, read).await;
+                            if !in_transaction && let Some(gone) = self.emit_chunks().await? {
+                                return Ok(RouterEnd::WriterGone(gone));
+                            }
+                        }
+                        Some(SnapshotMessage::Read { result: Err(source), .. }) => {
+                            return Err(PipelineError::Source { name: self.source.clone(), source });
+                        }
+                        Some(SnapshotMessage::Failed(error)) => return Err(error.into()),
+                        None => messages_open = false,
+                    }
+                    continue;
+                }
             };
             let event = match event {
                 Some(Ok(event)) => event,
@@ -90,9 +153,17 @@ impl Router {
                     }
                 }
                 SourceEvent::Change(mut change) => {
+                    let suppressed = if self.snapshots.windows.is_empty() {
+                        Vec::new()
+                    } else {
+                        self.snapshots.windows.observe(&change).await
+                    };
                     let Some(routes) = self.routes.get_mut(&change.table.name) else { continue };
                     let last = routes.len() - 1;
                     for (index, (route, writer)) in routes.iter_mut().enumerate() {
+                        if suppressed.contains(&route.config.name) {
+                            continue;
+                        }
                         match route.map(&mut change, index == last, &mut writes) {
                             Ok(()) => {}
                             Err(RouteError::TargetColumnMissing { .. }) => {
@@ -131,16 +202,78 @@ impl Router {
                     {
                         return Ok(RouterEnd::WriterGone(gone));
                     }
+                    if let Some(gone) = self.stream_passed(&position).await? {
+                        return Ok(RouterEnd::WriterGone(gone));
+                    }
                 }
                 SourceEvent::Progress(position) => {
-                    if !in_transaction
-                        && let Some(gone) = self.broadcast(|| WriterInput::Progress(position.clone())).await
-                    {
-                        return Ok(RouterEnd::WriterGone(gone));
+                    if !in_transaction {
+                        if let Some(gone) = self.broadcast(|| WriterInput::Progress(position.clone())).await {
+                            return Ok(RouterEnd::WriterGone(gone));
+                        }
+                        if let Some(gone) = self.stream_passed(&position).await? {
+                            return Ok(RouterEnd::WriterGone(gone));
+                        }
                     }
                 }
             }
         }
+    }
+
+    /// Between transactions at `position`: close the windows the stream has
+    /// left behind, and write the chunks that are ready.
+    async fn stream_passed(&mut self, position: &Position) -> Result<Option<usize>, PipelineError> {
+        if self.snapshots.windows.is_empty() {
+            return Ok(None);
+        }
+        self.snapshots.windows.passed(position);
+        let gone = self.emit_chunks().await?;
+        self.snapshots.progress_wanted.send_replace(self.snapshots.windows.waiting_for());
+        Ok(gone)
+    }
+
+    /// Sends every ready chunk to its route's writer (between transactions).
+    async fn emit_chunks(&mut self) -> Result<Option<usize>, PipelineError> {
+        for (chunk, rows) in self.snapshots.windows.take_ready() {
+            let job = &chunk.job;
+            let count = rows.len() as u64;
+            let Some((route, writer)) = self
+                .routes
+                .get_mut(&job.table)
+                .and_then(|routes| routes.iter_mut().find(|(route, _)| route.config.name == job.route))
+            else {
+                return Err(SnapshotError::Refused {
+                    route: job.route.clone(),
+                    message: "the route is not part of this pipeline".into(),
+                }
+                .into());
+            };
+            let writes = crate::snapshot::once::chunk_writes(route, &job.schema, rows)?;
+            let done = ChunkDone {
+                job: Arc::clone(job),
+                seq: chunk.seq,
+                rows: count,
+                through: chunk.range.through.clone(),
+                _permit: Arc::clone(&chunk.permit),
+            };
+            let last = chunk.range.through.is_none();
+            if self.writers[*writer].send(WriterInput::Chunk { writes, done }).await.is_err() {
+                return Ok(Some(*writer));
+            }
+            if last && let Some(gone) = self.set_copying(&job.route, false).await {
+                return Ok(Some(gone));
+            }
+        }
+        self.snapshots.progress_wanted.send_replace(self.snapshots.windows.waiting_for());
+        Ok(None)
+    }
+
+    /// Tells the writer of `route` that a snapshot job copies into its
+    /// target table (or no longer does).
+    async fn set_copying(&self, route: &str, copying: bool) -> Option<usize> {
+        let (route, writer) = self.routes.values().flatten().find(|(r, _)| r.config.name == route)?;
+        let input = WriterInput::Copying(route.config.into.clone(), copying);
+        self.writers[*writer].send(input).await.is_err().then_some(*writer)
     }
 
     async fn broadcast(&self, input: impl Fn() -> WriterInput) -> Option<usize> {

@@ -19,7 +19,8 @@ use tokio::sync::{Notify, mpsc, watch};
 
 use super::acknowledger::Acknowledger;
 use super::error::PipelineError;
-use super::router::{Router, RouterEnd};
+use super::chunks::ChunkWindows;
+use super::router::{Router, RouterEnd, RouterSnapshots};
 use super::writer::{Durable, Writer, WriterSettings};
 use crate::config::{Config, SourceConfig};
 use crate::connectors::{self, AnySink};
@@ -29,9 +30,10 @@ use crate::route::Route;
 const SOURCE_STOP_GRACE: Duration = Duration::from_secs(5);
 
 pub(super) async fn run_session(
-    config: &Config,
+    config: &Arc<Config>,
     source_name: &str,
     store: &CheckpointStore,
+    control: &super::EngineControl,
     stop: watch::Receiver<bool>,
 ) -> Result<(), PipelineError> {
     let source_config = &config.sources[source_name];
@@ -120,6 +122,19 @@ pub(super) async fn run_session(
         .map_err(source_error)?;
     tracing::info!(source = source_name, resume = %resume.as_ref().map(Position::encode).unwrap_or_else(|| "slot position".into()), targets = target_names.len(), "streaming");
 
+    // Snapshots: coordinator, readers and progress tracker for this source.
+    let copying_routes: Vec<String> = crate::snapshot::live::pending_requests(config, source_name, store)?
+        .into_iter()
+        .map(|request| request.route)
+        .collect();
+    let snapshots = crate::snapshot::live::start(
+        Arc::clone(config),
+        source_name.to_owned(),
+        store.clone(),
+        Arc::clone(&control.wakes[source_name]),
+        control.status.clone(),
+    );
+
     // Writers.
     let notify = Arc::new(Notify::new());
     let (writer_failed_tx, writer_failed_rx) = watch::channel(false);
@@ -143,6 +158,7 @@ pub(super) async fn run_session(
             input: input_rx,
             durable: durable_tx,
             notify: Arc::clone(&notify),
+            chunks_done: snapshots.done.clone(),
         };
         writer_inputs.push(input_tx);
         durable_receivers.push((name.clone(), durable_rx));
@@ -168,14 +184,25 @@ pub(super) async fn run_session(
     };
     let ack_task = tokio::spawn(acknowledger.run(ack_stop_rx));
 
+    let crate::snapshot::live::LiveSnapshots { planned, messages, reads, done, tasks: snapshot_tasks } = snapshots;
+    drop(done);
     let router = Router {
         source: source_name.to_owned(),
         routes,
         writers: writer_inputs,
         targets: target_names.iter().map(|name| (name.clone(), config.targets[name].clone())).collect(),
+        snapshots: RouterSnapshots {
+            windows: ChunkWindows::new(reads),
+            planned,
+            messages,
+            progress_wanted: stream.progress_wanted.clone(),
+            copying: copying_routes,
+        },
     };
     let mut events = stream.events;
     let router_result = router.run(&mut events, stop, writer_failed_rx).await;
+    // Chunks not yet written are read again on the next run.
+    drop(snapshot_tasks);
 
     // The router has dropped the writers' inputs: writers commit what they
     // hold (at a boundary) or roll back, then end.

@@ -19,11 +19,12 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use sluice_api::{Position, RowWrite, Sink, Transaction};
+use sluice_api::{Position, RowWrite, Sink, TableName, Transaction};
 use tokio::sync::{Notify, mpsc, watch};
 
 use super::error::PipelineError;
 use crate::connectors::AnySink;
+use crate::snapshot::progress::ChunkDone;
 
 /// What the router sends a writer, in source log order.
 #[derive(Debug)]
@@ -33,6 +34,12 @@ pub(super) enum WriterInput {
     Commit(Arc<Transaction>, Position),
     /// Idle progress: an empty transaction at this position.
     Progress(Position),
+    /// A snapshot chunk's rows, between source transactions: written and
+    /// committed at once, then reported done.
+    Chunk { writes: Vec<RowWrite>, done: ChunkDone },
+    /// A snapshot job starts (`true`) or finishes (`false`) copying into
+    /// this target table (see `Sink::set_copying`).
+    Copying(TableName, bool),
 }
 
 /// A position durable in the target, with the commit time of the last
@@ -59,6 +66,8 @@ pub(super) struct Writer {
     pub(super) input: mpsc::Receiver<WriterInput>,
     pub(super) durable: watch::Sender<Durable>,
     pub(super) notify: Arc<Notify>,
+    /// Where committed snapshot chunks are reported.
+    pub(super) chunks_done: mpsc::UnboundedSender<ChunkDone>,
 }
 
 impl Writer {
@@ -124,6 +133,32 @@ impl Writer {
                         continue;
                     }
                     pending = Some((position, transaction.commit_time_micros));
+                }
+                WriterInput::Copying(table, copying) => {
+                    self.sink.set_copying(&table, copying);
+                    continue;
+                }
+                WriterInput::Chunk { writes, done } => {
+                    // Between source transactions (the router guarantees it):
+                    // stream writes accepted so far go first, then the chunk,
+                    // then one commit for both.
+                    if !buffer.is_empty() {
+                        let batch = std::mem::take(&mut buffer);
+                        self.sink.write(batch).await.map_err(|e| self.error(e))?;
+                    }
+                    if !writes.is_empty() {
+                        self.sink.load(writes).await.map_err(|e| self.error(e))?;
+                    }
+                    match pending.take().or_else(|| self.applied.clone().map(|p| (p, 0))) {
+                        Some((position, commit_time)) => self.commit(&mut buffer, position, commit_time).await?,
+                        None => self.sink.commit_rows().await.map_err(|e| self.error(e))?,
+                    }
+                    last_commit = Some(Instant::now());
+                    open_rows = 0;
+                    open_since = None;
+                    coalesce_until = None;
+                    let _ = self.chunks_done.send(done);
+                    continue;
                 }
                 WriterInput::Progress(position) => {
                     // Progress is an end position like a commit's: nothing new

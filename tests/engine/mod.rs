@@ -6,5 +6,6 @@ mod mysql;
 mod mysql_support;
 mod mysql_workload;
 mod replication;
+mod snapshot;
 mod support;
 mod types_mysql;

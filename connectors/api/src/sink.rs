@@ -55,6 +55,13 @@ pub trait Sink: Send {
     /// target any position, and for one-shot batch loads (`backfill --once`).
     fn commit_rows(&mut self) -> impl Future<Output = Result<(), ConnectorError>> + Send;
 
+    /// While a snapshot job is copying into `table`, a partial update (with
+    /// unchanged cells) of a row the target does not hold yet is not an
+    /// error: the row has not been copied yet, and its chunk — read later —
+    /// brings it with the update. Outside such a job it is (the target has
+    /// diverged). Only the engine's snapshot machinery calls this.
+    fn set_copying(&mut self, table: &crate::schema::TableName, copying: bool);
+
     /// Abandons the open target transaction, if any.
     fn rollback(&mut self) -> impl Future<Output = Result<(), ConnectorError>> + Send;
 }

@@ -24,6 +24,12 @@ pub struct SourceStream {
     pub events: mpsc::Receiver<Result<SourceEvent, ConnectorError>>,
     /// The engine publishes here the highest position durable in every target.
     pub durable: watch::Sender<Option<Position>>,
+    /// The engine sets a position here while it waits for the stream to
+    /// pass it (to close snapshot chunk windows). The source then reports
+    /// `Progress` at or past it as soon as it has read that far, without its
+    /// usual once-a-second throttling — on an idle source too (PostgreSQL
+    /// asks the walsender for a keepalive with its sent position).
+    pub progress_wanted: watch::Sender<Option<Position>>,
     /// The source's task; aborting it closes the connection.
     pub task: JoinHandle<()>,
 }

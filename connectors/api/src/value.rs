@@ -12,7 +12,7 @@
 use std::fmt;
 
 /// One cell.
-#[derive(Clone, Debug, Default, PartialEq)]
+#[derive(Clone, Debug, Default, PartialEq, serde::Serialize, serde::Deserialize)]
 pub enum Value {
     /// SQL `NULL`.
     #[default]
@@ -115,7 +115,7 @@ impl Value {
 /// `.` and digits — or one of PostgreSQL's `NaN`, `Infinity`, `-Infinity`.
 /// Any precision and scale; trailing zeros of the scale are preserved
 /// (`1.50` stays `1.50`, since `numeric(12,2)` must read back the same).
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 pub struct Decimal(String);
 
 impl Decimal {
@@ -183,7 +183,7 @@ pub struct InvalidDecimal;
 
 /// A bit string of `len` bits, most significant bit first, packed into bytes
 /// (the last byte's low bits are padding and zero).
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 pub struct BitString {
     pub len: usize,
     pub bytes: Vec<u8>,
@@ -212,7 +212,7 @@ impl BitString {
 /// astronomical (1 BC is year 0). `month` and `day` are 1-based, but may be 0
 /// for MySQL's zero and partial-zero dates (`0000-00-00`, `2024-00-10`),
 /// which a per-route policy handles at the sink.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize)]
 pub struct CivilDate {
     pub year: i32,
     pub month: u8,
@@ -265,7 +265,7 @@ impl fmt::Display for CivilDate {
 }
 
 /// A date, or one of PostgreSQL's infinities.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 pub enum Date {
     Civil(CivilDate),
     PosInfinity,
@@ -273,7 +273,7 @@ pub enum Date {
 }
 
 /// Microseconds since midnight, `0..=86_400_000_000` (24:00:00 is legal in PostgreSQL).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize)]
 pub struct TimeOfDay(pub u64);
 
 impl TimeOfDay {
@@ -300,7 +300,7 @@ pub fn format_clock(micros: u64) -> String {
 }
 
 /// Date and time without zone.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 pub enum Timestamp {
     Civil { date: CivilDate, time: TimeOfDay },
     PosInfinity,
@@ -308,7 +308,7 @@ pub enum Timestamp {
 }
 
 /// An instant: microseconds since 1970-01-01T00:00:00Z, or an infinity.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 pub enum TimestampTz {
     Micros(i64),
     PosInfinity,
@@ -331,7 +331,7 @@ impl TimestampTz {
 }
 
 /// PostgreSQL `interval`: the three fields are independent (a month is not 30 days).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 pub struct Interval {
     pub months: i32,
     pub days: i32,

@@ -1,0 +1,194 @@
+//! Snapshots alongside the stream (`sluice run`, and `sluice backfill`
+//! handed to a running engine): the per-session coordinator, its read
+//! workers and its progress tracker.
+//!
+//! Jobs come from the checkpoint store, which makes them survive crashes:
+//! at start every route with `snapshot = "initial"` and no finished initial
+//! snapshot gets a job (resumed from its recorded cursor), and every
+//! unfinished backfill is resumed. A backfill request is recorded in the
+//! store first and then `wake`s the coordinator. Jobs run one after another
+//! (each one's chunks spread over the workers); chunk reads go through the
+//! router (see `pipeline/chunks.rs`), which opens each chunk's window before
+//! the read is requested.
+
+use std::collections::HashSet;
+use std::sync::Arc;
+
+use sluice_api::SnapshotReader;
+use sluice_checkpoints::CheckpointStore;
+use tokio::sync::{Mutex, Notify, Semaphore, broadcast, mpsc};
+use tokio::task::JoinSet;
+
+use super::SnapshotError;
+use super::job::{self, JobKind, JobRequest};
+use super::planner::{self, PlannedChunk};
+use super::progress::{self, ChunkDone, JobStatus};
+use super::reader::AnyReader;
+use crate::config::{Config, SnapshotMode};
+use crate::pipeline::chunks::{ReadRequest, SnapshotMessage};
+
+/// The session's ends of the snapshot machinery.
+pub(crate) struct LiveSnapshots {
+    pub(crate) planned: mpsc::Receiver<PlannedChunk>,
+    pub(crate) messages: mpsc::Receiver<SnapshotMessage>,
+    pub(crate) reads: mpsc::Sender<ReadRequest>,
+    pub(crate) done: mpsc::UnboundedSender<ChunkDone>,
+    /// Dropping the set aborts the tasks.
+    pub(crate) tasks: JoinSet<()>,
+}
+
+/// The jobs the store says `source` still has to run.
+pub(crate) fn pending_requests(
+    config: &Config,
+    source: &str,
+    store: &CheckpointStore,
+) -> Result<Vec<JobRequest>, SnapshotError> {
+    let mut requests = Vec::new();
+    for route in config.routes_of_source(source) {
+        if route.snapshot == SnapshotMode::Never {
+            continue;
+        }
+        let recorded = store.snapshot(source, JobKind::Initial.as_str(), &route.name)?;
+        if recorded.as_ref().is_some_and(|p| p.done) {
+            continue;
+        }
+        requests.push(JobRequest {
+            kind: JobKind::Initial,
+            route: route.name.clone(),
+            table: route.table.clone(),
+            filter: None,
+            resume: recorded,
+        });
+    }
+    for recorded in store.snapshots(source)? {
+        if recorded.kind != JobKind::Backfill.as_str() || recorded.done {
+            continue;
+        }
+        let Some(route) = config.routes_of_source(source).find(|r| r.name == recorded.route) else {
+            tracing::warn!(route = %recorded.route, "a recorded backfill names a route the config no longer has; skipped");
+            continue;
+        };
+        requests.push(JobRequest {
+            kind: JobKind::Backfill,
+            route: route.name.clone(),
+            table: route.table.clone(),
+            filter: recorded.filter.clone(),
+            resume: Some(recorded),
+        });
+    }
+    Ok(requests)
+}
+
+/// Starts the coordinator, workers and tracker for `source`.
+pub(crate) fn start(
+    config: Arc<Config>,
+    source: String,
+    store: CheckpointStore,
+    wake: Arc<Notify>,
+    status: broadcast::Sender<JobStatus>,
+) -> LiveSnapshots {
+    let workers = config.snapshot.workers;
+    let (planned_tx, planned) = mpsc::channel(workers);
+    let (messages_tx, messages) = mpsc::channel(workers * 2 + 2);
+    let (reads, reads_rx) = mpsc::channel::<ReadRequest>(workers * 4);
+    let (done, done_rx) = mpsc::unbounded_channel();
+    let mut tasks = JoinSet::new();
+
+    // Progress.
+    let failed = messages_tx.clone();
+    let tracker_store = store.clone();
+    let tracker_status = status.clone();
+    tasks.spawn(async move {
+        if let Err(error) = progress::track(tracker_store, done_rx, tracker_status).await {
+            let _ = failed.send(SnapshotMessage::Failed(error)).await;
+        }
+    });
+
+    // Readers: connect on first use, so a source with nothing to copy costs nothing.
+    let reads_rx = Arc::new(Mutex::new(reads_rx));
+    for _ in 0..workers {
+        let reads_rx = Arc::clone(&reads_rx);
+        let results = messages_tx.clone();
+        let source_config = config.sources[&source].clone();
+        tasks.spawn(async move {
+            let mut reader: Option<AnyReader> = None;
+            loop {
+                let request = reads_rx.lock().await.recv().await;
+                let Some(ReadRequest { id, chunk }) = request else { return };
+                let result = async {
+                    if reader.is_none() {
+                        reader = Some(AnyReader::connect(&source_config).await?);
+                    }
+                    let job = &chunk.job;
+                    let reader = reader.as_mut().expect("connected above");
+                    reader.read_chunk(&job.schema, &job.key, &chunk.range, job.filter.as_deref()).await
+                }
+                .await;
+                if result.is_err() {
+                    reader = None;
+                }
+                if results.send(SnapshotMessage::Read { id, result }).await.is_err() {
+                    return;
+                }
+            }
+        });
+    }
+
+    // Coordinator.
+    tasks.spawn(async move {
+        let result = coordinate(&config, &source, &store, &wake, &status, planned_tx).await;
+        if let Err(error) = result {
+            let _ = messages_tx.send(SnapshotMessage::Failed(error)).await;
+        }
+    });
+
+    LiveSnapshots { planned, messages, reads, done, tasks }
+}
+
+async fn coordinate(
+    config: &Config,
+    source: &str,
+    store: &CheckpointStore,
+    wake: &Notify,
+    status: &broadcast::Sender<JobStatus>,
+    planned: mpsc::Sender<PlannedChunk>,
+) -> Result<(), SnapshotError> {
+    let in_flight = Arc::new(Semaphore::new(config.snapshot.workers * 2));
+    let mut started: HashSet<(String, i64)> = HashSet::new();
+    let mut reader: Option<AnyReader> = None;
+    loop {
+        let requests = pending_requests(config, source, store)?;
+        let mut ran_any = false;
+        for request in requests {
+            let identity = (
+                format!("{}:{}", request.kind.as_str(), request.route),
+                request.resume.as_ref().map_or(0, |p| p.started_at_micros),
+            );
+            if started.contains(&identity) {
+                continue;
+            }
+            started.insert(identity.clone());
+            if reader.is_none() {
+                reader = Some(
+                    AnyReader::connect(&config.sources[source])
+                        .await
+                        .map_err(|e| SnapshotError::Source { route: request.route.clone(), source: e })?,
+                );
+            }
+            let reader = reader.as_mut().expect("connected above");
+            let route_config = config.routes.iter().find(|r| r.name == request.route).expect("route exists");
+            let mut route = super::once::build_route(config, route_config).await?;
+            let job = job::prepare(source, request, &mut route, reader).await?;
+            started.insert((job.key_label(), job.progress.started_at_micros));
+            tracing::info!(route = %job.route, table = %job.table, kind = job.kind.as_str(),
+                estimate = job.estimate, resume_after_chunks = job.progress.chunks_done, "snapshot job starting");
+            let _ = status.send(JobStatus::of(&job, &job.progress));
+            ran_any = true;
+            planner::plan(Arc::new(job), reader, config.snapshot.chunk_rows, Arc::clone(&in_flight), planned.clone())
+                .await?;
+        }
+        if !ran_any {
+            wake.notified().await;
+        }
+    }
+}

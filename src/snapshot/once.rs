@@ -1,0 +1,183 @@
+//! One-shot copies without the stream (`sluice backfill --once`): a
+//! DataX-style batch load. No log is read, so there is nothing to reconcile:
+//! each worker reads a chunk, writes it into its own target connection
+//! (bulk path: COPY / multi-row INSERT into empty key ranges, upserts
+//! otherwise), commits, and reports it done. Chunks are written in parallel;
+//! progress still only moves over contiguous chunks, so an interrupted copy
+//! resumes where it stopped when run again.
+//!
+//! Without the stream the copy is exactly as consistent as the source is
+//! quiet: rows changed while it runs may be copied before or after the
+//! change. Use `sluice backfill` without `--once` (or `sluice run`) for a
+//! copy reconciled with the log.
+
+use std::collections::HashMap;
+use std::sync::{Arc, LazyLock};
+
+use sluice_api::{Change, Operation, Position, Row, RowWrite, Sink, SnapshotReader, TableSchema, Transaction};
+use sluice_checkpoints::CheckpointStore;
+use tokio::sync::{Mutex, Semaphore, broadcast, mpsc};
+
+use super::SnapshotError;
+use super::job::{self, Job, JobRequest};
+use super::planner::{self, PlannedChunk};
+use super::progress::{self, ChunkDone, JobStatus};
+use super::reader::AnyReader;
+use crate::config::{Config, RouteConfig};
+use crate::connectors::{self, AnySink};
+use crate::route::{Route, RouteError};
+
+/// The transaction chunk rows are mapped under (routes do not look at it).
+static SNAPSHOT_TRANSACTION: LazyLock<Arc<Transaction>> = LazyLock::new(|| {
+    Arc::new(Transaction {
+        id: "snapshot".into(),
+        position: Position::Postgres(sluice_api::Lsn(0)),
+        commit_time_micros: 0,
+        origin: None,
+    })
+});
+
+/// Maps a chunk's rows through `route` into upserts for its target.
+pub(crate) fn chunk_writes(
+    route: &mut Route,
+    schema: &Arc<TableSchema>,
+    rows: Vec<Row>,
+) -> Result<Vec<RowWrite>, RouteError> {
+    let mut writes = Vec::with_capacity(rows.len());
+    for row in rows {
+        let mut change = Change {
+            transaction: Arc::clone(&SNAPSHOT_TRANSACTION),
+            table: Arc::clone(schema),
+            operation: Operation::Insert,
+            before: None,
+            after: Some(row),
+        };
+        route.map(&mut change, true, &mut writes)?;
+    }
+    Ok(writes)
+}
+
+/// A route checked against its target, ready to be cloned per worker.
+pub(crate) async fn build_route(config: &Config, route: &RouteConfig) -> Result<Route, SnapshotError> {
+    let target = &config.targets[&route.target];
+    let target_error = |source| SnapshotError::Target { route: route.name.clone(), target: route.target.clone(), source };
+    let shape = connectors::describe_target(target, &route.into).await.map_err(target_error)?.ok_or_else(|| {
+        SnapshotError::Refused {
+            route: route.name.clone(),
+            message: format!("target table {} does not exist in target {}; create it first", route.into, route.target),
+        }
+    })?;
+    let primary_key = connectors::source_primary_key(&config.sources[&route.source], &route.table)
+        .await
+        .map_err(|source| SnapshotError::Source { route: route.name.clone(), source })?
+        .ok_or_else(|| SnapshotError::Refused {
+            route: route.name.clone(),
+            message: format!("source table {} does not exist", route.table),
+        })?;
+    Ok(Route::new(route.clone(), shape, primary_key)?)
+}
+
+/// Copies every requested job of `source` and returns when all are done.
+pub(crate) async fn copy_source(
+    config: &Config,
+    source: &str,
+    requests: Vec<JobRequest>,
+    store: &CheckpointStore,
+    status: broadcast::Sender<JobStatus>,
+) -> Result<(), SnapshotError> {
+    let source_config = &config.sources[source];
+    let source_error = |route: &str| {
+        let route = route.to_owned();
+        move |source| SnapshotError::Source { route, source }
+    };
+    let mut planner_reader = AnyReader::connect(source_config).await.map_err(source_error("-"))?;
+    let mut jobs = Vec::new();
+    let mut route_configs = HashMap::new();
+    for request in requests {
+        let route_config = config.routes.iter().find(|r| r.name == request.route).expect("requested routes exist");
+        let mut route = build_route(config, route_config).await?;
+        let job = job::prepare(source, request, &mut route, &mut planner_reader).await?;
+        let _ = status.send(JobStatus::of(&job, &job.progress));
+        route_configs.insert(job.route.clone(), route_config.clone());
+        jobs.push(Arc::new(job));
+    }
+    let jobs: Vec<Arc<Job>> = jobs.into_iter().filter(|job| !job.progress.done).collect();
+    if jobs.is_empty() {
+        return Ok(());
+    }
+
+    let workers = config.snapshot.workers;
+    let in_flight = Arc::new(Semaphore::new(workers * 2));
+    let (planned_tx, planned_rx) = mpsc::channel::<PlannedChunk>(workers);
+    let planned_rx = Arc::new(Mutex::new(planned_rx));
+    let (done_tx, done_rx) = mpsc::unbounded_channel();
+    let tracker = tokio::spawn(progress::track(store.clone(), done_rx, status));
+
+    let chunk_rows = config.snapshot.chunk_rows;
+    let plan_jobs = jobs.clone();
+    let mut tasks = tokio::task::JoinSet::new();
+    tasks.spawn(async move {
+        for job in plan_jobs {
+            planner::plan(job, &mut planner_reader, chunk_rows, Arc::clone(&in_flight), planned_tx.clone()).await?;
+        }
+        Ok::<(), SnapshotError>(())
+    });
+
+    for _ in 0..workers {
+        let mut reader = AnyReader::connect(source_config).await.map_err(source_error("-"))?;
+        let mut routes: HashMap<String, (Route, String)> = HashMap::new();
+        let mut sinks: HashMap<String, AnySink> = HashMap::new();
+        for job in &jobs {
+            let route_config = &route_configs[&job.route];
+            routes.insert(job.route.clone(), (build_route(config, route_config).await?, route_config.target.clone()));
+            if !sinks.contains_key(&route_config.target) {
+                let sink = AnySink::connect(&config.targets[&route_config.target], &config.apply).await.map_err(|source| {
+                    SnapshotError::Target { route: job.route.clone(), target: route_config.target.clone(), source }
+                })?;
+                sinks.insert(route_config.target.clone(), sink);
+            }
+        }
+        let planned_rx = Arc::clone(&planned_rx);
+        let done_tx = done_tx.clone();
+        tasks.spawn(async move {
+            loop {
+                let chunk = planned_rx.lock().await.recv().await;
+                let Some(chunk) = chunk else { return Ok::<(), SnapshotError>(()) };
+                let job = &chunk.job;
+                let read = reader
+                    .read_chunk(&job.schema, &job.key, &chunk.range, job.filter.as_deref())
+                    .await
+                    .map_err(|source| SnapshotError::Source { route: job.route.clone(), source })?;
+                let rows = read.rows.len() as u64;
+                let (route, target) = routes.get_mut(&job.route).expect("route prepared");
+                let writes = chunk_writes(route, &job.schema, read.rows)?;
+                let sink = sinks.get_mut(target.as_str()).expect("sink connected");
+                let target_error =
+                    |source| SnapshotError::Target { route: job.route.clone(), target: target.clone(), source };
+                sink.load(writes).await.map_err(target_error)?;
+                sink.commit_rows().await.map_err(target_error)?;
+                let _ = done_tx.send(ChunkDone {
+                    job: Arc::clone(job),
+                    seq: chunk.seq,
+                    rows,
+                    through: chunk.range.through.clone(),
+                    _permit: chunk.permit,
+                });
+            }
+        });
+    }
+    drop(done_tx);
+
+    let mut outcome: Result<(), SnapshotError> = Ok(());
+    while let Some(joined) = tasks.join_next().await {
+        if let Ok(Err(error)) = joined
+            && outcome.is_ok()
+        {
+            outcome = Err(error);
+            tasks.abort_all();
+        }
+    }
+    let tracked = tracker.await.expect("tracker task");
+    outcome?;
+    tracked
+}

@@ -1,0 +1,74 @@
+//! The engine's view of the connectors' chunk readers: one enum over the
+//! configured source kinds (like `AnySink` for targets).
+
+use std::sync::Arc;
+
+use sluice_api::{ChunkRange, ChunkRead, ConnectorError, SnapshotReader, TableName, TableSchema, Value};
+type MySqlSnapshotReader = sluice_postgres::PostgresSnapshotReader;
+use sluice_postgres::PostgresSnapshotReader;
+
+use crate::config::SourceConfig;
+
+pub(crate) enum AnyReader {
+    Postgres(PostgresSnapshotReader),
+    Mysql(MySqlSnapshotReader),
+}
+
+impl AnyReader {
+    pub(crate) async fn connect(config: &SourceConfig) -> Result<AnyReader, ConnectorError> {
+        Ok(match config {
+            SourceConfig::Postgres { url, .. } => AnyReader::Postgres(PostgresSnapshotReader::connect(url.expose()).await?),
+            SourceConfig::Mysql { url, .. } => AnyReader::Mysql(MySqlSnapshotReader::connect(url.expose()).await?),
+        })
+    }
+}
+
+impl SnapshotReader for AnyReader {
+    async fn describe(&mut self, table: &TableName) -> Result<Option<Arc<TableSchema>>, ConnectorError> {
+        match self {
+            AnyReader::Postgres(r) => SnapshotReader::describe(r, table).await,
+            AnyReader::Mysql(r) => SnapshotReader::describe(r, table).await,
+        }
+    }
+
+    async fn has_null_key(&mut self, schema: &TableSchema, key: &[usize]) -> Result<bool, ConnectorError> {
+        match self {
+            AnyReader::Postgres(r) => SnapshotReader::has_null_key(r, schema, key).await,
+            AnyReader::Mysql(r) => SnapshotReader::has_null_key(r, schema, key).await,
+        }
+    }
+
+    async fn estimate_rows(&mut self, schema: &TableSchema) -> Result<u64, ConnectorError> {
+        match self {
+            AnyReader::Postgres(r) => SnapshotReader::estimate_rows(r, schema).await,
+            AnyReader::Mysql(r) => SnapshotReader::estimate_rows(r, schema).await,
+        }
+    }
+
+    async fn next_boundary(
+        &mut self,
+        schema: &TableSchema,
+        key: &[usize],
+        after: Option<&[Value]>,
+        chunk_rows: usize,
+        filter: Option<&str>,
+    ) -> Result<Option<Vec<Value>>, ConnectorError> {
+        match self {
+            AnyReader::Postgres(r) => SnapshotReader::next_boundary(r, schema, key, after, chunk_rows, filter).await,
+            AnyReader::Mysql(r) => SnapshotReader::next_boundary(r, schema, key, after, chunk_rows, filter).await,
+        }
+    }
+
+    async fn read_chunk(
+        &mut self,
+        schema: &Arc<TableSchema>,
+        key: &[usize],
+        range: &ChunkRange,
+        filter: Option<&str>,
+    ) -> Result<ChunkRead, ConnectorError> {
+        match self {
+            AnyReader::Postgres(r) => SnapshotReader::read_chunk(r, schema, key, range, filter).await,
+            AnyReader::Mysql(r) => SnapshotReader::read_chunk(r, schema, key, range, filter).await,
+        }
+    }
+}

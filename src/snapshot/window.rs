@@ -1,0 +1,337 @@
+//! Reconciling one chunk read with the stream: the chunk's window.
+//!
+//! A window opens in the router when the chunk's read is requested, so every
+//! change the stream delivers from then on passes through it. Each change to
+//! the chunk's table is classified by the read's [`ReadView`]:
+//!
+//! - while the read is in flight the changes are recorded;
+//! - when the rows arrive, the recorded changes are replayed onto them, then
+//!   later changes are applied as they come: a change the read did **not**
+//!   see (or may not have seen) is merged into the buffered row of its key —
+//!   insert and update replace it (an unchanged TOAST cell keeps the read's
+//!   value, which is current precisely because the update did not touch it),
+//!   delete removes it, truncate empties the chunk. A change the read saw is
+//!   already in the rows and is skipped. The stream also applies every
+//!   change to the target as usual;
+//! - the chunk is emitted (written after everything the stream delivered
+//!   before it) at the next transaction boundary, in chunk order;
+//! - after emission and until the stream passes the read's `high` position,
+//!   a change the read saw to a key the chunk wrote is *dropped* for the
+//!   chunk's route: it is older than the row just written. Once the stream
+//!   is past `high`, no change can have been seen and the window closes.
+//!
+//! So the written row is never older than what the target held, and no
+//! change is lost behind the copy. Per row, the transactions a read sees are
+//! a prefix of that row's history (row locks order writers of one row, and
+//! a writer waiting for another becomes visible after it), which is what
+//! makes "skip seen, merge unseen" exact. `Seen::Maybe` changes (MySQL
+//! without binlog snapshot status) are merged and never dropped: re-applying
+//! changes in log order over a newer row converges to the same row.
+
+use std::collections::{HashMap, HashSet};
+
+use sluice_api::{Change, Operation, Position, ReadView, Row, Seen, Value};
+
+/// A key in hashable form: the key cells serialised.
+pub(crate) type KeyBytes = Vec<u8>;
+
+pub(crate) fn key_bytes(row: &Row, key: &[usize]) -> KeyBytes {
+    let cells: Vec<&Value> = key.iter().map(|&i| &row[i]).collect();
+    serde_json::to_vec(&cells).expect("values serialise")
+}
+
+/// Where a window is in its life.
+#[derive(Debug)]
+enum Phase {
+    /// The read is in flight: changes are kept to replay onto its rows.
+    Reading { recorded: Vec<Change> },
+    /// Rows arrived; changes are merged as they come. `index` maps a key to
+    /// its row; deleted rows become `None` (the order is kept for writing).
+    Buffered { rows: Vec<Option<Row>>, index: HashMap<KeyBytes, usize>, view: ReadView, high: Position },
+    /// Written: seen changes to these keys are dropped until the stream passes `high`.
+    Emitted { keys: HashSet<KeyBytes>, view: ReadView, high: Position },
+}
+
+/// Why a chunk must be read again.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum Reread {
+    /// The table's columns changed (DDL) between the read and the stream.
+    SchemaChanged,
+}
+
+/// One chunk's window. `columns` are the read's column names; `key` the
+/// key column indices into them.
+#[derive(Debug)]
+pub(crate) struct Window {
+    columns: Vec<String>,
+    key: Vec<usize>,
+    phase: Phase,
+}
+
+impl Window {
+    pub(crate) fn open(columns: Vec<String>, key: Vec<usize>) -> Window {
+        Window { columns, key, phase: Phase::Reading { recorded: Vec::new() } }
+    }
+
+    /// The read's rows arrived: replays what was recorded meanwhile.
+    pub(crate) fn rows_arrived(&mut self, rows: Vec<Row>, view: ReadView, high: Position) -> Result<(), Reread> {
+        let Phase::Reading { recorded } = std::mem::replace(&mut self.phase, Phase::Reading { recorded: Vec::new() })
+        else {
+            panic!("rows arrived twice for one window");
+        };
+        let index = rows.iter().enumerate().map(|(i, row)| (key_bytes(row, &self.key), i)).collect();
+        self.phase = Phase::Buffered { rows: rows.into_iter().map(Some).collect(), index, view, high };
+        for change in &recorded {
+            self.merge(change)?;
+        }
+        Ok(())
+    }
+
+    pub(crate) fn is_buffered(&self) -> bool {
+        matches!(self.phase, Phase::Buffered { .. })
+    }
+
+    /// A change to the window's table, in stream order. Returns `true` when
+    /// the change must not be applied to the chunk's route (seen by the
+    /// read, to a key the chunk wrote).
+    pub(crate) fn observe(&mut self, change: &Change) -> Result<bool, Reread> {
+        match &mut self.phase {
+            Phase::Reading { recorded } => {
+                recorded.push(change.clone());
+                Ok(false)
+            }
+            Phase::Buffered { .. } => {
+                self.merge(change)?;
+                Ok(false)
+            }
+            Phase::Emitted { keys, view, .. } => {
+                if view.saw(&change.transaction) != Seen::Yes {
+                    return Ok(false);
+                }
+                let touched = |image: &Option<Row>| image.as_ref().is_some_and(|row| keys.contains(&key_bytes(row, &self.key)));
+                Ok(touched(&change.before) || touched(&change.after))
+            }
+        }
+    }
+
+    fn merge(&mut self, change: &Change) -> Result<(), Reread> {
+        let Phase::Buffered { rows, index, view, .. } = &mut self.phase else { return Ok(()) };
+        if view.saw(&change.transaction) == Seen::Yes {
+            return Ok(());
+        }
+        if change.operation == Operation::Truncate {
+            rows.iter_mut().for_each(|row| *row = None);
+            return Ok(());
+        }
+        let same_columns = change.table.columns.len() == self.columns.len()
+            && change.table.columns.iter().zip(&self.columns).all(|(c, name)| &c.name == name);
+        if !same_columns {
+            return Err(Reread::SchemaChanged);
+        }
+        let old_key = change.before.as_ref().map(|row| key_bytes(row, &self.key));
+        let new_key = change.after.as_ref().map(|row| key_bytes(row, &self.key));
+        match change.operation {
+            Operation::Delete => {
+                if let Some(slot) = old_key.and_then(|k| index.get(&k)) {
+                    rows[*slot] = None;
+                }
+            }
+            Operation::Insert | Operation::Update => {
+                let after = change.after.as_ref().expect("inserts and updates carry a new image");
+                let new_key = new_key.expect("new image present");
+                if let Some(old_key) = old_key.filter(|k| *k != new_key)
+                    && let Some(slot) = index.get(&old_key)
+                {
+                    // Key change: the stream deletes the old key.
+                    rows[*slot] = None;
+                }
+                if let Some(&slot) = index.get(&new_key) {
+                    let merged = match &rows[slot] {
+                        Some(current) => after
+                            .iter()
+                            .zip(current)
+                            .map(|(new, old)| if matches!(new, Value::Unchanged) { old.clone() } else { new.clone() })
+                            .collect(),
+                        None => after.clone(),
+                    };
+                    if merged.iter().any(|v| matches!(v, Value::Unchanged)) {
+                        // Deleted and re-inserted with an unchanged cell cannot
+                        // happen (inserts carry every value); keep the stream's word.
+                        rows[slot] = None;
+                    } else {
+                        rows[slot] = Some(merged);
+                    }
+                }
+            }
+            Operation::Truncate => unreachable!("handled above"),
+        }
+        Ok(())
+    }
+
+    /// Takes the reconciled rows for writing and starts dropping seen
+    /// changes to their keys. Only for a buffered window.
+    pub(crate) fn emit(&mut self) -> Vec<Row> {
+        let Phase::Buffered { rows, view, high, .. } =
+            std::mem::replace(&mut self.phase, Phase::Reading { recorded: Vec::new() })
+        else {
+            panic!("emit before the rows arrived");
+        };
+        let rows: Vec<Row> = rows.into_iter().flatten().collect();
+        let keys = rows.iter().map(|row| key_bytes(row, &self.key)).collect();
+        self.phase = Phase::Emitted { keys, view, high };
+        rows
+    }
+
+    /// Whether the window can close: emitted, and the stream is past `high`.
+    pub(crate) fn closes_at(&self, stream: &Position) -> bool {
+        matches!(&self.phase, Phase::Emitted { high, .. } if stream >= high)
+    }
+
+    /// The position the stream must pass before the window closes, once emitted.
+    pub(crate) fn high(&self) -> Option<&Position> {
+        match &self.phase {
+            Phase::Emitted { high, .. } | Phase::Buffered { high, .. } => Some(high),
+            Phase::Reading { .. } => None,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use sluice_api::{Column, ColumnType, Lsn, TableName, TableSchema, Transaction};
+
+    use super::*;
+
+    fn schema() -> Arc<TableSchema> {
+        let column = |name: &str, is_key| Column {
+            name: name.into(),
+            column_type: ColumnType::Int { bytes: 8, unsigned: false },
+            type_name: "bigint".into(),
+            type_id: 20,
+            type_modifier: -1,
+            is_key,
+        };
+        Arc::new(TableSchema {
+            id: 1,
+            name: TableName::new("public", "t"),
+            columns: vec![column("id", true), column("v", false), column("big", false)],
+            full_before_image: false,
+        })
+    }
+
+    /// Snapshot: xids below 100 were seen, 100 and up were not.
+    fn view() -> ReadView {
+        ReadView::Postgres { xmin: 100, xmax: 100, in_progress: vec![] }
+    }
+
+    fn change(xid: u32, operation: Operation, before: Option<Row>, after: Option<Row>) -> Change {
+        Change {
+            transaction: Arc::new(Transaction {
+                id: xid.to_string(),
+                position: Position::Postgres(Lsn(u64::from(xid))),
+                commit_time_micros: 0,
+                origin: None,
+            }),
+            table: schema(),
+            operation,
+            before,
+            after,
+        }
+    }
+
+    fn row(id: i64, v: i64, big: i64) -> Row {
+        vec![Value::Int(id), Value::Int(v), Value::Int(big)]
+    }
+
+    fn window() -> Window {
+        Window::open(vec!["id".into(), "v".into(), "big".into()], vec![0])
+    }
+
+    fn high() -> Position {
+        Position::Postgres(Lsn(500))
+    }
+
+    #[test]
+    fn unseen_changes_recorded_during_the_read_are_merged_into_its_rows() {
+        let mut w = window();
+        // Seen by the read: already in its rows, must not be re-applied.
+        w.observe(&change(99, Operation::Update, None, Some(row(1, 0, 0)))).unwrap();
+        // Unseen: newer than the read.
+        w.observe(&change(101, Operation::Update, None, Some(row(1, 5, 5)))).unwrap();
+        w.observe(&change(102, Operation::Delete, Some(row(2, 0, 0)), None)).unwrap();
+        w.rows_arrived(vec![row(1, 1, 1), row(2, 2, 2), row(3, 3, 3)], view(), high()).unwrap();
+        assert_eq!(w.emit(), vec![row(1, 5, 5), row(3, 3, 3)]);
+    }
+
+    #[test]
+    fn an_unchanged_toast_cell_keeps_the_value_the_read_saw() {
+        let mut w = window();
+        w.rows_arrived(vec![row(1, 1, 77)], view(), high()).unwrap();
+        let partial = vec![Value::Int(1), Value::Int(9), Value::Unchanged];
+        w.observe(&change(101, Operation::Update, None, Some(partial))).unwrap();
+        assert_eq!(w.emit(), vec![row(1, 9, 77)]);
+    }
+
+    #[test]
+    fn a_key_change_removes_the_old_key_and_inserts_are_left_to_the_stream() {
+        let mut w = window();
+        w.rows_arrived(vec![row(1, 1, 1), row(2, 2, 2)], view(), high()).unwrap();
+        w.observe(&change(101, Operation::Update, Some(row(1, 1, 1)), Some(row(10, 1, 1)))).unwrap();
+        w.observe(&change(102, Operation::Insert, None, Some(row(4, 4, 4)))).unwrap();
+        assert_eq!(w.emit(), vec![row(2, 2, 2)]);
+    }
+
+    #[test]
+    fn truncate_empties_the_chunk() {
+        let mut w = window();
+        w.rows_arrived(vec![row(1, 1, 1)], view(), high()).unwrap();
+        w.observe(&change(101, Operation::Truncate, None, None)).unwrap();
+        assert!(w.emit().is_empty());
+    }
+
+    #[test]
+    fn after_emission_seen_changes_to_written_keys_are_dropped_until_high() {
+        let mut w = window();
+        w.rows_arrived(vec![row(1, 1, 1)], view(), high()).unwrap();
+        w.emit();
+        assert!(w.observe(&change(99, Operation::Update, None, Some(row(1, 0, 0)))).unwrap(), "seen: older than the written row");
+        assert!(!w.observe(&change(99, Operation::Update, None, Some(row(2, 0, 0)))).unwrap(), "not a written key");
+        assert!(!w.observe(&change(101, Operation::Update, None, Some(row(1, 6, 6)))).unwrap(), "unseen: newer");
+        assert!(!w.closes_at(&Position::Postgres(Lsn(499))));
+        assert!(w.closes_at(&Position::Postgres(Lsn(500))));
+    }
+
+    #[test]
+    fn maybe_seen_changes_are_merged_and_never_dropped() {
+        use sluice_api::BinlogPosition;
+        let at = |offset| BinlogPosition { file: "b.000001".into(), offset, gtid: None };
+        let view = ReadView::Binlog { seen_before: at(100), unseen_from: at(200) };
+        let binlog_change = |offset, after| Change {
+            transaction: Arc::new(Transaction {
+                id: "0-1-1".into(),
+                position: Position::Binlog(at(offset)),
+                commit_time_micros: 0,
+                origin: None,
+            }),
+            table: schema(),
+            operation: Operation::Update,
+            before: None,
+            after: Some(after),
+        };
+        let mut w = window();
+        w.observe(&binlog_change(150, row(1, 7, 7))).unwrap();
+        w.rows_arrived(vec![row(1, 1, 1)], view, Position::Binlog(at(300))).unwrap();
+        assert_eq!(w.emit(), vec![row(1, 7, 7)]);
+        assert!(!w.observe(&binlog_change(150, row(1, 8, 8))).unwrap());
+        assert!(w.observe(&binlog_change(50, row(1, 8, 8))).unwrap());
+    }
+
+    #[test]
+    fn a_schema_change_during_the_window_asks_for_a_reread() {
+        let mut w = Window::open(vec!["id".into(), "v".into()], vec![0]);
+        w.rows_arrived(vec![vec![Value::Int(1), Value::Int(1)]], view(), high()).unwrap();
+        assert_eq!(w.observe(&change(101, Operation::Update, None, Some(row(1, 2, 2)))), Err(Reread::SchemaChanged));
+    }
+}
