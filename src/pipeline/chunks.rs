@@ -7,18 +7,21 @@
 //! transactions, in chunk order per job. See `snapshot/window.rs` for the
 //! reconciliation rules.
 
-use sluice_api::{Change, ChunkRead, ConnectorError, Position, Row};
+use std::sync::Arc;
+
+use sluice_api::{Change, ConnectorError, Position, Row, TableSchema};
 use tokio::sync::mpsc;
 
 use crate::snapshot::SnapshotError;
 use crate::snapshot::planner::PlannedChunk;
+use crate::snapshot::reader::ReadChunk;
 use crate::snapshot::window::{Reread, Window};
 
 /// What the snapshot tasks send the router.
 #[derive(Debug)]
 pub(crate) enum SnapshotMessage {
     /// A read finished.
-    Read { id: u64, result: Result<ChunkRead, ConnectorError> },
+    Read { id: u64, result: Result<ReadChunk, ConnectorError> },
     /// A job failed; the session stops with this error.
     Failed(SnapshotError),
 }
@@ -34,6 +37,8 @@ struct OpenChunk {
     id: u64,
     chunk: PlannedChunk,
     window: Window,
+    /// The schema the read's rows follow (the job's, or newer after DDL).
+    schema: Arc<TableSchema>,
     emitted: bool,
 }
 
@@ -58,7 +63,8 @@ impl ChunkWindows {
         let window = Window::open(columns, chunk.job.key.clone());
         let id = self.next_id;
         self.next_id += 1;
-        self.open.push(OpenChunk { id, chunk: chunk.clone(), window, emitted: false });
+        let schema = Arc::clone(&chunk.job.schema);
+        self.open.push(OpenChunk { id, chunk: chunk.clone(), window, schema, emitted: false });
         // Workers gone means the session is ending; the router notices elsewhere.
         let _ = self.reads.send(ReadRequest { id, chunk }).await;
     }
@@ -77,9 +83,13 @@ impl ChunkWindows {
     }
 
     /// A read's rows arrived.
-    pub(super) async fn arrived(&mut self, id: u64, read: ChunkRead) {
+    pub(super) async fn arrived(&mut self, id: u64, read: ReadChunk) {
         let Some(index) = self.open.iter().position(|o| o.id == id) else { return };
-        if let Err(Reread::SchemaChanged) = self.open[index].window.rows_arrived(read.rows, read.view, read.high) {
+        let open = &mut self.open[index];
+        let columns = read.schema.columns.iter().map(|c| c.name.clone()).collect();
+        open.schema = read.schema;
+        let ReadChunk { read, key, .. } = read;
+        if let Err(Reread::SchemaChanged) = open.window.rows_arrived(columns, key, read.rows, read.view, read.high) {
             self.reread(index).await;
         }
     }
@@ -114,7 +124,7 @@ impl ChunkWindows {
 
     /// Chunks ready to write, in order per job: buffered, with every earlier
     /// chunk of the same job already emitted.
-    pub(super) fn take_ready(&mut self) -> Vec<(PlannedChunk, Vec<Row>)> {
+    pub(super) fn take_ready(&mut self) -> Vec<(PlannedChunk, Arc<TableSchema>, Vec<Row>)> {
         let mut ready = Vec::new();
         let mut blocked: Vec<String> = Vec::new();
         for open in &mut self.open {
@@ -128,7 +138,7 @@ impl ChunkWindows {
             }
             let rows = open.window.emit();
             open.emitted = true;
-            ready.push((open.chunk.clone(), rows));
+            ready.push((open.chunk.clone(), Arc::clone(&open.schema), rows));
         }
         ready
     }

@@ -31,6 +31,8 @@ pub(super) struct RouterSnapshots {
     pub(super) progress_wanted: watch::Sender<Option<Position>>,
     /// Routes with a snapshot job to run or resume: copying from the start.
     pub(super) copying: Vec<String>,
+    /// The last position the stream passed between transactions.
+    pub(super) stream_at: Option<Position>,
 }
 
 /// How the router ended without error.
@@ -223,18 +225,16 @@ impl Router {
     /// Between transactions at `position`: close the windows the stream has
     /// left behind, and write the chunks that are ready.
     async fn stream_passed(&mut self, position: &Position) -> Result<Option<usize>, PipelineError> {
+        self.snapshots.stream_at = Some(position.clone());
         if self.snapshots.windows.is_empty() {
             return Ok(None);
         }
-        self.snapshots.windows.passed(position);
-        let gone = self.emit_chunks().await?;
-        self.snapshots.progress_wanted.send_replace(self.snapshots.windows.waiting_for());
-        Ok(gone)
+        self.emit_chunks().await
     }
 
     /// Sends every ready chunk to its route's writer (between transactions).
     async fn emit_chunks(&mut self) -> Result<Option<usize>, PipelineError> {
-        for (chunk, rows) in self.snapshots.windows.take_ready() {
+        for (chunk, schema, rows) in self.snapshots.windows.take_ready() {
             let job = &chunk.job;
             let count = rows.len() as u64;
             let Some((route, writer)) = self
@@ -248,7 +248,7 @@ impl Router {
                 }
                 .into());
             };
-            let writes = crate::snapshot::once::chunk_writes(route, &job.schema, rows)?;
+            let writes = crate::snapshot::once::chunk_writes(route, &schema, rows)?;
             let done = ChunkDone {
                 job: Arc::clone(job),
                 seq: chunk.seq,
@@ -264,7 +264,16 @@ impl Router {
                 return Ok(Some(gone));
             }
         }
-        self.snapshots.progress_wanted.send_replace(self.snapshots.windows.waiting_for());
+        // A window emitted now may already be behind the stream.
+        if let Some(at) = &self.snapshots.stream_at {
+            self.snapshots.windows.passed(at);
+        }
+        let wanted = self.snapshots.windows.waiting_for();
+        self.snapshots.progress_wanted.send_if_modified(|current| {
+            let changed = *current != wanted;
+            *current = wanted;
+            changed
+        });
         Ok(None)
     }
 

@@ -197,6 +197,7 @@ pub(super) async fn run_session(
             messages,
             progress_wanted: stream.progress_wanted.clone(),
             copying: copying_routes,
+            stream_at: None,
         },
     };
     let mut events = stream.events;

@@ -14,7 +14,6 @@
 use std::collections::HashSet;
 use std::sync::Arc;
 
-use sluice_api::SnapshotReader;
 use sluice_checkpoints::CheckpointStore;
 use tokio::sync::{Mutex, Notify, Semaphore, broadcast, mpsc};
 use tokio::task::JoinSet;
@@ -119,9 +118,8 @@ pub(crate) fn start(
                     if reader.is_none() {
                         reader = Some(AnyReader::connect(&source_config).await?);
                     }
-                    let job = &chunk.job;
                     let reader = reader.as_mut().expect("connected above");
-                    reader.read_chunk(&job.schema, &job.key, &chunk.range, job.filter.as_deref()).await
+                    super::reader::read_chunk(reader, &chunk.job, &chunk.range).await
                 }
                 .await;
                 if result.is_err() {

@@ -14,7 +14,7 @@
 use std::collections::HashMap;
 use std::sync::{Arc, LazyLock};
 
-use sluice_api::{Change, Operation, Position, Row, RowWrite, Sink, SnapshotReader, TableSchema, Transaction};
+use sluice_api::{Change, Operation, Position, Row, RowWrite, Sink, TableSchema, Transaction};
 use sluice_checkpoints::CheckpointStore;
 use tokio::sync::{Mutex, Semaphore, broadcast, mpsc};
 
@@ -144,13 +144,12 @@ pub(crate) async fn copy_source(
                 let chunk = planned_rx.lock().await.recv().await;
                 let Some(chunk) = chunk else { return Ok::<(), SnapshotError>(()) };
                 let job = &chunk.job;
-                let read = reader
-                    .read_chunk(&job.schema, &job.key, &chunk.range, job.filter.as_deref())
+                let read = super::reader::read_chunk(&mut reader, job, &chunk.range)
                     .await
                     .map_err(|source| SnapshotError::Source { route: job.route.clone(), source })?;
-                let rows = read.rows.len() as u64;
+                let rows = read.read.rows.len() as u64;
                 let (route, target) = routes.get_mut(&job.route).expect("route prepared");
-                let writes = chunk_writes(route, &job.schema, read.rows)?;
+                let writes = chunk_writes(route, &read.schema, read.read.rows)?;
                 let sink = sinks.get_mut(target.as_str()).expect("sink connected");
                 let target_error =
                     |source| SnapshotError::Target { route: job.route.clone(), target: target.clone(), source };

@@ -4,9 +4,10 @@
 use std::sync::Arc;
 
 use sluice_api::{ChunkRange, ChunkRead, ConnectorError, SnapshotReader, TableName, TableSchema, Value};
-type MySqlSnapshotReader = sluice_postgres::PostgresSnapshotReader;
+use sluice_mysql::MySqlSnapshotReader;
 use sluice_postgres::PostgresSnapshotReader;
 
+use super::job::Job;
 use crate::config::SourceConfig;
 
 pub(crate) enum AnyReader {
@@ -21,6 +22,35 @@ impl AnyReader {
             SourceConfig::Mysql { url, .. } => AnyReader::Mysql(MySqlSnapshotReader::connect(url.expose()).await?),
         })
     }
+}
+
+/// A chunk as read, with the schema its rows follow and the key indices in it.
+#[derive(Debug)]
+pub(crate) struct ReadChunk {
+    pub(crate) read: ChunkRead,
+    pub(crate) schema: Arc<TableSchema>,
+    pub(crate) key: Vec<usize>,
+}
+
+/// Reads a chunk of `job`; when the read fails and the table's columns
+/// changed since the job described it (ALTER TABLE while copying), reads
+/// again with the current columns.
+pub(crate) async fn read_chunk(reader: &mut AnyReader, job: &Job, range: &ChunkRange) -> Result<ReadChunk, ConnectorError> {
+    let first = reader.read_chunk(&job.schema, &job.key, range, job.filter.as_deref()).await;
+    let error = match first {
+        Ok(read) => return Ok(ReadChunk { read, schema: Arc::clone(&job.schema), key: job.key.clone() }),
+        Err(error) => error,
+    };
+    let Ok(Some(fresh)) = reader.describe(&job.table).await else { return Err(error) };
+    if *fresh == *job.schema {
+        return Err(error);
+    }
+    let key: Option<Vec<usize>> =
+        job.key.iter().map(|&i| fresh.column_index(&job.schema.columns[i].name)).collect();
+    let Some(key) = key else { return Err(error) };
+    tracing::info!(table = %job.table, "the table's columns changed during the snapshot; reading with the new columns");
+    let read = reader.read_chunk(&fresh, &key, range, job.filter.as_deref()).await?;
+    Ok(ReadChunk { read, schema: fresh, key })
 }
 
 impl SnapshotReader for AnyReader {

@@ -73,8 +73,19 @@ impl Window {
         Window { columns, key, phase: Phase::Reading { recorded: Vec::new() } }
     }
 
-    /// The read's rows arrived: replays what was recorded meanwhile.
-    pub(crate) fn rows_arrived(&mut self, rows: Vec<Row>, view: ReadView, high: Position) -> Result<(), Reread> {
+    /// The read's rows arrived (with the columns and key they follow, which
+    /// are newer than the window's if the table was altered): replays what
+    /// was recorded meanwhile.
+    pub(crate) fn rows_arrived(
+        &mut self,
+        columns: Vec<String>,
+        key: Vec<usize>,
+        rows: Vec<Row>,
+        view: ReadView,
+        high: Position,
+    ) -> Result<(), Reread> {
+        self.columns = columns;
+        self.key = key;
         let Phase::Reading { recorded } = std::mem::replace(&mut self.phase, Phase::Reading { recorded: Vec::new() })
         else {
             panic!("rows arrived twice for one window");
@@ -245,6 +256,10 @@ mod tests {
         vec![Value::Int(id), Value::Int(v), Value::Int(big)]
     }
 
+    fn cols3() -> Vec<String> {
+        vec!["id".into(), "v".into(), "big".into()]
+    }
+
     fn window() -> Window {
         Window::open(vec!["id".into(), "v".into(), "big".into()], vec![0])
     }
@@ -261,14 +276,14 @@ mod tests {
         // Unseen: newer than the read.
         w.observe(&change(101, Operation::Update, None, Some(row(1, 5, 5)))).unwrap();
         w.observe(&change(102, Operation::Delete, Some(row(2, 0, 0)), None)).unwrap();
-        w.rows_arrived(vec![row(1, 1, 1), row(2, 2, 2), row(3, 3, 3)], view(), high()).unwrap();
+        w.rows_arrived(cols3(), vec![0], vec![row(1, 1, 1), row(2, 2, 2), row(3, 3, 3)], view(), high()).unwrap();
         assert_eq!(w.emit(), vec![row(1, 5, 5), row(3, 3, 3)]);
     }
 
     #[test]
     fn an_unchanged_toast_cell_keeps_the_value_the_read_saw() {
         let mut w = window();
-        w.rows_arrived(vec![row(1, 1, 77)], view(), high()).unwrap();
+        w.rows_arrived(cols3(), vec![0], vec![row(1, 1, 77)], view(), high()).unwrap();
         let partial = vec![Value::Int(1), Value::Int(9), Value::Unchanged];
         w.observe(&change(101, Operation::Update, None, Some(partial))).unwrap();
         assert_eq!(w.emit(), vec![row(1, 9, 77)]);
@@ -277,7 +292,7 @@ mod tests {
     #[test]
     fn a_key_change_removes_the_old_key_and_inserts_are_left_to_the_stream() {
         let mut w = window();
-        w.rows_arrived(vec![row(1, 1, 1), row(2, 2, 2)], view(), high()).unwrap();
+        w.rows_arrived(cols3(), vec![0], vec![row(1, 1, 1), row(2, 2, 2)], view(), high()).unwrap();
         w.observe(&change(101, Operation::Update, Some(row(1, 1, 1)), Some(row(10, 1, 1)))).unwrap();
         w.observe(&change(102, Operation::Insert, None, Some(row(4, 4, 4)))).unwrap();
         assert_eq!(w.emit(), vec![row(2, 2, 2)]);
@@ -286,7 +301,7 @@ mod tests {
     #[test]
     fn truncate_empties_the_chunk() {
         let mut w = window();
-        w.rows_arrived(vec![row(1, 1, 1)], view(), high()).unwrap();
+        w.rows_arrived(cols3(), vec![0], vec![row(1, 1, 1)], view(), high()).unwrap();
         w.observe(&change(101, Operation::Truncate, None, None)).unwrap();
         assert!(w.emit().is_empty());
     }
@@ -294,7 +309,7 @@ mod tests {
     #[test]
     fn after_emission_seen_changes_to_written_keys_are_dropped_until_high() {
         let mut w = window();
-        w.rows_arrived(vec![row(1, 1, 1)], view(), high()).unwrap();
+        w.rows_arrived(cols3(), vec![0], vec![row(1, 1, 1)], view(), high()).unwrap();
         w.emit();
         assert!(w.observe(&change(99, Operation::Update, None, Some(row(1, 0, 0)))).unwrap(), "seen: older than the written row");
         assert!(!w.observe(&change(99, Operation::Update, None, Some(row(2, 0, 0)))).unwrap(), "not a written key");
@@ -322,7 +337,7 @@ mod tests {
         };
         let mut w = window();
         w.observe(&binlog_change(150, row(1, 7, 7))).unwrap();
-        w.rows_arrived(vec![row(1, 1, 1)], view, Position::Binlog(at(300))).unwrap();
+        w.rows_arrived(cols3(), vec![0], vec![row(1, 1, 1)], view, Position::Binlog(at(300))).unwrap();
         assert_eq!(w.emit(), vec![row(1, 7, 7)]);
         assert!(!w.observe(&binlog_change(150, row(1, 8, 8))).unwrap());
         assert!(w.observe(&binlog_change(50, row(1, 8, 8))).unwrap());
@@ -331,7 +346,7 @@ mod tests {
     #[test]
     fn a_schema_change_during_the_window_asks_for_a_reread() {
         let mut w = Window::open(vec!["id".into(), "v".into()], vec![0]);
-        w.rows_arrived(vec![vec![Value::Int(1), Value::Int(1)]], view(), high()).unwrap();
+        w.rows_arrived(vec!["id".into(), "v".into()], vec![0], vec![vec![Value::Int(1), Value::Int(1)]], view(), high()).unwrap();
         assert_eq!(w.observe(&change(101, Operation::Update, None, Some(row(1, 2, 2)))), Err(Reread::SchemaChanged));
     }
 }

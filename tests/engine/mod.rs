@@ -3,6 +3,7 @@
 mod cli;
 mod crash;
 mod mysql;
+mod mysql_snapshot;
 mod mysql_support;
 mod mysql_workload;
 mod replication;

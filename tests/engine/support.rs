@@ -50,6 +50,11 @@ impl Fixture {
     /// Writes a config with one route per table (same name on both sides),
     /// `extra` appended verbatim (more routes, [apply] …).
     pub fn write_config(&self, tables: &[&str], extra: &str) {
+        self.write_config_with(tables, "", extra);
+    }
+
+    /// Like `write_config`, with `route_options` (e.g. `snapshot = "never"`) in every route.
+    pub fn write_config_with(&self, tables: &[&str], route_options: &str, extra: &str) {
         let mut text = format!(
             "[checkpoints]\npath = \"{}\"\n\n[sources.src]\nkind = \"postgres\"\nurl = \"{}\"\nslot = \"{}\"\npublication = \"{}\"\n\n\
              [targets.dst]\nkind = \"postgres\"\nurl = \"{}\"\n\n",
@@ -60,7 +65,7 @@ impl Fixture {
             self.target.url()
         );
         for table in tables {
-            text.push_str(&format!("[[routes]]\nsource = \"src\"\ntable = \"{table}\"\ntarget = \"dst\"\n\n"));
+            text.push_str(&format!("[[routes]]\nsource = \"src\"\ntable = \"{table}\"\ntarget = \"dst\"\n{route_options}\n"));
         }
         text.push_str(extra);
         std::fs::write(&self.config, text).expect("write config");
