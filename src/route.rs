@@ -352,6 +352,7 @@ mod tests {
             columns: columns.iter().map(|(t, s)| ((*t).to_owned(), (*s).to_owned())).collect(),
             exclude: vec![],
             zero_dates: ZeroDates::Keep,
+            snapshot: crate::config::SnapshotMode::Initial,
         };
         let shape = TargetShape {
             columns: target_columns.iter().map(|s| (*s).to_owned()).collect(),
@@ -487,6 +488,7 @@ mod tests {
             columns: [("nope".to_owned(), "qty".to_owned())].into(),
             exclude: vec![],
             zero_dates: ZeroDates::Keep,
+            snapshot: crate::config::SnapshotMode::Initial,
         };
         let shape = TargetShape { columns: vec!["sku".into()], primary_key: vec![], unique_keys: vec![] };
         let message = Route::new(config, shape, vec![]).unwrap_err().to_string();

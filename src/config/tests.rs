@@ -155,3 +155,23 @@ fn a_mysql_source_needs_a_server_id() {
     let message = load(text).unwrap_err().to_string();
     assert!(message.contains("server_id"), "{message}");
 }
+
+#[test]
+fn snapshot_settings_and_the_route_snapshot_mode_load_and_are_checked() {
+    let config = load(EXAMPLE).unwrap();
+    assert_eq!(config.routes[0].snapshot, SnapshotMode::Initial, "routes copy existing rows by default");
+    assert_eq!(config.snapshot.chunk_rows, 10_000);
+    assert!((1..=4).contains(&config.snapshot.workers));
+
+    let text = EXAMPLE.replace("[routes.columns]", "snapshot = \"never\"\n[routes.columns]")
+        + "\n[snapshot]\nworkers = 3\nchunk_rows = 500\n";
+    let config = load(&text).unwrap();
+    assert_eq!(config.routes[0].snapshot, SnapshotMode::Never);
+    assert_eq!((config.snapshot.workers, config.snapshot.chunk_rows), (3, 500));
+
+    let zero = format!("{EXAMPLE}\n[snapshot]\nchunk_rows = 0\n");
+    let message = load(&zero).unwrap_err().to_string();
+    assert!(message.contains("snapshot") && message.contains("chunk_rows"), "{message}");
+    let bad = EXAMPLE.replace("[routes.columns]", "snapshot = \"sometimes\"\n[routes.columns]");
+    assert!(load(&bad).is_err());
+}

@@ -111,3 +111,82 @@ pub(crate) async fn track(
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use sluice_api::{Column, ColumnType, TableName, TableSchema};
+    use tokio::sync::Semaphore;
+
+    use super::*;
+    use crate::snapshot::job::JobKind;
+
+    fn job() -> Arc<Job> {
+        let schema = TableSchema {
+            id: 1,
+            name: TableName::new("public", "t"),
+            columns: vec![Column {
+                name: "id".into(),
+                column_type: ColumnType::Int { bytes: 8, unsigned: false },
+                type_name: "bigint".into(),
+                type_id: 20,
+                type_modifier: -1,
+                is_key: true,
+            }],
+            full_before_image: false,
+        };
+        Arc::new(Job {
+            kind: JobKind::Backfill,
+            source: "src".into(),
+            route: "r".into(),
+            table: TableName::new("public", "t"),
+            filter: None,
+            schema: Arc::new(schema),
+            key: vec![0],
+            estimate: 0,
+            start_after: None,
+            progress: SnapshotProgress {
+                kind: "backfill".into(),
+                route: "r".into(),
+                table: "public.t".into(),
+                filter: None,
+                cursor: None,
+                rows_copied: 0,
+                chunks_done: 0,
+                done: false,
+                started_at_micros: 0,
+                updated_at_micros: 0,
+            },
+        })
+    }
+
+    #[tokio::test]
+    async fn the_cursor_moves_only_over_contiguous_chunks_done() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = CheckpointStore::open(dir.path()).unwrap();
+        let (done, rx) = mpsc::unbounded_channel();
+        let (status, _) = broadcast::channel(16);
+        let permits = Arc::new(Semaphore::new(8));
+        let job = job();
+        let chunk = |seq: u64, through: Option<i64>| ChunkDone {
+            job: Arc::clone(&job),
+            seq,
+            rows: 10,
+            through: through.map(|t| vec![Value::Int(t)]),
+            _permit: Arc::new(Arc::clone(&permits).try_acquire_owned().unwrap()),
+        };
+        // Chunk 1 finishes before chunk 0 (parallel one-shot copy).
+        done.send(chunk(1, Some(20))).unwrap();
+        let tracker = tokio::spawn(track(store.clone(), rx, status));
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        assert_eq!(store.snapshot("src", "backfill", "r").unwrap(), None, "chunk 0 is not done: nothing recorded");
+        done.send(chunk(0, Some(10))).unwrap();
+        done.send(chunk(2, None)).unwrap();
+        drop(done);
+        tracker.await.unwrap().unwrap();
+        let recorded = store.snapshot("src", "backfill", "r").unwrap().unwrap();
+        assert_eq!(recorded.chunks_done, 3);
+        assert_eq!(recorded.rows_copied, 30);
+        assert!(recorded.done);
+        assert_eq!(recorded.cursor, Some(serde_json::json!([{"Int": 20}])));
+    }
+}

@@ -200,3 +200,18 @@ async fn a_route_with_snapshot_never_streams_without_copying_existing_rows() {
     let count: i64 = fixture.target_client.query_one("SELECT count(*) FROM items", &[]).await.unwrap().get(0);
     assert_eq!(count, 1, "existing rows were not copied");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn backfill_without_a_running_engine_streams_until_the_copy_is_done_then_exits() {
+    let fixture = Fixture::new("snap_local", ITEMS).await;
+    fill(&fixture.source_client, 3_000).await;
+    fixture.write_config_with(&["public.items"], "snapshot = \"never\"\n", &snapshot_settings(500, 2));
+    let output = fixture.command(&["backfill", "--table", "public.items"]);
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    assert_eq!(digest(&fixture.source_client, "items").await, digest(&fixture.target_client, "items").await);
+    // Recorded as done: running it again copies afresh (a new request), and
+    // `checkpoints show` lists the job.
+    let shown = fixture.command(&["checkpoints", "show"]);
+    let text = String::from_utf8_lossy(&shown.stdout);
+    assert!(text.contains("backfill snapshot of route") && text.contains("3000 rows") && text.contains("done"), "{text}");
+}
