@@ -35,8 +35,18 @@ pub(crate) struct BackfillRequest {
     pub(crate) filter: Option<String>,
 }
 
+/// What a client asks.
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
+pub(crate) enum AdminRequest {
+    Backfill(BackfillRequest),
+    /// The latest status of every snapshot job this engine ran or runs.
+    Status,
+}
+
 #[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
 pub(crate) enum AdminReply {
+    /// Answer to `Status`.
+    Jobs(Vec<JobStatus>),
     Accepted { routes: Vec<String> },
     Status(JobStatus),
     Refused { message: String },
@@ -132,9 +142,10 @@ async fn handle(
     let mut lines = BufReader::new(read).lines();
     let Some(line) = lines.next_line().await? else { return Ok(()) };
     let request: BackfillRequest = match serde_json::from_str(&line) {
-        Ok(request) => request,
+        Ok(AdminRequest::Backfill(request)) => request,
+        Ok(AdminRequest::Status) => return send(&mut write, &AdminReply::Jobs(control.jobs())).await,
         Err(error) => {
-            return send(&mut write, &AdminReply::Refused { message: format!("not a backfill request: {error}") }).await;
+            return send(&mut write, &AdminReply::Refused { message: format!("not an admin request: {error}") }).await;
         }
     };
     // Subscribe first: no status update may slip between recording and listening.
@@ -166,6 +177,24 @@ async fn handle(
     Ok(())
 }
 
+/// Asks the engine at `path` for its snapshot jobs' latest status.
+pub(crate) async fn request_status(path: &Path) -> Result<Vec<JobStatus>, String> {
+    let stream = UnixStream::connect(path).await.map_err(|e| format!("admin socket {}: {e}", path.display()))?;
+    let (read, mut write) = stream.into_split();
+    let mut line = serde_json::to_vec(&AdminRequest::Status).expect("requests serialise");
+    line.push(b'\n');
+    write.write_all(&line).await.map_err(|e| format!("sending the request: {e}"))?;
+    let mut lines = BufReader::new(read).lines();
+    match lines.next_line().await.map_err(|e| format!("reading the answer: {e}"))? {
+        Some(line) => match serde_json::from_str(&line) {
+            Ok(AdminReply::Jobs(jobs)) => Ok(jobs),
+            Ok(_) => Err("unexpected answer".into()),
+            Err(e) => Err(format!("unexpected answer: {e}")),
+        },
+        None => Err("the engine closed the connection".into()),
+    }
+}
+
 /// The client side: sends `request` to the engine at `path` and calls
 /// `on_status` for each update until every job is done. `Ok(false)` when
 /// the engine went away first.
@@ -178,7 +207,7 @@ pub(crate) async fn request_backfill(
         format!("the checkpoint store is in use (a sluice engine runs?) but its admin socket {} does not answer: {e}", path.display())
     })?;
     let (read, mut write) = stream.into_split();
-    let mut line = serde_json::to_vec(request).expect("requests serialise");
+    let mut line = serde_json::to_vec(&AdminRequest::Backfill(request.clone())).expect("requests serialise");
     line.push(b'\n');
     write.write_all(&line).await.map_err(|e| format!("sending the request: {e}"))?;
     let mut lines = BufReader::new(read).lines();
@@ -186,7 +215,7 @@ pub(crate) async fn request_backfill(
     while let Some(line) = lines.next_line().await.map_err(|e| format!("reading the engine's answer: {e}"))? {
         let reply: AdminReply = serde_json::from_str(&line).map_err(|e| format!("unexpected answer: {e}"))?;
         match reply {
-            AdminReply::Accepted { .. } => {}
+            AdminReply::Accepted { .. } | AdminReply::Jobs(_) => {}
             AdminReply::Refused { message } => return Err(message),
             AdminReply::Status(status) => {
                 if status.done {

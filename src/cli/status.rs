@@ -28,7 +28,20 @@ pub(crate) struct SourceStatus {
     /// measured flush lag while Sluice streams; `None` (unknown) when WAL lies
     /// beyond the targets and nothing is streaming it.
     lag_seconds: Option<f64>,
+    /// Snapshot jobs (initial copies and backfills): from the running
+    /// engine when one holds the store, else from the store.
+    snapshots: Vec<SnapshotStatus>,
     error: Option<String>,
+}
+
+#[derive(Debug, Serialize)]
+struct SnapshotStatus {
+    kind: String,
+    route: String,
+    table: String,
+    rows_copied: u64,
+    chunks_done: u64,
+    done: bool,
 }
 
 #[derive(Debug, Serialize)]
@@ -51,6 +64,12 @@ struct SlotReport {
 
 pub(super) async fn status(config: Config, json: bool) -> u8 {
     let store = CheckpointStore::open(&config.checkpoints_path);
+    let running_jobs = match &store {
+        Err(sluice_checkpoints::CheckpointError::Locked { .. }) => {
+            crate::admin::request_status(&crate::admin::socket_path(&config)).await.unwrap_or_default()
+        }
+        _ => Vec::new(),
+    };
     let mut reports = Vec::new();
     for (name, source) in &config.sources {
         let mut report = SourceStatus {
@@ -63,8 +82,35 @@ pub(super) async fn status(config: Config, json: bool) -> u8 {
             slot: None,
             lag_bytes: None,
             lag_seconds: None,
+            snapshots: Vec::new(),
             error: None,
         };
+        match &store {
+            Ok(store) => {
+                for job in store.snapshots(name).unwrap_or_default() {
+                    report.snapshots.push(SnapshotStatus {
+                        kind: job.kind,
+                        route: job.route,
+                        table: job.table,
+                        rows_copied: job.rows_copied,
+                        chunks_done: job.chunks_done,
+                        done: job.done,
+                    });
+                }
+            }
+            Err(_) => {
+                for job in running_jobs.iter().filter(|j| &j.source == name) {
+                    report.snapshots.push(SnapshotStatus {
+                        kind: job.kind.clone(),
+                        route: job.route.clone(),
+                        table: job.table.clone(),
+                        rows_copied: job.rows_copied,
+                        chunks_done: job.chunks_done,
+                        done: job.done,
+                    });
+                }
+            }
+        }
         match &store {
             Ok(store) => match store.acknowledged(name) {
                 Ok(Some(checkpoint)) => report.checkpoint = Some(checkpoint.position),
@@ -262,6 +308,17 @@ fn print_table(reports: &[SourceStatus]) {
                 Some(seconds) => println!("  lag:              {} ({seconds:.1} s)", human_bytes(lag)),
                 None => println!("  lag:              {} (not streaming: age unknown)", human_bytes(lag)),
             }
+        }
+        for job in &report.snapshots {
+            println!(
+                "  {} copy of {} (route {}): {} rows in {} chunks, {}",
+                job.kind,
+                job.table,
+                job.route,
+                job.rows_copied,
+                job.chunks_done,
+                if job.done { "done" } else { "in progress" }
+            );
         }
         if let Some(slot) = &report.slot {
             println!(

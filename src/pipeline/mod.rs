@@ -41,13 +41,35 @@ const MAX_PROTOCOL_RETRIES: u32 = 5;
 pub struct EngineControl {
     pub(crate) status: broadcast::Sender<JobStatus>,
     pub(crate) wakes: Arc<HashMap<String, Arc<Notify>>>,
+    /// The latest status per job (`kind:route`), for `sluice status`.
+    latest: Arc<std::sync::Mutex<std::collections::BTreeMap<String, JobStatus>>>,
 }
 
 impl EngineControl {
     pub fn new(config: &Config) -> EngineControl {
-        let (status, _) = broadcast::channel(1024);
+        let (status, _) = broadcast::channel::<JobStatus>(1024);
         let wakes = config.sources.keys().map(|name| (name.clone(), Arc::new(Notify::new()))).collect();
-        EngineControl { status, wakes: Arc::new(wakes) }
+        let latest = Arc::new(std::sync::Mutex::new(std::collections::BTreeMap::new()));
+        let mut updates: broadcast::Receiver<JobStatus> = status.subscribe();
+        let keep = Arc::clone(&latest);
+        tokio::spawn(async move {
+            loop {
+                match updates.recv().await {
+                    Ok(update) => {
+                        let key = format!("{}:{}", update.kind, update.route);
+                        keep.lock().expect("status map").insert(key, update);
+                    }
+                    Err(broadcast::error::RecvError::Lagged(_)) => {}
+                    Err(broadcast::error::RecvError::Closed) => return,
+                }
+            }
+        });
+        EngineControl { status, wakes: Arc::new(wakes), latest }
+    }
+
+    /// The latest status of every snapshot job seen since start.
+    pub(crate) fn jobs(&self) -> Vec<JobStatus> {
+        self.latest.lock().expect("status map").values().cloned().collect()
     }
 
     /// Snapshot job updates as they happen.

@@ -152,6 +152,11 @@ async fn backfill_where_handed_to_the_running_engine_recopies_only_matching_rows
     assert_eq!(damaged("id <= 100").await, 0, "the filtered rows were copied again");
     assert_eq!(damaged("id > 100").await, 100, "rows outside --where were not touched");
     sluice.assert_running();
+
+    // `status` asks the running engine (it holds the store) for its jobs.
+    let status = fixture.command(&["status"]);
+    let text = String::from_utf8_lossy(&status.stdout);
+    assert!(text.contains("backfill copy of public.items") && text.contains("initial copy of public.items"), "{text}");
 }
 
 #[tokio::test(flavor = "multi_thread")]
