@@ -11,13 +11,15 @@
 //! the engine skip what the target already holds.
 //!
 //! Files: `statements` (SQL shapes), `apply` (runs, dedup, partial updates),
-//! `offsets` (the offsets table), `describe` (target tables from the catalog).
+//! `load` (snapshot chunks by `COPY`, falling back to `apply`), `offsets`
+//! (the offsets table), `describe` (target tables from the catalog).
 //! The session runs with the settings `types` relies on (`TimeZone=UTC` in
 //! particular: a `timestamp` value written into a `timestamptz` column is
 //! read as UTC).
 
 mod apply;
 mod describe;
+mod load;
 mod offsets;
 mod statements;
 
@@ -90,6 +92,8 @@ pub struct PostgresSink {
     resolved: HashMap<TargetTable, Arc<apply::ResolvedTable>>,
     /// Prepared statements by SQL text.
     statements: HashMap<String, Statement>,
+    /// Target tables a snapshot job is copying into (see `Sink::set_copying`).
+    pub(super) copying: std::collections::HashSet<TableName>,
 }
 
 impl PostgresSink {
@@ -106,6 +110,7 @@ impl PostgresSink {
             in_transaction: false,
             resolved: HashMap::new(),
             statements: HashMap::new(),
+            copying: std::collections::HashSet::new(),
         })
     }
 
@@ -234,6 +239,14 @@ impl PostgresSink {
 }
 
 impl Sink for PostgresSink {
+    fn set_copying(&mut self, table: &TableName, copying: bool) {
+        if copying {
+            self.copying.insert(table.clone());
+        } else {
+            self.copying.remove(table);
+        }
+    }
+
     async fn applied_position(&mut self, pipeline: &str) -> Result<Option<Position>, ConnectorError> {
         Ok(PostgresSink::applied_position(self, pipeline).await?)
     }
@@ -244,6 +257,10 @@ impl Sink for PostgresSink {
 
     async fn commit(&mut self, pipeline: &str, position: &Position) -> Result<(), ConnectorError> {
         Ok(PostgresSink::commit(self, pipeline, position).await?)
+    }
+
+    async fn load(&mut self, writes: Vec<RowWrite>) -> Result<(), ConnectorError> {
+        Ok(PostgresSink::load(self, writes).await?)
     }
 
     async fn commit_rows(&mut self) -> Result<(), ConnectorError> {

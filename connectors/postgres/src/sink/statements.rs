@@ -22,6 +22,8 @@
 //!   updates that have no column but the key to set.
 //! - Delete: `DELETE … USING unnest(…) WHERE key matches`.
 //! - Truncate: `TRUNCATE a, b` for consecutive truncates.
+//! - Bulk load (`load.rs`): a probe for existing rows in a chunk's key
+//!   range, and `COPY t (columns) FROM STDIN`.
 
 use sluice_api::TableName;
 
@@ -109,6 +111,33 @@ pub(super) fn delete(table: &TableName, key: &[Col<'_>]) -> String {
     format!("DELETE FROM {} AS t USING {} WHERE {}", quote_table(table), unnest_from(key, "k"), key_match(key, "k"))
 }
 
+/// Whether any row's key lies in `[first, last]` (`$1…$n` the first key's
+/// texts, `$n+1…$2n` the last's): the bulk load's check that a chunk's
+/// range is still empty in the target. Row comparison, so the key's btree
+/// index answers it.
+pub(super) fn key_range_probe(table: &TableName, key: &[Col<'_>]) -> String {
+    let names: Vec<String> = key.iter().map(|k| quote_ident(k.name)).collect();
+    let bound = |offset: usize| -> String {
+        let params: Vec<String> =
+            key.iter().enumerate().map(|(i, k)| format!("${}::text::{}", offset + i + 1, k.cast)).collect();
+        params.join(", ")
+    };
+    let names = names.join(", ");
+    format!(
+        "SELECT 1 FROM {} WHERE ({names}) >= ({}) AND ({names}) <= ({}) LIMIT 1",
+        quote_table(table),
+        bound(0),
+        bound(key.len())
+    )
+}
+
+/// `COPY t (columns) FROM STDIN` in text format: the bulk load of a chunk
+/// whose key range is empty in the target.
+pub(super) fn copy_in(table: &TableName, columns: &[Col<'_>]) -> String {
+    let names: Vec<String> = columns.iter().map(|c| quote_ident(c.name)).collect();
+    format!("COPY {} ({}) FROM STDIN", quote_table(table), names.join(", "))
+}
+
 /// Truncates the tables in one statement (foreign keys between them allow
 /// only that).
 pub(super) fn truncate(tables: &[TableName]) -> String {
@@ -147,6 +176,15 @@ mod tests {
             update(&table(), &[A, B], &[A]),
             r#"UPDATE "s"."t""x" AS t SET "b""q" = u."b""q"::numeric FROM unnest($1::text[], $2::text[]) AS u("a", "b""q") WHERE t."a" = u."a"::bigint"#
         );
+    }
+
+    #[test]
+    fn the_range_probe_compares_key_rows_and_copy_names_the_columns() {
+        assert_eq!(
+            key_range_probe(&table(), &[A, B]),
+            r#"SELECT 1 FROM "s"."t""x" WHERE ("a", "b""q") >= ($1::text::bigint, $2::text::numeric) AND ("a", "b""q") <= ($3::text::bigint, $4::text::numeric) LIMIT 1"#
+        );
+        assert_eq!(copy_in(&table(), &[A, B]), r#"COPY "s"."t""x" ("a", "b""q") FROM STDIN"#);
     }
 
     #[test]

@@ -15,7 +15,7 @@
 mod auth;
 pub(crate) mod catalog;
 mod pgoutput;
-mod relations;
+pub(crate) mod relations;
 pub(crate) mod slot;
 mod status;
 mod stream;
@@ -128,6 +128,7 @@ impl PostgresSource {
 
         let (events, receiver) = mpsc::channel(config.channel_capacity.max(1));
         let (durable, durable_receiver) = watch::channel(None);
+        let (progress_wanted, wanted) = watch::channel(None);
         let ReplicationConnection { reader, writer, endpoint, .. } = replication;
         let task = stream::StreamTask {
             reader,
@@ -136,13 +137,14 @@ impl PostgresSource {
             client,
             events,
             durable: durable_receiver,
+            wanted,
             start,
             resume,
             tables: config.tables.into_iter().collect::<HashSet<_>>(),
             status_interval: config.status_interval,
         };
         let task = tokio::spawn(task.run());
-        Ok(SourceStream { events: receiver, durable, task })
+        Ok(SourceStream { events: receiver, durable, progress_wanted, task })
     }
 }
 

@@ -99,27 +99,10 @@ pub(crate) fn decode_row(table: &TableSchema, tuple: &Tuple) -> Result<Row, Post
 }
 
 fn decode_column(table: &TableSchema, column: &Column, value: &TupleColumn) -> Result<Value, PostgresError> {
-    let value_error = |reason: String| PostgresError::Value {
-        table: table.name.to_string(),
-        column: column.name.clone(),
-        type_name: column.type_name.clone(),
-        reason,
-    };
     match value {
         TupleColumn::Null => Ok(Value::Null),
         TupleColumn::Unchanged => Ok(Value::Unchanged),
-        TupleColumn::Text(bytes) => {
-            let text = std::str::from_utf8(bytes).map_err(|_| {
-                value_error("the value is not valid UTF-8 although the session's client_encoding is UTF8".into())
-            })?;
-            let value =
-                decode_text(&column.column_type, &column.type_name, text).map_err(|error| value_error(error.0))?;
-            if !labels_known(&column.column_type, &value) {
-                // The caller re-reads the type (ALTER TYPE … ADD VALUE sends no new Relation).
-                return Err(value_error("an enum label the column's type did not have when it was read".into()));
-            }
-            Ok(value)
-        }
+        TupleColumn::Text(bytes) => decode_cell(table, column, bytes),
         TupleColumn::Binary(_) => Err(PostgresError::Protocol {
             what: "pgoutput tuple",
             reason: format!(
@@ -128,6 +111,28 @@ fn decode_column(table: &TableSchema, column: &Column, value: &TupleColumn) -> R
             ),
         }),
     }
+}
+
+/// Decodes one non-NULL value in the type's text output format, as the
+/// stream does: UTF-8 (the session's `client_encoding`), `types::decode_text`,
+/// and enum labels checked against the column's type. Shared with the
+/// snapshot reader, so a row read by a chunk equals the same row streamed.
+pub(crate) fn decode_cell(table: &TableSchema, column: &Column, bytes: &[u8]) -> Result<Value, PostgresError> {
+    let value_error = |reason: String| PostgresError::Value {
+        table: table.name.to_string(),
+        column: column.name.clone(),
+        type_name: column.type_name.clone(),
+        reason,
+    };
+    let text = std::str::from_utf8(bytes).map_err(|_| {
+        value_error("the value is not valid UTF-8 although the session's client_encoding is UTF8".into())
+    })?;
+    let value = decode_text(&column.column_type, &column.type_name, text).map_err(|error| value_error(error.0))?;
+    if !labels_known(&column.column_type, &value) {
+        // The caller re-reads the type (ALTER TYPE … ADD VALUE sends no new Relation).
+        return Err(value_error("an enum label the column's type did not have when it was read".into()));
+    }
+    Ok(value)
 }
 
 /// Whether every enum label in `value` is one of its type's labels.

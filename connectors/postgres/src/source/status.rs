@@ -56,6 +56,9 @@ pub(crate) const PG_EPOCH_OFFSET_MICROS: i64 = 946_684_800_000_000;
 /// (the timer and reply requests are not limited).
 const MIN_DURABLE_GAP: Duration = Duration::from_millis(100);
 
+/// How often to ask for a keepalive while the engine waits for a position.
+const WANTED_POLL: Duration = Duration::from_millis(50);
+
 /// The flush LSN to report for a durable position, never below `start`.
 pub(crate) fn flush_lsn(durable: Option<&Position>, start: Lsn) -> Lsn {
     match durable {
@@ -66,14 +69,16 @@ pub(crate) fn flush_lsn(durable: Option<&Position>, start: Lsn) -> Lsn {
 }
 
 /// Encodes a standby status update.
-pub(crate) fn encode_status(buf: &mut BytesMut, lsn: Lsn, client_time: i64) -> std::io::Result<()> {
+pub(crate) fn encode_status(buf: &mut BytesMut, lsn: Lsn, client_time: i64, reply: bool) -> std::io::Result<()> {
     let mut body = BytesMut::with_capacity(34);
     body.put_u8(b'r');
     body.put_u64(lsn.0); // written
     body.put_u64(lsn.0); // flushed
     body.put_u64(lsn.0); // applied
     body.put_i64(client_time);
-    body.put_u8(0); // no reply requested
+    // Reply requested: the walsender answers with a keepalive carrying its
+    // sent position (how the engine learns an idle stream has passed a point).
+    body.put_u8(u8::from(reply));
     frontend::CopyData::new(body.freeze())?.write(buf);
     Ok(())
 }
@@ -88,6 +93,7 @@ fn now_pg_micros() -> i64 {
 pub(crate) async fn run<W: AsyncWrite + Unpin>(
     writer: &mut FrameWriter<W>,
     mut durable: watch::Receiver<Option<Position>>,
+    mut wanted: watch::Receiver<Option<Position>>,
     start: Lsn,
     interval: Duration,
     reply_requested: Arc<Notify>,
@@ -97,9 +103,26 @@ pub(crate) async fn run<W: AsyncWrite + Unpin>(
     let mut engine_attached = true;
     let mut last_sent: Option<Instant> = None;
     let mut last_reported = Lsn(0);
+    // While the engine waits for a position, ask for a keepalive this often.
+    let mut poll = tokio::time::interval(WANTED_POLL);
+    poll.set_missed_tick_behavior(MissedTickBehavior::Delay);
+    let mut wanted_attached = true;
     loop {
+        let mut ask = false;
+        let waiting = wanted_attached && wanted.borrow().is_some();
         tokio::select! {
             _ = ticker.tick() => {}
+            _ = poll.tick(), if waiting => ask = true,
+            changed = wanted.changed(), if wanted_attached => {
+                if changed.is_err() {
+                    wanted_attached = false;
+                    continue;
+                }
+                ask = wanted.borrow_and_update().is_some();
+                if !ask {
+                    continue;
+                }
+            }
             _ = reply_requested.notified() => {}
             changed = durable.changed(), if engine_attached => {
                 if changed.is_err() {
@@ -113,7 +136,7 @@ pub(crate) async fn run<W: AsyncWrite + Unpin>(
             }
         }
         let flush = flush_lsn(durable.borrow_and_update().as_ref(), start);
-        writer.send(|buf| encode_status(buf, flush, now_pg_micros())).await?;
+        writer.send(|buf| encode_status(buf, flush, now_pg_micros(), ask)).await?;
         if flush != last_reported {
             tracing::debug!(%flush, "reported durable position to the walsender");
             last_reported = flush;
@@ -136,7 +159,7 @@ mod tests {
     #[test]
     fn status_update_layout_matches_the_protocol() {
         let mut buf = BytesMut::new();
-        encode_status(&mut buf, Lsn(0x0102_0304_0506_0708), 9).unwrap();
+        encode_status(&mut buf, Lsn(0x0102_0304_0506_0708), 9, false).unwrap();
         // CopyData header: 'd', length 4 + 34.
         assert_eq!(&buf[..5], &[b'd', 0, 0, 0, 38]);
         assert_eq!(buf[5], b'r');

@@ -75,6 +75,8 @@ pub(crate) struct StreamTask {
     pub(crate) client: Client,
     pub(crate) events: EventSender,
     pub(crate) durable: watch::Receiver<Option<Position>>,
+    /// See `SourceStream::progress_wanted`.
+    pub(crate) wanted: watch::Receiver<Option<Position>>,
     /// The flush LSN reported until something is durable.
     pub(crate) start: Lsn,
     /// Transactions whose commit record starts before this LSN are already in every target.
@@ -117,6 +119,7 @@ impl StreamTask {
             client,
             events,
             durable,
+            wanted,
             start,
             resume,
             tables,
@@ -134,9 +137,10 @@ impl StreamTask {
             last_position: start,
             last_progress: None,
             transaction: None,
+            wanted: wanted.clone(),
         };
         let read = decoder.read_loop(&mut reader, &endpoint, Arc::clone(&reply));
-        let status = super::status::run(&mut writer, durable, start, status_interval, reply);
+        let status = super::status::run(&mut writer, durable, wanted, start, status_interval, reply);
         let outcome = tokio::select! {
             outcome = read => outcome,
             outcome = status => outcome.map_err(Stop::Failed),
@@ -166,6 +170,8 @@ struct Decoder {
     last_position: Lsn,
     last_progress: Option<Instant>,
     transaction: Option<OpenTransaction>,
+    /// A position the engine waits for: progress past it is urgent.
+    wanted: watch::Receiver<Option<Position>>,
 }
 
 impl Decoder {
@@ -360,7 +366,8 @@ impl Decoder {
             return Ok(());
         }
         // Every commit record starting before wal_end has been sent.
-        self.progress(wal_end, reply_requested).await
+        let awaited = matches!(*self.wanted.borrow(), Some(Position::Postgres(wanted)) if wanted > self.last_position);
+        self.progress(wal_end, reply_requested || awaited).await
     }
 
     /// Emits `Progress(position)` when it is news, at most once per

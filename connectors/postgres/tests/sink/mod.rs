@@ -1,10 +1,12 @@
 //! The PostgreSQL sink against a real server: batching, idempotence under
 //! replay, unchanged TOAST columns, transactions and the offsets table,
-//! target validation, and every type end to end.
+//! target validation, every type end to end, and snapshot chunks loaded by
+//! `COPY` with the fallback to upserts.
 
 mod all_types;
 mod apply;
 mod errors;
+mod load;
 mod transactions;
 
 use std::sync::Arc;

@@ -4,7 +4,7 @@
 
 mod auth;
 mod changes;
-mod harness;
+pub mod harness;
 mod images;
 mod restart;
 mod setup;
