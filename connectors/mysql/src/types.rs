@@ -47,7 +47,8 @@ use std::fmt;
 use mysql_async::Value as Param;
 use sluice_api::Value;
 
-pub(crate) use kind::ColumnKind;
+pub(crate) use kind::{ColumnKind, GEOMETRY_TYPES};
+pub(crate) use text::{parse_uuid, uuid_text};
 
 use crate::sink::TargetColumn;
 

@@ -3,5 +3,6 @@
 
 mod check;
 mod sink;
+mod snapshot;
 mod source;
 mod types;

@@ -44,7 +44,7 @@ const MAX_PARAMS: usize = 65_535;
 /// constructor, a plan that is not always the index lookup a DELETE wants.
 const MAX_IN_LIST: usize = 999;
 
-type EncodedRow = Vec<Param>;
+pub(super) type EncodedRow = Vec<Param>;
 
 impl MySqlSink {
     /// Executes `writes` in order inside the open transaction.
@@ -62,7 +62,7 @@ impl MySqlSink {
         Ok(())
     }
 
-    async fn resolve(&mut self, table: &Arc<TargetTable>) -> Result<Arc<ResolvedTable>, MySqlError> {
+    pub(super) async fn resolve(&mut self, table: &Arc<TargetTable>) -> Result<Arc<ResolvedTable>, MySqlError> {
         if let Some(resolved) = self.resolved.get(table.as_ref()) {
             return Ok(Arc::clone(resolved));
         }
@@ -173,7 +173,9 @@ impl MySqlSink {
             }
             matched
         };
-        if matched < expected {
+        if matched < expected && self.copying.contains(&table.name) {
+            tracing::debug!(table = %table.name, rows = expected - matched, "partial updates of rows not copied yet left to the snapshot");
+        } else if matched < expected {
             return Err(MySqlError::MissingTargetRows { table: table.name.to_string(), missing: expected - matched });
         }
         tracing::debug!(table = %table.name, rows = matched, "updated target rows keeping unchanged columns");
@@ -198,7 +200,7 @@ impl MySqlSink {
     /// Cuts `rows` of `width` parameters into statement-sized chunks: at most
     /// `max_rows_per_statement` (and `cap`) rows, 65,535 parameters, and about
     /// half of `max_allowed_packet` bytes (at least one row each).
-    fn chunks(&self, rows: Vec<EncodedRow>, width: usize, cap: usize) -> Vec<Vec<EncodedRow>> {
+    pub(super) fn chunks(&self, rows: Vec<EncodedRow>, width: usize, cap: usize) -> Vec<Vec<EncodedRow>> {
         let max_rows = self.max_rows_per_statement.min(cap).min(MAX_PARAMS / width.max(1)).max(1);
         let mut chunks = Vec::new();
         let mut current: Vec<EncodedRow> = Vec::new();
@@ -229,7 +231,7 @@ fn param_size(param: &Param) -> usize {
 
 /// A write whose image does not match the route's columns is an engine bug;
 /// refuse it rather than shift values into the wrong columns.
-fn check_width(table: &ResolvedTable, values: usize, columns: usize) -> Result<(), MySqlError> {
+pub(super) fn check_width(table: &ResolvedTable, values: usize, columns: usize) -> Result<(), MySqlError> {
     if values == columns {
         return Ok(());
     }
@@ -242,7 +244,7 @@ fn check_width(table: &ResolvedTable, values: usize, columns: usize) -> Result<(
 }
 
 /// Key columns must carry values: NULL never matches in a unique index.
-fn check_key_present(table: &ResolvedTable, values: &[Value]) -> Result<(), MySqlError> {
+pub(super) fn check_key_present(table: &ResolvedTable, values: &[Value]) -> Result<(), MySqlError> {
     match table.key.iter().find(|&&k| values[k].is_null()) {
         Some(&k) => {
             Err(value_error(table, k, TypeError::new("NULL in a key column; rows are identified by their key")))
@@ -252,7 +254,7 @@ fn check_key_present(table: &ResolvedTable, values: &[Value]) -> Result<(), MySq
 }
 
 /// Encodes cells, each with the index of its route column.
-fn encode_cells<'v>(
+pub(super) fn encode_cells<'v>(
     table: &ResolvedTable,
     cells: impl Iterator<Item = (&'v Value, usize)>,
 ) -> Result<EncodedRow, MySqlError> {

@@ -16,13 +16,17 @@
 //! connection asks for `CLIENT_FOUND_ROWS`, so an `UPDATE` reports the rows
 //! it matched (not only those it changed) and a missing row shows.
 //!
+//! [`Sink::load`] takes a bulk path for snapshot chunks (see `load`).
+//!
 //! Files: `statements` (SQL shapes), `apply` (runs, dedup, partial updates),
+//! `load` (snapshot chunks: plain multi-row INSERT, upserts as fallback),
 //! `refusals` (server errors while writing, translated without values),
 //! `resolve` (route against catalog, conflict handling), `offsets` (the
 //! offsets table), `describe` (target tables from `information_schema`).
 
 mod apply;
 mod describe;
+mod load;
 mod offsets;
 mod refusals;
 mod resolve;
@@ -128,6 +132,10 @@ pub struct MySqlSink {
     in_transaction: bool,
     /// Route targets checked against the catalog; dropped on rollback.
     resolved: HashMap<TargetTable, Arc<resolve::ResolvedTable>>,
+    /// Rows `load` wrote with plain INSERTs since connecting.
+    bulk_inserted_rows: u64,
+    /// Target tables a snapshot job is copying into (see `Sink::set_copying`).
+    pub(super) copying: std::collections::HashSet<TableName>,
 }
 
 impl MySqlSink {
@@ -155,6 +163,8 @@ impl MySqlSink {
             max_statement_bytes: usize::try_from(max_packet.unwrap_or(4 << 20) / 2).unwrap_or(usize::MAX),
             in_transaction: false,
             resolved: HashMap::new(),
+            bulk_inserted_rows: 0,
+            copying: std::collections::HashSet::new(),
         })
     }
 
@@ -256,6 +266,14 @@ impl MySqlSink {
 }
 
 impl Sink for MySqlSink {
+    fn set_copying(&mut self, table: &TableName, copying: bool) {
+        if copying {
+            self.copying.insert(table.clone());
+        } else {
+            self.copying.remove(table);
+        }
+    }
+
     async fn applied_position(&mut self, pipeline: &str) -> Result<Option<Position>, ConnectorError> {
         Ok(MySqlSink::applied_position(self, pipeline).await?)
     }
@@ -266,6 +284,10 @@ impl Sink for MySqlSink {
 
     async fn commit(&mut self, pipeline: &str, position: &Position) -> Result<(), ConnectorError> {
         Ok(MySqlSink::commit(self, pipeline, position).await?)
+    }
+
+    async fn load(&mut self, writes: Vec<RowWrite>) -> Result<(), ConnectorError> {
+        Ok(MySqlSink::load(self, writes).await?)
     }
 
     async fn commit_rows(&mut self) -> Result<(), ConnectorError> {

@@ -26,6 +26,9 @@
 //! - Existence count: `SELECT COUNT(*) FROM t WHERE k IN (…)`, for partial
 //!   updates that set no column but the key.
 //! - Delete: `DELETE FROM t WHERE (k1, k2) IN ((?, ?), …)`.
+//! - Bulk insert (snapshot chunks into an empty key range, see `load`):
+//!   `INSERT INTO t (cols) VALUES (?,…),(?,…)`, and the range probe before
+//!   it, `SELECT 1 FROM t WHERE <key range> LIMIT 1`.
 //! - Truncate: `DELETE FROM t`, not `TRUNCATE TABLE`: TRUNCATE is DDL in
 //!   MySQL and commits the open transaction implicitly, which would break the
 //!   atomicity of rows and offsets (and a rollback could not undo it).
@@ -107,6 +110,23 @@ pub(super) fn upsert(
     )
 }
 
+/// Inserts `rows` whole rows, without conflict handling: the bulk path of
+/// snapshot chunks (a duplicate key fails the statement, error 1062).
+pub(super) fn insert(table: &TableName, columns: &[&str], rows: usize) -> String {
+    let names: Vec<String> = columns.iter().map(|c| quote_ident(c)).collect();
+    format!(
+        "INSERT INTO {} ({}) VALUES {}",
+        quote_table(table),
+        names.join(", "),
+        placeholder_rows(columns.len(), rows)
+    )
+}
+
+/// Whether any row has a key within `range` (an expanded key comparison).
+pub(super) fn any_in_range(table: &TableName, range: &str) -> String {
+    format!("SELECT 1 FROM {} WHERE {range} LIMIT 1", quote_table(table))
+}
+
 /// Updates the `set` columns of the one row with the `key` columns' values;
 /// parameters: the `set` values, then the key values.
 pub(super) fn update(table: &TableName, set: &[&str], key: &[&str]) -> String {
@@ -184,5 +204,7 @@ mod tests {
         );
         assert_eq!(update(&table(), &["v"], &["a", "b"]), "UPDATE `d``b`.`t` SET `v` = ? WHERE `a` = ? AND `b` = ?");
         assert_eq!(delete_all(&table()), "DELETE FROM `d``b`.`t`");
+        assert_eq!(insert(&table(), &["id", "v"], 2), "INSERT INTO `d``b`.`t` (`id`, `v`) VALUES (?, ?), (?, ?)");
+        assert_eq!(any_in_range(&table(), "`id` >= ?"), "SELECT 1 FROM `d``b`.`t` WHERE `id` >= ? LIMIT 1");
     }
 }

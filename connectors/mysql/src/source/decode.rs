@@ -185,8 +185,17 @@ fn decode_bit(reader: &mut Reader<'_>, bits: u16) -> Result<Value, Reason> {
     if bits == 0 || bits > 64 {
         return Err(format!("BIT({bits}) is not a valid width"));
     }
+    let raw = reader.uint_be(usize::from(bits).div_ceil(8)).map_err(|_| truncated())?;
+    bit_string(raw, bits)
+}
+
+/// A BIT(`bits`) value, right-aligned in `raw`, as a bit string (first bit
+/// = most significant). Also used for BIT values read by a query.
+pub(crate) fn bit_string(raw: u64, bits: u16) -> Result<Value, Reason> {
+    if bits == 0 || bits > 64 {
+        return Err(format!("BIT({bits}) is not a valid width"));
+    }
     let len = usize::from(bits);
-    let raw = reader.uint_be(len.div_ceil(8)).map_err(|_| truncated())?;
     if len < 64 && raw >> len != 0 {
         return Err("the BIT value is wider than the column".into());
     }

@@ -48,6 +48,12 @@ use tokio::sync::{mpsc, watch};
 
 pub use catalog::describe_source_table;
 pub use server::{BinlogStatus, Flavor, binlog_status};
+// For the snapshot reader, which decodes query results like the stream.
+pub(crate) use catalog::{Collations, load_collations};
+pub(crate) use charset::Charset;
+pub(crate) use decode::{bit_string, inet6_text};
+pub(crate) use schema::quote_table;
+pub(crate) use server::current_position;
 
 use crate::connect::connect;
 use crate::error::MySqlError;
@@ -183,8 +189,10 @@ impl MySqlSource {
 
         let (events, receiver) = mpsc::channel(config.channel_capacity.max(1));
         let (durable, durable_receiver) = watch::channel(None);
+        let (progress_wanted, wanted) = watch::channel(None);
         let tables = Tables::new(Routes::new(config.tables), mariadb, collations, catalog_conn);
-        let decoder = stream::Decoder::new(events.clone(), tables, resume, file, offset, gtids, server.checksum);
+        let decoder = stream::Decoder::new(events.clone(), tables, resume, file, offset, gtids, server.checksum)
+            .with_progress_wanted(wanted);
         let read_timeout = config.heartbeat * 4 + Duration::from_secs(10);
         let task = tokio::spawn(async move {
             let run = AssertUnwindSafe(stream::run(decoder, binlog, read_timeout, durable_receiver)).catch_unwind();
@@ -194,7 +202,7 @@ impl MySqlSource {
                 let _ = events.send(Err(ConnectorError::from(error))).await;
             }
         });
-        Ok(SourceStream { events: receiver, durable, task })
+        Ok(SourceStream { events: receiver, durable, progress_wanted, task })
     }
 }
 

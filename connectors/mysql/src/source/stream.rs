@@ -91,6 +91,9 @@ pub(crate) struct Decoder {
     payload_end: Option<u64>,
     last_position: Option<BinlogPosition>,
     last_progress: Option<Instant>,
+    /// A position the engine waits for (see `SourceStream::progress_wanted`).
+    wanted: watch::Receiver<Option<Position>>,
+    wanted_open: bool,
 }
 
 impl Decoder {
@@ -103,6 +106,8 @@ impl Decoder {
         gtids: GtidTracker,
         checksum: bool,
     ) -> Decoder {
+        // Nothing is wanted until `with_progress_wanted`.
+        let (_, wanted) = watch::channel(None);
         Decoder {
             events,
             tables,
@@ -118,7 +123,16 @@ impl Decoder {
             group: None,
             payload_end: None,
             last_progress: None,
+            wanted,
+            wanted_open: false,
         }
+    }
+
+    /// Listens for positions the engine waits for (`SourceStream::progress_wanted`).
+    pub(crate) fn with_progress_wanted(mut self, wanted: watch::Receiver<Option<Position>>) -> Decoder {
+        self.wanted = wanted;
+        self.wanted_open = true;
+        self
     }
 
     /// Reads events until the connection fails or the engine drops the receiver.
@@ -129,6 +143,18 @@ impl Decoder {
             let next = tokio::select! {
                 biased;
                 _ = self.events.closed() => return Err(Stop::Closed),
+                // The engine waits for a position this stream may already
+                // have read past (an idle binlog sends nothing more).
+                changed = self.wanted.changed(), if self.wanted_open => {
+                    if changed.is_err() {
+                        // The engine dropped its end: nothing will be wanted again.
+                        self.wanted_open = false;
+                    } else if self.group.is_none() && self.start.is_none() {
+                        let position = self.position(self.end);
+                        self.progress(position).await?;
+                    }
+                    continue;
+                }
                 next = tokio::time::timeout(read_timeout, binlog.next()) => next,
             };
             let event = match next {

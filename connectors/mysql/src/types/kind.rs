@@ -65,7 +65,7 @@ pub(crate) enum ColumnKind {
     },
 }
 
-const GEOMETRY_TYPES: &[&str] = &[
+pub(crate) const GEOMETRY_TYPES: &[&str] = &[
     "geometry",
     "point",
     "linestring",

@@ -6,6 +6,7 @@
 mod apply;
 mod conflicts;
 mod errors;
+mod load;
 mod tls;
 mod transactions;
 

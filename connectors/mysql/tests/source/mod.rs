@@ -10,7 +10,7 @@ mod changes;
 mod failures;
 mod schema_changes;
 mod streaming;
-mod values;
+pub(crate) mod values;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};

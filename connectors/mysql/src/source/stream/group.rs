@@ -114,7 +114,8 @@ impl Decoder {
     /// Emits `Progress(position)` when it is news, at most once per [`PROGRESS_EVERY`].
     pub(super) async fn progress(&mut self, position: BinlogPosition) -> Result<(), Stop> {
         let news = self.last_position.as_ref().is_none_or(|last| position > *last);
-        let throttled = self.last_progress.is_some_and(|at| at.elapsed() < PROGRESS_EVERY);
+        let awaited = matches!(&*self.wanted.borrow(), Some(Position::Binlog(wanted)) if position >= *wanted);
+        let throttled = !awaited && self.last_progress.is_some_and(|at| at.elapsed() < PROGRESS_EVERY);
         if !news || throttled {
             return Ok(());
         }
