@@ -35,8 +35,11 @@ demo: setup
 	SLUICE_BIN=target/release/sluice target/release/examples/demo
 
 # End-to-end benchmarks beside PostgreSQL's native logical replication
-# (benches/pg_to_pg.rs) and MariaDB's primary -> replica replication
-# (benches/mysql.rs); print the Markdown tables for docs/BENCHMARKS.md.
+# (benches/pg_to_pg.rs), MariaDB's primary -> replica replication
+# (benches/mysql.rs) and the initial-copy tools pgloader, pg_dump | psql and
+# pgcopydb (benches/snapshot.rs); print the Markdown tables for
+# docs/BENCHMARKS.md.
 bench: setup
 	$(CARGO) bench --bench pg_to_pg
 	$(CARGO) bench --bench mysql
+	$(CARGO) bench --bench snapshot

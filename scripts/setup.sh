@@ -6,6 +6,7 @@
 #   mariadb-server              MySQL-family source tests
 #   openssl                     the testkit's TLS certificates
 #   sysbench, pgloader, pgcopydb, hyperfine   peers and timing for `make bench`
+#   time                        GNU /usr/bin/time: peak memory in `make bench`
 #
 # Running servers are never touched: nothing here stops or restarts the
 # machine's PostgreSQL (5432) or MariaDB (3306). While apt runs, a
@@ -33,7 +34,7 @@ missing=()
 if ! compgen -G '/usr/lib/postgresql/*/bin/postgres' >/dev/null; then
     missing+=(postgresql-15)
 fi
-for package in mariadb-server openssl sysbench pgloader pgcopydb hyperfine; do
+for package in mariadb-server openssl sysbench pgloader pgcopydb hyperfine time; do
     installed "$package" || missing+=("$package")
 done
 

@@ -47,9 +47,13 @@ pub(crate) enum AdminRequest {
 pub(crate) enum AdminReply {
     /// Answer to `Status`.
     Jobs(Vec<JobStatus>),
-    Accepted { routes: Vec<String> },
+    Accepted {
+        routes: Vec<String>,
+    },
     Status(JobStatus),
-    Refused { message: String },
+    Refused {
+        message: String,
+    },
 }
 
 /// Records a backfill job per route, unless an unfinished one with the same
@@ -204,7 +208,10 @@ pub(crate) async fn request_backfill(
     mut on_status: impl FnMut(&JobStatus),
 ) -> Result<bool, String> {
     let stream = UnixStream::connect(path).await.map_err(|e| {
-        format!("the checkpoint store is in use (a sluice engine runs?) but its admin socket {} does not answer: {e}", path.display())
+        format!(
+            "the checkpoint store is in use (a sluice engine runs?) but its admin socket {} does not answer: {e}",
+            path.display()
+        )
     })?;
     let (read, mut write) = stream.into_split();
     let mut line = serde_json::to_vec(&AdminRequest::Backfill(request.clone())).expect("requests serialise");

@@ -54,7 +54,8 @@ fn select_routes<'a>(config: &'a Config, args: &BackfillArgs) -> Result<Vec<&'a 
         .filter(|r| args.route.as_ref().is_none_or(|n| &r.name == n))
         .collect();
     if routes.is_empty() {
-        let names: Vec<String> = config.routes.iter().map(|r| format!("{} ({} -> {})", r.name, r.table, r.into)).collect();
+        let names: Vec<String> =
+            config.routes.iter().map(|r| format!("{} ({} -> {})", r.name, r.table, r.into)).collect();
         return Err(format!("no route matches; the config's routes are: {}", names.join(", ")));
     }
     Ok(routes)
@@ -77,14 +78,18 @@ pub(super) async fn backfill(config: Config, args: BackfillArgs) -> u8 {
             // An engine runs: hand the request over and follow it.
             let socket = admin::socket_path(&config);
             if args.once {
-                eprintln!("note: an engine is running for this config; it does the backfill, reconciled with its stream");
+                eprintln!(
+                    "note: an engine is running for this config; it does the backfill, reconciled with its stream"
+                );
             }
             let outcome = admin::request_backfill(&socket, &request, |status| display.update(status)).await;
             display.summary();
             return match outcome {
                 Ok(true) => EXIT_OK,
                 Ok(false) => {
-                    eprintln!("error: the engine stopped before the backfill finished; it resumes when the engine runs again");
+                    eprintln!(
+                        "error: the engine stopped before the backfill finished; it resumes when the engine runs again"
+                    );
                     EXIT_FAILED
                 }
                 Err(message) => {
@@ -98,10 +103,19 @@ pub(super) async fn backfill(config: Config, args: BackfillArgs) -> u8 {
             return EXIT_FAILED;
         }
     };
-    if args.once { once(&config, &store, &request, &mut display).await } else { streaming(config, store, request, display).await }
+    if args.once {
+        once(&config, &store, &request, &mut display).await
+    } else {
+        streaming(config, store, request, display).await
+    }
 }
 
-async fn once(config: &Config, store: &CheckpointStore, request: &BackfillRequest, display: &mut ProgressDisplay) -> u8 {
+async fn once(
+    config: &Config,
+    store: &CheckpointStore,
+    request: &BackfillRequest,
+    display: &mut ProgressDisplay,
+) -> u8 {
     let mut by_source: BTreeMap<String, Vec<JobRequest>> = BTreeMap::new();
     for name in &request.routes {
         let route = config.routes.iter().find(|r| &r.name == name).expect("selected from the config");
@@ -143,7 +157,12 @@ async fn once(config: &Config, store: &CheckpointStore, request: &BackfillReques
     EXIT_OK
 }
 
-async fn streaming(config: Config, store: CheckpointStore, request: BackfillRequest, mut display: ProgressDisplay) -> u8 {
+async fn streaming(
+    config: Config,
+    store: CheckpointStore,
+    request: BackfillRequest,
+    mut display: ProgressDisplay,
+) -> u8 {
     let sources = match admin::record_backfills(&config, &store, &request).await {
         Ok(sources) => sources,
         Err(message) => {
@@ -157,7 +176,12 @@ async fn streaming(config: Config, store: CheckpointStore, request: BackfillRequ
         checkpoints_path: config.checkpoints_path.clone(),
         apply: config.apply.clone(),
         snapshot: config.snapshot.clone(),
-        sources: config.sources.iter().filter(|(n, _)| sources.contains(n)).map(|(n, s)| (n.clone(), s.clone())).collect(),
+        sources: config
+            .sources
+            .iter()
+            .filter(|(n, _)| sources.contains(n))
+            .map(|(n, s)| (n.clone(), s.clone()))
+            .collect(),
         targets: config.targets.clone(),
         routes: config.routes.iter().filter(|r| sources.contains(&r.source)).cloned().collect(),
     });
@@ -167,7 +191,8 @@ async fn streaming(config: Config, store: CheckpointStore, request: BackfillRequ
     let admin = admin::serve(Arc::clone(&config), store.clone(), control.clone()).ok();
     let engine = tokio::spawn(pipeline::run(Arc::clone(&config), store.clone(), control, stop_rx));
     tokio::pin!(engine);
-    let (Ok(mut interrupt), Ok(mut terminate)) = (signal(SignalKind::interrupt()), signal(SignalKind::terminate())) else {
+    let (Ok(mut interrupt), Ok(mut terminate)) = (signal(SignalKind::interrupt()), signal(SignalKind::terminate()))
+    else {
         eprintln!("error: cannot install signal handlers");
         return EXIT_FAILED;
     };

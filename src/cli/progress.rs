@@ -29,7 +29,8 @@ struct Shown {
 
 impl ProgressDisplay {
     pub(super) fn new() -> ProgressDisplay {
-        let bars = std::io::stderr().is_terminal().then(|| MultiProgress::with_draw_target(ProgressDrawTarget::stderr()));
+        let bars =
+            std::io::stderr().is_terminal().then(|| MultiProgress::with_draw_target(ProgressDrawTarget::stderr()));
         ProgressDisplay { bars, routes: BTreeMap::new(), started: Instant::now() }
     }
 
@@ -39,8 +40,10 @@ impl ProgressDisplay {
             bar: bars.map(|bars| {
                 let bar = bars.add(ProgressBar::new(status.estimate.max(status.rows_copied)));
                 bar.set_style(
-                    ProgressStyle::with_template("{prefix:30} {bar:30} {human_pos}/{human_len} rows  {per_sec}  ETA {eta}  {msg}")
-                        .expect("template is valid"),
+                    ProgressStyle::with_template(
+                        "{prefix:30} {bar:30} {human_pos}/{human_len} rows  {per_sec}  ETA {eta}  {msg}",
+                    )
+                    .expect("template is valid"),
                 );
                 bar.set_prefix(status.table.clone());
                 bar

@@ -18,8 +18,8 @@ use sluice_checkpoints::CheckpointStore;
 use tokio::sync::{Notify, mpsc, watch};
 
 use super::acknowledger::Acknowledger;
-use super::error::PipelineError;
 use super::chunks::ChunkWindows;
+use super::error::PipelineError;
 use super::router::{Router, RouterEnd, RouterSnapshots};
 use super::writer::{Durable, Writer, WriterSettings};
 use crate::config::{Config, SourceConfig};

@@ -36,7 +36,10 @@ pub(super) enum WriterInput {
     Progress(Position),
     /// A snapshot chunk's rows, between source transactions: written and
     /// committed at once, then reported done.
-    Chunk { writes: Vec<RowWrite>, done: ChunkDone },
+    Chunk {
+        writes: Vec<RowWrite>,
+        done: ChunkDone,
+    },
     /// A snapshot job starts (`true`) or finishes (`false`) copying into
     /// this target table (see `Sink::set_copying`).
     Copying(TableName, bool),

@@ -13,8 +13,8 @@ use std::sync::Arc;
 use sluice_api::{SnapshotReader, TableName, TableSchema, Value};
 use sluice_checkpoints::SnapshotProgress;
 
-use super::reader::AnyReader;
 use super::SnapshotError;
+use super::reader::AnyReader;
 use crate::route::Route;
 
 /// Initial snapshot (route started without a finished one) or backfill (asked for).
@@ -82,11 +82,8 @@ pub(crate) async fn prepare(
 ) -> Result<Job, SnapshotError> {
     let route_name = request.route.clone();
     let reader_error = |error| SnapshotError::Source { route: route_name.clone(), source: error };
-    let schema = reader
-        .describe(&request.table)
-        .await
-        .map_err(reader_error)?
-        .ok_or_else(|| SnapshotError::Refused {
+    let schema =
+        reader.describe(&request.table).await.map_err(reader_error)?.ok_or_else(|| SnapshotError::Refused {
             route: request.route.clone(),
             message: format!("source table {} does not exist", request.table),
         })?;

@@ -60,7 +60,8 @@ pub(crate) fn chunk_writes(
 /// A route checked against its target, ready to be cloned per worker.
 pub(crate) async fn build_route(config: &Config, route: &RouteConfig) -> Result<Route, SnapshotError> {
     let target = &config.targets[&route.target];
-    let target_error = |source| SnapshotError::Target { route: route.name.clone(), target: route.target.clone(), source };
+    let target_error =
+        |source| SnapshotError::Target { route: route.name.clone(), target: route.target.clone(), source };
     let shape = connectors::describe_target(target, &route.into).await.map_err(target_error)?.ok_or_else(|| {
         SnapshotError::Refused {
             route: route.name.clone(),
@@ -75,6 +76,60 @@ pub(crate) async fn build_route(config: &Config, route: &RouteConfig) -> Result<
             message: format!("source table {} does not exist", route.table),
         })?;
     Ok(Route::new(route.clone(), shape, primary_key)?)
+}
+
+/// How a job's chunks move as undecoded COPY text (PostgreSQL → PostgreSQL
+/// with identical column types): the source columns feeding the target's
+/// columns, in target order, and their type names.
+struct TextPath {
+    columns: Vec<usize>,
+    types: Vec<String>,
+    target: Arc<sluice_api::TargetTable>,
+}
+
+/// Tries to copy a chunk as undecoded COPY text; `None` when the job cannot
+/// (not PostgreSQL on both ends, column types differ) or the chunk's key
+/// range is occupied in the target — the caller then loads decoded rows.
+async fn copy_text(
+    reader: &mut AnyReader,
+    sink: &mut AnySink,
+    route: &mut Route,
+    job: &Job,
+    range: &sluice_api::ChunkRange,
+    paths: &mut HashMap<String, Option<TextPath>>,
+) -> Result<Option<u64>, SnapshotError> {
+    let (AnyReader::Postgres(reader), AnySink::Postgres(sink)) = (reader, sink) else { return Ok(None) };
+    let source_error = |source: sluice_postgres::PostgresError| SnapshotError::Source {
+        route: job.route.clone(),
+        source: source.into(),
+    };
+    let target_name = route.config.target.clone();
+    let target_error = |source: sluice_postgres::PostgresError| SnapshotError::Target {
+        route: job.route.clone(),
+        target: target_name.clone(),
+        source: source.into(),
+    };
+    if !paths.contains_key(&job.route) {
+        let resolved = route.resolve(&job.schema)?;
+        let names: Vec<&str> = resolved.sources.iter().map(|&i| job.schema.columns[i].name.as_str()).collect();
+        let types = reader.column_type_names(&job.table, &names).await.map_err(source_error)?;
+        let path = TextPath { columns: resolved.sources.clone(), types, target: Arc::clone(&resolved.target) };
+        paths.insert(job.route.clone(), Some(path));
+    }
+    let Some(Some(path)) = paths.get(&job.route) else { return Ok(None) };
+    let (data, rows) = reader
+        .read_chunk_copy_text(&job.schema, &job.key, range, job.filter.as_deref(), &path.columns)
+        .await
+        .map_err(source_error)?;
+    match sink.load_copy_text(&path.target, &path.types, data).await.map_err(target_error)? {
+        sluice_postgres::CopyTextLoad::Loaded => Ok(Some(rows)),
+        sluice_postgres::CopyTextLoad::RangeOccupied => Ok(None),
+        sluice_postgres::CopyTextLoad::TypesDiffer => {
+            tracing::info!(route = %job.route, "column types differ between source and target: copying decoded values");
+            paths.insert(job.route.clone(), None);
+            Ok(None)
+        }
+    }
 }
 
 /// Copies every requested job of `source` and returns when all are done.
@@ -131,19 +186,38 @@ pub(crate) async fn copy_source(
             let route_config = &route_configs[&job.route];
             routes.insert(job.route.clone(), (build_route(config, route_config).await?, route_config.target.clone()));
             if !sinks.contains_key(&route_config.target) {
-                let sink = AnySink::connect(&config.targets[&route_config.target], &config.apply).await.map_err(|source| {
-                    SnapshotError::Target { route: job.route.clone(), target: route_config.target.clone(), source }
-                })?;
+                let sink =
+                    AnySink::connect(&config.targets[&route_config.target], &config.apply).await.map_err(|source| {
+                        SnapshotError::Target { route: job.route.clone(), target: route_config.target.clone(), source }
+                    })?;
                 sinks.insert(route_config.target.clone(), sink);
             }
         }
         let planned_rx = Arc::clone(&planned_rx);
         let done_tx = done_tx.clone();
+        let mut text_paths: HashMap<String, Option<TextPath>> = HashMap::new();
         tasks.spawn(async move {
             loop {
                 let chunk = planned_rx.lock().await.recv().await;
                 let Some(chunk) = chunk else { return Ok::<(), SnapshotError>(()) };
                 let job = &chunk.job;
+                let (route, target) = routes.get_mut(&job.route).expect("route prepared");
+                let sink = sinks.get_mut(target.as_str()).expect("sink connected");
+                if let Some(rows) = copy_text(&mut reader, sink, route, job, &chunk.range, &mut text_paths).await? {
+                    sink.commit_rows().await.map_err(|source| SnapshotError::Target {
+                        route: job.route.clone(),
+                        target: target.clone(),
+                        source,
+                    })?;
+                    let _ = done_tx.send(ChunkDone {
+                        job: Arc::clone(job),
+                        seq: chunk.seq,
+                        rows,
+                        through: chunk.range.through.clone(),
+                        _permit: chunk.permit,
+                    });
+                    continue;
+                }
                 let read = super::reader::read_chunk(&mut reader, job, &chunk.range)
                     .await
                     .map_err(|source| SnapshotError::Source { route: job.route.clone(), source })?;

@@ -18,7 +18,9 @@ pub(crate) enum AnyReader {
 impl AnyReader {
     pub(crate) async fn connect(config: &SourceConfig) -> Result<AnyReader, ConnectorError> {
         Ok(match config {
-            SourceConfig::Postgres { url, .. } => AnyReader::Postgres(PostgresSnapshotReader::connect(url.expose()).await?),
+            SourceConfig::Postgres { url, .. } => {
+                AnyReader::Postgres(PostgresSnapshotReader::connect(url.expose()).await?)
+            }
             SourceConfig::Mysql { url, .. } => AnyReader::Mysql(MySqlSnapshotReader::connect(url.expose()).await?),
         })
     }
@@ -35,7 +37,11 @@ pub(crate) struct ReadChunk {
 /// Reads a chunk of `job`; when the read fails and the table's columns
 /// changed since the job described it (ALTER TABLE while copying), reads
 /// again with the current columns.
-pub(crate) async fn read_chunk(reader: &mut AnyReader, job: &Job, range: &ChunkRange) -> Result<ReadChunk, ConnectorError> {
+pub(crate) async fn read_chunk(
+    reader: &mut AnyReader,
+    job: &Job,
+    range: &ChunkRange,
+) -> Result<ReadChunk, ConnectorError> {
     let first = reader.read_chunk(&job.schema, &job.key, range, job.filter.as_deref()).await;
     let error = match first {
         Ok(read) => return Ok(ReadChunk { read, schema: Arc::clone(&job.schema), key: job.key.clone() }),
@@ -45,8 +51,7 @@ pub(crate) async fn read_chunk(reader: &mut AnyReader, job: &Job, range: &ChunkR
     if *fresh == *job.schema {
         return Err(error);
     }
-    let key: Option<Vec<usize>> =
-        job.key.iter().map(|&i| fresh.column_index(&job.schema.columns[i].name)).collect();
+    let key: Option<Vec<usize>> = job.key.iter().map(|&i| fresh.column_index(&job.schema.columns[i].name)).collect();
     let Some(key) = key else { return Err(error) };
     tracing::info!(table = %job.table, "the table's columns changed during the snapshot; reading with the new columns");
     let read = reader.read_chunk(&fresh, &key, range, job.filter.as_deref()).await?;

@@ -119,7 +119,8 @@ impl Window {
                 if view.saw(&change.transaction) != Seen::Yes {
                     return Ok(false);
                 }
-                let touched = |image: &Option<Row>| image.as_ref().is_some_and(|row| keys.contains(&key_bytes(row, &self.key)));
+                let touched =
+                    |image: &Option<Row>| image.as_ref().is_some_and(|row| keys.contains(&key_bytes(row, &self.key)));
                 Ok(touched(&change.before) || touched(&change.after))
             }
         }
@@ -311,7 +312,10 @@ mod tests {
         let mut w = window();
         w.rows_arrived(cols3(), vec![0], vec![row(1, 1, 1)], view(), high()).unwrap();
         w.emit();
-        assert!(w.observe(&change(99, Operation::Update, None, Some(row(1, 0, 0)))).unwrap(), "seen: older than the written row");
+        assert!(
+            w.observe(&change(99, Operation::Update, None, Some(row(1, 0, 0)))).unwrap(),
+            "seen: older than the written row"
+        );
         assert!(!w.observe(&change(99, Operation::Update, None, Some(row(2, 0, 0)))).unwrap(), "not a written key");
         assert!(!w.observe(&change(101, Operation::Update, None, Some(row(1, 6, 6)))).unwrap(), "unseen: newer");
         assert!(!w.closes_at(&Position::Postgres(Lsn(499))));
@@ -346,7 +350,14 @@ mod tests {
     #[test]
     fn a_schema_change_during_the_window_asks_for_a_reread() {
         let mut w = Window::open(vec!["id".into(), "v".into()], vec![0]);
-        w.rows_arrived(vec!["id".into(), "v".into()], vec![0], vec![vec![Value::Int(1), Value::Int(1)]], view(), high()).unwrap();
+        w.rows_arrived(
+            vec!["id".into(), "v".into()],
+            vec![0],
+            vec![vec![Value::Int(1), Value::Int(1)]],
+            view(),
+            high(),
+        )
+        .unwrap();
         assert_eq!(w.observe(&change(101, Operation::Update, None, Some(row(1, 2, 2)))), Err(Reread::SchemaChanged));
     }
 }

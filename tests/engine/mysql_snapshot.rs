@@ -30,7 +30,10 @@ async fn mariadb_initial_snapshot_with_concurrent_writes_ends_equal_in_postgres(
         .await
         .unwrap();
     let dir = tempfile::tempdir().unwrap();
-    let routes = format!("{SETTINGS}[[routes]]\nsource = \"src\"\ntable = \"{}.items\"\ntarget = \"dst\"\ninto = \"public.items\"\n", source.name);
+    let routes = format!(
+        "{SETTINGS}[[routes]]\nsource = \"src\"\ntable = \"{}.items\"\ntarget = \"dst\"\ninto = \"public.items\"\n",
+        source.name
+    );
     let config = write_config(dir.path(), &mysql_source(&source), &pg_target(&target.url()), &routes);
     let mut sluice = Sluice::spawn(&config, dir.path());
 
@@ -55,9 +58,7 @@ async fn mariadb_initial_snapshot_with_concurrent_writes_ends_equal_in_postgres(
     wait_until(&mut sluice, "target equal to source", || {
         let client = &target_client;
         let expected = &expected;
-        async move {
-            &pg_rows(client, "SELECT id::text, qty::text, note, price::text FROM items").await == expected
-        }
+        async move { &pg_rows(client, "SELECT id::text, qty::text, note, price::text FROM items").await == expected }
     })
     .await;
 }
@@ -69,7 +70,8 @@ async fn mariadb_backfill_once_into_mariadb_copies_only_rows_matching_where() {
     let target = server.create_database("snap_m2m_dst").await;
     let mut source_conn = source.connect().await;
     let mut target_conn = target.connect().await;
-    let table = "CREATE TABLE items (region VARCHAR(8) NOT NULL, id INT NOT NULL, qty INT NOT NULL, PRIMARY KEY (region, id))";
+    let table =
+        "CREATE TABLE items (region VARCHAR(8) NOT NULL, id INT NOT NULL, qty INT NOT NULL, PRIMARY KEY (region, id))";
     source_conn.query_drop(table).await.unwrap();
     target_conn.query_drop(table).await.unwrap();
     source_conn

@@ -135,7 +135,12 @@ async fn backfill_where_handed_to_the_running_engine_recopies_only_matching_rows
         .await
         .unwrap();
     let output = fixture.command(&["backfill", "--table", "public.items", "--where", "id <= 100"]);
-    assert!(output.status.success(), "backfill failed: {}\n{}", String::from_utf8_lossy(&output.stderr), sluice.log_tail());
+    assert!(
+        output.status.success(),
+        "backfill failed: {}\n{}",
+        String::from_utf8_lossy(&output.stderr),
+        sluice.log_tail()
+    );
     let summary = String::from_utf8_lossy(&output.stdout);
     assert!(summary.contains("done"), "{summary}");
 
@@ -161,7 +166,8 @@ async fn backfill_where_handed_to_the_running_engine_recopies_only_matching_rows
 
 #[tokio::test(flavor = "multi_thread")]
 async fn backfill_once_without_an_engine_copies_a_table_keyed_by_a_configured_unique_key() {
-    let schema = "CREATE TABLE nokey (code text NOT NULL UNIQUE, qty int NOT NULL); ALTER TABLE nokey REPLICA IDENTITY FULL;";
+    let schema =
+        "CREATE TABLE nokey (code text NOT NULL UNIQUE, qty int NOT NULL); ALTER TABLE nokey REPLICA IDENTITY FULL;";
     let fixture = Fixture::new("snap_once", schema).await;
     fixture
         .source_client
@@ -182,7 +188,10 @@ async fn a_key_column_holding_null_is_refused_with_a_message_naming_it() {
     let schema = "CREATE TABLE loose (code text UNIQUE, qty int NOT NULL); ALTER TABLE loose REPLICA IDENTITY FULL;";
     let fixture = Fixture::new("snap_null", schema).await;
     fixture.source_client.batch_execute("INSERT INTO loose VALUES ('a', 1), (NULL, 2)").await.unwrap();
-    fixture.write_config(&[], "[[routes]]\nsource = \"src\"\ntable = \"public.loose\"\ntarget = \"dst\"\nkey = [\"code\"]\n");
+    fixture.write_config(
+        &[],
+        "[[routes]]\nsource = \"src\"\ntable = \"public.loose\"\ntarget = \"dst\"\nkey = [\"code\"]\n",
+    );
     let output = fixture.command(&["backfill", "--table", "public.loose", "--once"]);
     assert_eq!(output.status.code(), Some(3), "{}", String::from_utf8_lossy(&output.stderr));
     let stderr = String::from_utf8_lossy(&output.stderr);
@@ -193,7 +202,10 @@ async fn a_key_column_holding_null_is_refused_with_a_message_naming_it() {
 async fn a_route_with_snapshot_never_streams_without_copying_existing_rows() {
     let fixture = Fixture::new("snap_never", ITEMS).await;
     fill(&fixture.source_client, 100).await;
-    fixture.write_config(&[], "[[routes]]\nsource = \"src\"\ntable = \"public.items\"\ntarget = \"dst\"\nsnapshot = \"never\"\n");
+    fixture.write_config(
+        &[],
+        "[[routes]]\nsource = \"src\"\ntable = \"public.items\"\ntarget = \"dst\"\nsnapshot = \"never\"\n",
+    );
     let mut sluice = fixture.spawn();
     fixture.wait_streaming(&mut sluice).await;
     fixture.source_client.batch_execute("INSERT INTO items VALUES (500, 1, 'x', NULL)").await.unwrap();
@@ -218,5 +230,55 @@ async fn backfill_without_a_running_engine_streams_until_the_copy_is_done_then_e
     // `checkpoints show` lists the job.
     let shown = fixture.command(&["checkpoints", "show"]);
     let text = String::from_utf8_lossy(&shown.stdout);
-    assert!(text.contains("backfill snapshot of route") && text.contains("3000 rows") && text.contains("done"), "{text}");
+    assert!(
+        text.contains("backfill snapshot of route") && text.contains("3000 rows") && text.contains("done"),
+        "{text}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn backfill_once_moves_undecoded_copy_text_only_between_identical_column_types() {
+    let fixture =
+        Fixture::new("snap_text", "CREATE TABLE same (id bigint PRIMARY KEY, qty int NOT NULL, note text);").await;
+    fixture
+        .target_client
+        .batch_execute("CREATE TABLE wider (id bigint PRIMARY KEY, qty bigint NOT NULL, note text);")
+        .await
+        .unwrap();
+    fixture
+        .source_client
+        .batch_execute("CREATE TABLE wider (id bigint PRIMARY KEY, qty int NOT NULL, note text);")
+        .await
+        .unwrap();
+    for table in ["same", "wider"] {
+        fixture
+            .source_client
+            .batch_execute(&format!(
+                "INSERT INTO {table} SELECT i, i, CASE WHEN i % 3 = 0 THEN NULL ELSE E'tab\\there ' || i END FROM generate_series(1, 2500) i"
+            ))
+            .await
+            .unwrap();
+    }
+    let route = |table: &str| {
+        format!(
+            "[[routes]]\nname = \"{table}\"\nsource = \"src\"\ntable = \"public.{table}\"\ntarget = \"dst\"\nsnapshot = \"never\"\n"
+        )
+    };
+    fixture.write_config(&[], &format!("{}{}{}", snapshot_settings(1_000, 2), route("same"), route("wider")));
+
+    let same = fixture.command(&["backfill", "--route", "same", "--once"]);
+    assert!(same.status.success(), "{}", String::from_utf8_lossy(&same.stderr));
+    assert!(
+        !String::from_utf8_lossy(&same.stderr).contains("column types differ"),
+        "identical types take the text path"
+    );
+    let wider = fixture.command(&["backfill", "--route", "wider", "--once"]);
+    assert!(wider.status.success(), "{}", String::from_utf8_lossy(&wider.stderr));
+    assert!(
+        String::from_utf8_lossy(&wider.stderr).contains("column types differ"),
+        "int -> bigint is decoded and checked"
+    );
+    for table in ["same", "wider"] {
+        assert_eq!(digest(&fixture.source_client, table).await, digest(&fixture.target_client, table).await, "{table}");
+    }
 }

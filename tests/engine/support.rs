@@ -65,7 +65,9 @@ impl Fixture {
             self.target.url()
         );
         for table in tables {
-            text.push_str(&format!("[[routes]]\nsource = \"src\"\ntable = \"{table}\"\ntarget = \"dst\"\n{route_options}\n"));
+            text.push_str(&format!(
+                "[[routes]]\nsource = \"src\"\ntable = \"{table}\"\ntarget = \"dst\"\n{route_options}\n"
+            ));
         }
         text.push_str(extra);
         std::fs::write(&self.config, text).expect("write config");

@@ -29,7 +29,9 @@ mod types;
 pub use check::{Finding, Severity, TargetExpectation, check_source, check_target};
 pub use connect::connect;
 pub use error::PostgresError;
-pub use sink::{PostgresSink, PostgresSinkConfig, TargetColumn, TargetTableInfo, describe_target_table, read_position};
+pub use sink::{
+    CopyTextLoad, PostgresSink, PostgresSinkConfig, TargetColumn, TargetTableInfo, describe_target_table, read_position,
+};
 pub use snapshot::PostgresSnapshotReader;
 pub use source::catalog::{describe_source_table, replica_identity};
 pub use source::slot::{SlotStatus, drop_publication, drop_slot, slot_status};

@@ -239,6 +239,56 @@ impl PostgresSnapshotReader {
         Ok(ChunkRead { rows, view, high: Position::Postgres(high) })
     }
 
+    /// `format_type(type, typmod)` of each named column of `table` — what
+    /// the target's describe reports, to compare column types exactly.
+    pub async fn column_type_names(
+        &mut self,
+        table: &TableName,
+        columns: &[&str],
+    ) -> Result<Vec<String>, PostgresError> {
+        let qualified = format!("{}.{}", quote_ident(&table.schema), quote_ident(&table.name));
+        let mut names = Vec::with_capacity(columns.len());
+        for column in columns {
+            let row = self
+                .client
+                .query_one(
+                    "SELECT pg_catalog.format_type(a.atttypid, a.atttypmod) FROM pg_catalog.pg_attribute a \
+                     WHERE a.attrelid = $1::text::regclass AND a.attname = $2 AND NOT a.attisdropped",
+                    &[&qualified, column],
+                )
+                .await
+                .map_err(|e| PostgresError::query(format!("reading the column types of {table}"), e))?;
+            names.push(row.get(0));
+        }
+        Ok(names)
+    }
+
+    /// One-shot copies between identical PostgreSQL column types: the rows
+    /// of `range` as COPY text, `columns` (schema indices) in that order,
+    /// undecoded; with the number of rows. No read view (nothing streams).
+    /// Both ends run with the same session settings (`connect.rs`), so the
+    /// text form of a value is the same on both sides.
+    pub async fn read_chunk_copy_text(
+        &mut self,
+        schema: &TableSchema,
+        key: &[usize],
+        range: &ChunkRange,
+        filter: Option<&str>,
+        columns: &[usize],
+    ) -> Result<(Vec<u8>, u64), PostgresError> {
+        self.end_abandoned().await?;
+        let sql = chunk_sql_of(schema, key, range, filter, Some(columns))?;
+        let context = || format!("reading a snapshot chunk of {}", schema.name);
+        let stream = self.client.copy_out(sql.as_str()).await.map_err(|e| PostgresError::query(context(), e))?;
+        let mut stream = std::pin::pin!(stream);
+        let mut data = Vec::new();
+        while let Some(piece) = stream.next().await {
+            data.extend_from_slice(&piece.map_err(|e| PostgresError::query(context(), e))?);
+        }
+        let rows = memchr::memchr_iter(b'\n', &data).count() as u64;
+        Ok((data, rows))
+    }
+
     async fn read_in_transaction(
         &mut self,
         schema: &TableSchema,
@@ -331,6 +381,17 @@ fn chunk_sql(
     range: &ChunkRange,
     filter: Option<&str>,
 ) -> Result<String, PostgresError> {
+    chunk_sql_of(schema, key, range, filter, None)
+}
+
+/// `chunk_sql` for a subset of columns (schema indices, in output order).
+fn chunk_sql_of(
+    schema: &TableSchema,
+    key: &[usize],
+    range: &ChunkRange,
+    filter: Option<&str>,
+    only: Option<&[usize]>,
+) -> Result<String, PostgresError> {
     let keys = key_columns(schema, key)?;
     if keys.is_empty() && (range.after.is_some() || range.through.is_some()) {
         return Err(no_key(schema));
@@ -342,7 +403,14 @@ fn chunk_sql(
             conditions.push(format!("({}) {operator} ({literals})", key_list(&keys)));
         }
     }
-    let columns: Vec<String> = schema.columns.iter().map(|c| quote_ident(&c.name)).collect();
+    let columns: Vec<String> = match only {
+        Some(indices) => indices
+            .iter()
+            .map(|&i| schema.columns.get(i).map(|c| quote_ident(&c.name)))
+            .collect::<Option<_>>()
+            .ok_or_else(|| bug(schema, "a copied column index is out of range; this is a Sluice bug".into()))?,
+        None => schema.columns.iter().map(|c| quote_ident(&c.name)).collect(),
+    };
     let order = if keys.is_empty() { String::new() } else { format!(" ORDER BY {}", key_list(&keys)) };
     Ok(format!(
         "COPY (SELECT {} FROM {}{}{order}) TO STDOUT",

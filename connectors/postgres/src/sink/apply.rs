@@ -61,6 +61,14 @@ impl ResolvedTable {
     }
 
     /// The number of routed columns.
+    pub(super) fn type_name(&self, index: usize) -> &str {
+        &self.columns[index].type_name
+    }
+
+    pub(super) fn column_type(&self, index: usize) -> &ColumnType {
+        &self.columns[index].column_type
+    }
+
     pub(super) fn width(&self) -> usize {
         self.columns.len()
     }
@@ -328,7 +336,7 @@ pub(super) fn check_width(table: &ResolvedTable, values: usize, columns: usize) 
     })
 }
 
-fn value_error(table: &ResolvedTable, column: usize, error: TypeError) -> PostgresError {
+pub(super) fn value_error(table: &ResolvedTable, column: usize, error: TypeError) -> PostgresError {
     let column = &table.columns[column];
     PostgresError::Value {
         table: table.name.to_string(),
@@ -341,7 +349,7 @@ fn value_error(table: &ResolvedTable, column: usize, error: TypeError) -> Postgr
 /// [`encode_text`], adapted to the target column where PostgreSQL has no
 /// type of the value's own: a MySQL `SET` into a non-array column is written
 /// in MySQL's `a,b` form, and a duration into `time` must lie within a day.
-fn encode_cell(value: &Value, target: &ColumnType) -> Result<Option<String>, TypeError> {
+pub(super) fn encode_cell(value: &Value, target: &ColumnType) -> Result<Option<String>, TypeError> {
     match (value, target) {
         (Value::Set(labels), target) if !matches!(target, ColumnType::Array(_)) => {
             let joined = labels.join(",");

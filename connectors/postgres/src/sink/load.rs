@@ -37,7 +37,7 @@ use tokio_postgres::error::SqlState;
 use tokio_postgres::types::{ToSql, Type};
 
 use super::PostgresSink;
-use super::apply::{EncodedRow, ResolvedTable, check_width, encode_cells};
+use super::apply::{EncodedRow, ResolvedTable, check_width, encode_cell, encode_cells, value_error};
 use super::statements;
 use crate::copy_text::push_field;
 use crate::error::PostgresError;
@@ -56,15 +56,26 @@ impl PostgresSink {
         };
         self.begin().await?;
         let resolved = self.resolve(&table).await?;
-        let mut rows: Vec<EncodedRow> = Vec::with_capacity(writes.len());
+        // Every row is encoded straight into COPY text (no per-cell
+        // strings for the common types), with the same checks as upserts.
+        let mut data = Vec::with_capacity(writes.len() * 64);
+        let mut rows = 0usize;
         for write in &writes {
             if let RowWrite::Upsert { values, .. } = write {
                 check_width(&resolved, values.len(), resolved.width())?;
-                rows.push(encode_cells(&resolved, values.iter().zip(0..))?);
+                push_row(&mut data, &resolved, values)?;
+                rows += 1;
             }
         }
-        if self.range_has_rows(&resolved, &rows).await? {
-            tracing::debug!(table = %resolved.name, rows = rows.len(), "chunk range not empty in the target: upserting");
+        let bounds = match (writes.first(), writes.last()) {
+            (Some(RowWrite::Upsert { values: first, .. }), Some(RowWrite::Upsert { values: last, .. })) => {
+                let key = |values: &[Value]| encode_cells(&resolved, resolved.key.iter().map(|&k| (&values[k], k)));
+                Some((key(first)?, key(last)?))
+            }
+            _ => None,
+        };
+        if self.range_has_rows(&resolved, bounds.as_ref()).await? {
+            tracing::debug!(table = %resolved.name, rows, "chunk range not empty in the target: upserting");
             return self.apply(writes).await;
         }
         let savepoint = |verb: &str| format!("{verb} {SAVEPOINT}");
@@ -72,7 +83,7 @@ impl PostgresSink {
             .batch_execute(&savepoint("SAVEPOINT"))
             .await
             .map_err(|e| PostgresError::query("savepoint before a bulk load", e))?;
-        match self.copy_rows(&resolved, &rows).await {
+        match self.copy_rows(&resolved, data).await {
             Ok(copied) => {
                 self.client
                     .batch_execute(&savepoint("RELEASE SAVEPOINT"))
@@ -86,8 +97,57 @@ impl PostgresSink {
                     .batch_execute(&format!("ROLLBACK TO SAVEPOINT {SAVEPOINT}; RELEASE SAVEPOINT {SAVEPOINT}"))
                     .await
                     .map_err(|e| PostgresError::query("rollback to the bulk load savepoint", e))?;
-                tracing::debug!(table = %resolved.name, rows = rows.len(), "copy met existing keys: upserting");
+                tracing::debug!(table = %resolved.name, rows, "copy met existing keys: upserting");
                 self.apply(writes).await
+            }
+            Err(error) => Err(PostgresError::query(format!("copy into {}", resolved.name), error)),
+        }
+    }
+
+    /// One-shot copies between identical column types: `data` is COPY text
+    /// from the source, one field per column of `table` in order, and
+    /// `source_types` the source columns' type names (`format_type`). When
+    /// every type matches the target's and the chunk's key range is empty,
+    /// the bytes go into `COPY … FROM STDIN` as they are — no decoding, the
+    /// way `pg_dump | psql` moves them (both sessions run with the same
+    /// settings, so text forms agree). Otherwise nothing is written and the
+    /// caller loads the chunk the ordinary way.
+    pub async fn load_copy_text(
+        &mut self,
+        table: &Arc<TargetTable>,
+        source_types: &[String],
+        data: Vec<u8>,
+    ) -> Result<CopyTextLoad, PostgresError> {
+        self.begin().await?;
+        let resolved = self.resolve(table).await?;
+        if source_types.len() != resolved.width()
+            || (0..resolved.width()).any(|i| resolved.type_name(i) != source_types[i])
+        {
+            return Ok(CopyTextLoad::TypesDiffer);
+        }
+        let bounds = copy_text_bounds(&data, &resolved.key);
+        if self.range_has_rows(&resolved, bounds.as_ref()).await? {
+            return Ok(CopyTextLoad::RangeOccupied);
+        }
+        self.client
+            .batch_execute(&format!("SAVEPOINT {SAVEPOINT}"))
+            .await
+            .map_err(|e| PostgresError::query("savepoint before a bulk load", e))?;
+        match self.copy_rows(&resolved, data).await {
+            Ok(copied) => {
+                self.client
+                    .batch_execute(&format!("RELEASE SAVEPOINT {SAVEPOINT}"))
+                    .await
+                    .map_err(|e| PostgresError::query("release of the bulk load savepoint", e))?;
+                tracing::debug!(table = %resolved.name, rows = copied, "copied chunk text into the target");
+                Ok(CopyTextLoad::Loaded)
+            }
+            Err(error) if error.code() == Some(&SqlState::UNIQUE_VIOLATION) => {
+                self.client
+                    .batch_execute(&format!("ROLLBACK TO SAVEPOINT {SAVEPOINT}; RELEASE SAVEPOINT {SAVEPOINT}"))
+                    .await
+                    .map_err(|e| PostgresError::query("rollback to the bulk load savepoint", e))?;
+                Ok(CopyTextLoad::RangeOccupied)
             }
             Err(error) => Err(PostgresError::query(format!("copy into {}", resolved.name), error)),
         }
@@ -95,10 +155,13 @@ impl PostgresSink {
 
     /// Whether the target has a row whose key lies between the first and
     /// the last row's keys.
-    async fn range_has_rows(&mut self, table: &ResolvedTable, rows: &[EncodedRow]) -> Result<bool, PostgresError> {
-        let (Some(first), Some(last)) = (rows.first(), rows.last()) else { return Ok(false) };
-        let bounds: Vec<&Option<String>> =
-            table.key.iter().map(|&k| &first[k]).chain(table.key.iter().map(|&k| &last[k])).collect();
+    async fn range_has_rows(
+        &mut self,
+        table: &ResolvedTable,
+        bounds: Option<&(EncodedRow, EncodedRow)>,
+    ) -> Result<bool, PostgresError> {
+        let Some((first, last)) = bounds else { return Ok(false) };
+        let bounds: Vec<&Option<String>> = first.iter().chain(last.iter()).collect();
         let params: Vec<(&(dyn ToSql + Sync), Type)> =
             bounds.iter().map(|b| (*b as &(dyn ToSql + Sync), Type::TEXT)).collect();
         let sql = statements::key_range_probe(&table.name, &table.key_cols());
@@ -111,30 +174,79 @@ impl PostgresSink {
     }
 
     /// Streams `rows` through `COPY … FROM STDIN`; returns the rows copied.
-    async fn copy_rows(&mut self, table: &ResolvedTable, rows: &[EncodedRow]) -> Result<u64, tokio_postgres::Error> {
+    async fn copy_rows(&mut self, table: &ResolvedTable, data: Vec<u8>) -> Result<u64, tokio_postgres::Error> {
         let columns: Vec<_> = (0..table.width()).map(|i| table.col(i)).collect();
         let sql = statements::copy_in(&table.name, &columns);
         let sink = self.client.copy_in::<_, Bytes>(&sql).await?;
         let mut sink = std::pin::pin!(sink);
-        let mut piece = Vec::with_capacity(COPY_PIECE + 4096);
-        for row in rows {
-            for (i, cell) in row.iter().enumerate() {
-                if i > 0 {
-                    piece.push(b'\t');
-                }
-                push_field(&mut piece, cell.as_deref());
-            }
-            piece.push(b'\n');
-            if piece.len() >= COPY_PIECE {
-                let full = std::mem::replace(&mut piece, Vec::with_capacity(COPY_PIECE + 4096));
-                sink.feed(Bytes::from(full)).await?;
-            }
-        }
-        if !piece.is_empty() {
-            sink.feed(Bytes::from(piece)).await?;
+        let mut data = Bytes::from(data);
+        while !data.is_empty() {
+            // Pieces end anywhere: COPY data is a byte stream.
+            let piece = data.split_to(data.len().min(COPY_PIECE));
+            sink.feed(piece).await?;
         }
         sink.as_mut().finish().await
     }
+}
+
+/// What [`PostgresSink::load_copy_text`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CopyTextLoad {
+    Loaded,
+    /// A column's type differs from the source's: load decoded values.
+    TypesDiffer,
+    /// The target already holds keys in the chunk's range: upsert instead.
+    RangeOccupied,
+}
+
+/// The key fields of the first and the last line of COPY text, unescaped.
+fn copy_text_bounds(data: &[u8], key: &[usize]) -> Option<(EncodedRow, EncodedRow)> {
+    let body = data.strip_suffix(b"\n")?;
+    let first = &body[..memchr::memchr(b'\n', body).unwrap_or(body.len())];
+    let last = &body[memchr::memrchr(b'\n', body).map_or(0, |i| i + 1)..];
+    let fields = |line: &[u8]| -> Option<EncodedRow> {
+        let mut all: Vec<Option<String>> = Vec::new();
+        let mut scratch = Vec::new();
+        crate::copy_text::for_each_field::<()>(line, &mut scratch, |_, field| {
+            all.push(field.map(|f| String::from_utf8_lossy(f).into_owned()));
+            Ok(())
+        })
+        .ok()?;
+        key.iter().map(|&k| all.get(k).cloned()).collect()
+    };
+    Some((fields(first)?, fields(last)?))
+}
+
+/// Appends one row in COPY text format. Text-like values and numbers are
+/// written in place; every other value goes through the upsert path's
+/// `encode_cell` (same forms, same refusals).
+fn push_row(out: &mut Vec<u8>, table: &ResolvedTable, values: &[Value]) -> Result<(), PostgresError> {
+    use std::io::Write;
+    for (column, value) in values.iter().enumerate() {
+        if column > 0 {
+            out.push(b'\t');
+        }
+        match value {
+            Value::Null => push_field(out, None),
+            Value::Text(text) | Value::Json(text) | Value::Enum(text) => {
+                if memchr::memchr(0, text.as_bytes()).is_some() {
+                    let error =
+                        crate::types::TypeError::new("text contains a NUL character, which PostgreSQL cannot store");
+                    return Err(value_error(table, column, error));
+                }
+                push_field(out, Some(text));
+            }
+            Value::Decimal(decimal) => out.extend_from_slice(decimal.as_str().as_bytes()),
+            Value::Int(i) => write!(out, "{i}").expect("writing to a Vec"),
+            Value::UInt(u) => write!(out, "{u}").expect("writing to a Vec"),
+            other => {
+                let cell = encode_cell(other, table.column_type(column)).map_err(|e| value_error(table, column, e))?;
+                push_field(out, cell.as_deref());
+            }
+        }
+    }
+    out.push(b'\n');
+    Ok(())
 }
 
 /// The table of a chunk: every write an upsert of whole rows (no unchanged

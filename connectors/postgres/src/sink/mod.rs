@@ -32,6 +32,7 @@ use tokio_postgres::{Client, Statement};
 
 pub(crate) use describe::describe;
 pub use describe::{TargetColumn, TargetTableInfo};
+pub use load::CopyTextLoad;
 pub(crate) use statements::{quote_ident, quote_table};
 
 use crate::error::PostgresError;
