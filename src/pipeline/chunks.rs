@@ -31,6 +31,9 @@ pub(crate) enum SnapshotMessage {
 pub(crate) struct ReadRequest {
     pub(crate) id: u64,
     pub(crate) chunk: PlannedChunk,
+    /// Describe the table again first: its columns changed since the job
+    /// described it.
+    pub(crate) refresh: bool,
 }
 
 struct OpenChunk {
@@ -66,7 +69,7 @@ impl ChunkWindows {
         let schema = Arc::clone(&chunk.job.schema);
         self.open.push(OpenChunk { id, chunk: chunk.clone(), window, schema, emitted: false });
         // Workers gone means the session is ending; the router notices elsewhere.
-        let _ = self.reads.send(ReadRequest { id, chunk }).await;
+        let _ = self.reads.send(ReadRequest { id, chunk, refresh: false }).await;
     }
 
     /// Reads the chunk again from scratch (its window restarts now).
@@ -79,7 +82,7 @@ impl ChunkWindows {
         );
         open.id = self.next_id;
         self.next_id += 1;
-        let _ = self.reads.send(ReadRequest { id: open.id, chunk: open.chunk.clone() }).await;
+        let _ = self.reads.send(ReadRequest { id: open.id, chunk: open.chunk.clone(), refresh: true }).await;
     }
 
     /// A read's rows arrived.

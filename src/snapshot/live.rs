@@ -113,13 +113,13 @@ pub(crate) fn start(
             let mut reader: Option<AnyReader> = None;
             loop {
                 let request = reads_rx.lock().await.recv().await;
-                let Some(ReadRequest { id, chunk }) = request else { return };
+                let Some(ReadRequest { id, chunk, refresh }) = request else { return };
                 let result = async {
                     if reader.is_none() {
                         reader = Some(AnyReader::connect(&source_config).await?);
                     }
                     let reader = reader.as_mut().expect("connected above");
-                    super::reader::read_chunk(reader, &chunk.job, &chunk.range).await
+                    super::reader::read_chunk(reader, &chunk.job, &chunk.range, refresh).await
                 }
                 .await;
                 if result.is_err() {

@@ -218,7 +218,7 @@ pub(crate) async fn copy_source(
                     });
                     continue;
                 }
-                let read = super::reader::read_chunk(&mut reader, job, &chunk.range)
+                let read = super::reader::read_chunk(&mut reader, job, &chunk.range, false)
                     .await
                     .map_err(|source| SnapshotError::Source { route: job.route.clone(), source })?;
                 let rows = read.read.rows.len() as u64;

@@ -34,28 +34,54 @@ pub(crate) struct ReadChunk {
     pub(crate) key: Vec<usize>,
 }
 
-/// Reads a chunk of `job`; when the read fails and the table's columns
-/// changed since the job described it (ALTER TABLE while copying), reads
-/// again with the current columns.
+/// Reads a chunk of `job`. When the table's columns changed since the job
+/// described it (ALTER TABLE while copying) — the read fails, or `refresh`
+/// says the stream already shows other columns — it reads with the
+/// table's current columns.
 pub(crate) async fn read_chunk(
     reader: &mut AnyReader,
     job: &Job,
     range: &ChunkRange,
+    refresh: bool,
 ) -> Result<ReadChunk, ConnectorError> {
-    let first = reader.read_chunk(&job.schema, &job.key, range, job.filter.as_deref()).await;
-    let error = match first {
-        Ok(read) => return Ok(ReadChunk { read, schema: Arc::clone(&job.schema), key: job.key.clone() }),
-        Err(error) => error,
+    let as_described = |read| ReadChunk { read, schema: Arc::clone(&job.schema), key: job.key.clone() };
+    let failed = if refresh {
+        None
+    } else {
+        match reader.read_chunk(&job.schema, &job.key, range, job.filter.as_deref()).await {
+            Ok(read) => return Ok(as_described(read)),
+            Err(error) => Some(error),
+        }
     };
-    let Ok(Some(fresh)) = reader.describe(&job.table).await else { return Err(error) };
-    if *fresh == *job.schema {
-        return Err(error);
-    }
+    let fresh = match (reader.describe(&job.table).await, failed) {
+        (Ok(Some(fresh)), _) if *fresh != *job.schema => fresh,
+        (_, Some(error)) => return Err(error),
+        (Err(error), None) => return Err(error),
+        (Ok(_), None) => {
+            let read = reader.read_chunk(&job.schema, &job.key, range, job.filter.as_deref()).await?;
+            return Ok(as_described(read));
+        }
+    };
     let key: Option<Vec<usize>> = job.key.iter().map(|&i| fresh.column_index(&job.schema.columns[i].name)).collect();
-    let Some(key) = key else { return Err(error) };
+    let Some(key) = key else {
+        return Err(ConnectorError::new(KeyColumnGone { table: job.table.to_string() }));
+    };
     tracing::info!(table = %job.table, "the table's columns changed during the snapshot; reading with the new columns");
     let read = reader.read_chunk(&fresh, &key, range, job.filter.as_deref()).await?;
     Ok(ReadChunk { read, schema: fresh, key })
+}
+
+/// A key column of a table being copied was dropped.
+#[derive(Debug, thiserror::Error)]
+#[error("a key column of {table} was dropped while the table was being copied; set the route's key and copy again")]
+struct KeyColumnGone {
+    table: String,
+}
+
+impl sluice_api::HasErrorKind for KeyColumnGone {
+    fn kind(&self) -> sluice_api::ErrorKind {
+        sluice_api::ErrorKind::Config
+    }
 }
 
 impl SnapshotReader for AnyReader {

@@ -106,6 +106,7 @@ impl Window {
     /// the change must not be applied to the chunk's route (seen by the
     /// read, to a key the chunk wrote).
     pub(crate) fn observe(&mut self, change: &Change) -> Result<bool, Reread> {
+        let same_columns = self.same_columns(change);
         match &mut self.phase {
             Phase::Reading { recorded } => {
                 recorded.push(change.clone());
@@ -116,7 +117,10 @@ impl Window {
                 Ok(false)
             }
             Phase::Emitted { keys, view, .. } => {
-                if view.saw(&change.transaction) != Seen::Yes {
+                if view.saw(&change.transaction) != Seen::Yes || !same_columns {
+                    // Unseen: newer than the chunk. Other columns (the table
+                    // was altered after the read): the chunk did not write
+                    // them, the change must.
                     return Ok(false);
                 }
                 let touched =
@@ -126,7 +130,13 @@ impl Window {
         }
     }
 
+    fn same_columns(&self, change: &Change) -> bool {
+        change.table.columns.len() == self.columns.len()
+            && change.table.columns.iter().zip(&self.columns).all(|(c, name)| &c.name == name)
+    }
+
     fn merge(&mut self, change: &Change) -> Result<(), Reread> {
+        let same_columns = self.same_columns(change);
         let Phase::Buffered { rows, index, view, .. } = &mut self.phase else { return Ok(()) };
         if view.saw(&change.transaction) == Seen::Yes {
             return Ok(());
@@ -135,8 +145,6 @@ impl Window {
             rows.iter_mut().for_each(|row| *row = None);
             return Ok(());
         }
-        let same_columns = change.table.columns.len() == self.columns.len()
-            && change.table.columns.iter().zip(&self.columns).all(|(c, name)| &c.name == name);
         if !same_columns {
             return Err(Reread::SchemaChanged);
         }
@@ -345,6 +353,23 @@ mod tests {
         assert_eq!(w.emit(), vec![row(1, 7, 7)]);
         assert!(!w.observe(&binlog_change(150, row(1, 8, 8))).unwrap());
         assert!(w.observe(&binlog_change(50, row(1, 8, 8))).unwrap());
+    }
+
+    #[test]
+    fn a_seen_change_with_columns_the_chunk_lacks_is_not_dropped() {
+        // The chunk was read with the table's old columns (id, v); the
+        // change, seen by the read, also carries `big`, which only it writes.
+        let mut w = Window::open(vec!["id".into(), "v".into()], vec![0]);
+        w.rows_arrived(
+            vec!["id".into(), "v".into()],
+            vec![0],
+            vec![vec![Value::Int(1), Value::Int(1)]],
+            view(),
+            high(),
+        )
+        .unwrap();
+        w.emit();
+        assert!(!w.observe(&change(99, Operation::Update, None, Some(row(1, 1, 5)))).unwrap());
     }
 
     #[test]
