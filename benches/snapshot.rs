@@ -43,8 +43,8 @@
 //! `pg_dump`, `pgcopydb`, `sluice_maria`, `sluice_pg`); `BENCH_SLUICE_EXTRA`
 //! appends TOML to Sluice's config (e.g. `[snapshot]\nworkers = 2`);
 //! `SLUICE_BIN` runs another sluice binary than the release build `cargo
-//! bench` makes (`target/release/sluice`). Until `sluice backfill` exists,
-//! Sluice's rows read "sluice backfill not available".
+//! bench` makes (`target/release/sluice`); if that binary has no `backfill`
+//! subcommand, Sluice's rows read "sluice backfill not available".
 
 use std::collections::BTreeMap;
 use std::fs::File;
