@@ -14,13 +14,13 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use sluice_checkpoints::{CheckpointStore, SnapshotProgress};
+use sluice_checkpoints::CheckpointStore;
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::net::{UnixListener, UnixStream};
 
 use crate::config::Config;
 use crate::pipeline::EngineControl;
-use crate::snapshot::job::{JobKind, now_micros};
+use crate::snapshot::job::{JobKind, fresh_progress};
 use crate::snapshot::progress::JobStatus;
 
 /// Where the engine listens for `config`.
@@ -75,19 +75,7 @@ pub(crate) async fn record_backfills(
             .map_err(|e| format!("checkpoint store: {e}"))?;
         let resumable = existing.as_ref().is_some_and(|p| !p.done && p.filter == request.filter);
         if !resumable {
-            let now = now_micros();
-            let progress = SnapshotProgress {
-                kind: JobKind::Backfill.as_str().into(),
-                route: name.clone(),
-                table: route.table.to_string(),
-                filter: request.filter.clone(),
-                cursor: None,
-                rows_copied: 0,
-                chunks_done: 0,
-                done: false,
-                started_at_micros: now,
-                updated_at_micros: now,
-            };
+            let progress = fresh_progress(JobKind::Backfill, name, &route.table, request.filter.clone());
             store.save_snapshot(&route.source, &progress).await.map_err(|e| format!("checkpoint store: {e}"))?;
         }
         if !sources.contains(&route.source) {

@@ -73,6 +73,28 @@ pub(crate) fn now_micros() -> i64 {
     std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_micros() as i64)
 }
 
+/// The progress record of a job that has copied nothing yet.
+pub(crate) fn fresh_progress(
+    kind: JobKind,
+    route: &str,
+    table: &TableName,
+    filter: Option<String>,
+) -> SnapshotProgress {
+    let now = now_micros();
+    SnapshotProgress {
+        kind: kind.as_str().into(),
+        route: route.to_owned(),
+        table: table.to_string(),
+        filter,
+        cursor: None,
+        rows_copied: 0,
+        chunks_done: 0,
+        done: false,
+        started_at_micros: now,
+        updated_at_micros: now,
+    }
+}
+
 /// Describes the table, finds the chunk key through `route`, refuses NULL keys.
 pub(crate) async fn prepare(
     source: &str,
@@ -102,7 +124,6 @@ pub(crate) async fn prepare(
         });
     }
     let estimate = reader.estimate_rows(&schema).await.map_err(reader_error)?;
-    let now = now_micros();
     let (progress, start_after) = match request.resume {
         Some(progress) if !progress.done && progress.filter == request.filter => {
             let start_after = match &progress.cursor {
@@ -119,21 +140,7 @@ pub(crate) async fn prepare(
             };
             (progress, start_after)
         }
-        _ => (
-            SnapshotProgress {
-                kind: request.kind.as_str().into(),
-                route: request.route.clone(),
-                table: request.table.to_string(),
-                filter: request.filter.clone(),
-                cursor: None,
-                rows_copied: 0,
-                chunks_done: 0,
-                done: false,
-                started_at_micros: now,
-                updated_at_micros: now,
-            },
-            None,
-        ),
+        _ => (fresh_progress(request.kind, &request.route, &request.table, request.filter.clone()), None),
     };
     Ok(Job {
         kind: request.kind,

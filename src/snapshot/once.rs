@@ -203,31 +203,20 @@ pub(crate) async fn copy_source(
                 let job = &chunk.job;
                 let (route, target) = routes.get_mut(&job.route).expect("route prepared");
                 let sink = sinks.get_mut(target.as_str()).expect("sink connected");
-                if let Some(rows) = copy_text(&mut reader, sink, route, job, &chunk.range, &mut text_paths).await? {
-                    sink.commit_rows().await.map_err(|source| SnapshotError::Target {
-                        route: job.route.clone(),
-                        target: target.clone(),
-                        source,
-                    })?;
-                    let _ = done_tx.send(ChunkDone {
-                        job: Arc::clone(job),
-                        seq: chunk.seq,
-                        rows,
-                        through: chunk.range.through.clone(),
-                        _permit: chunk.permit,
-                    });
-                    continue;
-                }
-                let read = super::reader::read_chunk(&mut reader, job, &chunk.range, false)
-                    .await
-                    .map_err(|source| SnapshotError::Source { route: job.route.clone(), source })?;
-                let rows = read.read.rows.len() as u64;
-                let (route, target) = routes.get_mut(&job.route).expect("route prepared");
-                let writes = chunk_writes(route, &read.schema, read.read.rows)?;
-                let sink = sinks.get_mut(target.as_str()).expect("sink connected");
                 let target_error =
                     |source| SnapshotError::Target { route: job.route.clone(), target: target.clone(), source };
-                sink.load(writes).await.map_err(target_error)?;
+                let rows = match copy_text(&mut reader, sink, route, job, &chunk.range, &mut text_paths).await? {
+                    Some(rows) => rows,
+                    None => {
+                        let read = super::reader::read_chunk(&mut reader, job, &chunk.range, false)
+                            .await
+                            .map_err(|source| SnapshotError::Source { route: job.route.clone(), source })?;
+                        let rows = read.read.rows.len() as u64;
+                        let writes = chunk_writes(route, &read.schema, read.read.rows)?;
+                        sink.load(writes).await.map_err(target_error)?;
+                        rows
+                    }
+                };
                 sink.commit_rows().await.map_err(target_error)?;
                 let _ = done_tx.send(ChunkDone {
                     job: Arc::clone(job),
