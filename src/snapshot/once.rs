@@ -117,11 +117,15 @@ async fn copy_text(
         paths.insert(job.route.clone(), Some(path));
     }
     let Some(Some(path)) = paths.get(&job.route) else { return Ok(None) };
-    let (data, rows) = reader
-        .read_chunk_copy_text(&job.schema, &job.key, range, job.filter.as_deref(), &path.columns)
+    let pieces = reader
+        .stream_chunk_copy_text(&job.schema, &job.key, range, job.filter.as_deref(), &path.columns)
         .await
         .map_err(source_error)?;
-    match sink.load_copy_text(&path.target, &path.types, data).await.map_err(target_error)? {
+    let (outcome, rows) = sink
+        .load_copy_text_stream(&path.target, &path.types, range.after.as_deref(), range.through.as_deref(), pieces)
+        .await
+        .map_err(target_error)?;
+    match outcome {
         sluice_postgres::CopyTextLoad::Loaded => Ok(Some(rows)),
         sluice_postgres::CopyTextLoad::RangeOccupied => Ok(None),
         sluice_postgres::CopyTextLoad::TypesDiffer => {

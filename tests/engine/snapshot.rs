@@ -281,4 +281,11 @@ async fn backfill_once_moves_undecoded_copy_text_only_between_identical_column_t
     for table in ["same", "wider"] {
         assert_eq!(digest(&fixture.source_client, table).await, digest(&fixture.target_client, table).await, "{table}");
     }
+
+    // Again, over rows already there (and one changed since): every chunk
+    // range is occupied, so the chunks are upserted instead of copied.
+    fixture.source_client.batch_execute("UPDATE same SET qty = -1 WHERE id = 7").await.unwrap();
+    let again = fixture.command(&["backfill", "--route", "same", "--once"]);
+    assert!(again.status.success(), "{}", String::from_utf8_lossy(&again.stderr));
+    assert_eq!(digest(&fixture.source_client, "same").await, digest(&fixture.target_client, "same").await);
 }

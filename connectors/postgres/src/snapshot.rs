@@ -263,6 +263,24 @@ impl PostgresSnapshotReader {
         Ok(names)
     }
 
+    /// Like [`Self::read_chunk_copy_text`], as a stream of COPY text pieces
+    /// as the server sends them (for piping straight into a target's COPY).
+    pub async fn stream_chunk_copy_text(
+        &mut self,
+        schema: &TableSchema,
+        key: &[usize],
+        range: &ChunkRange,
+        filter: Option<&str>,
+        columns: &[usize],
+    ) -> Result<tokio_postgres::CopyOutStream, PostgresError> {
+        self.end_abandoned().await?;
+        let sql = chunk_sql_of(schema, key, range, filter, Some(columns))?;
+        self.client
+            .copy_out(sql.as_str())
+            .await
+            .map_err(|e| PostgresError::query(format!("reading a snapshot chunk of {}", schema.name), e))
+    }
+
     /// One-shot copies between identical PostgreSQL column types: the rows
     /// of `range` as COPY text, `columns` (schema indices) in that order,
     /// undecoded; with the number of rows. No read view (nothing streams).

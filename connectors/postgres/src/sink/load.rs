@@ -153,6 +153,107 @@ impl PostgresSink {
         }
     }
 
+    /// Like [`Self::load_copy_text`], but the rows stream in as the source
+    /// sends them (`pieces`: COPY text from the source's `COPY … TO
+    /// STDOUT`), so both servers work at once, as with `pg_dump | psql`. The
+    /// emptiness check covers the chunk's whole planned range (`after`,
+    /// `through`: key values, ends open when `None`). Returns the rows
+    /// copied with `Loaded`. On `RangeOccupied` the source stream may be
+    /// partly consumed: read the chunk again.
+    pub async fn load_copy_text_stream<S>(
+        &mut self,
+        table: &Arc<TargetTable>,
+        source_types: &[String],
+        after: Option<&[Value]>,
+        through: Option<&[Value]>,
+        pieces: S,
+    ) -> Result<(CopyTextLoad, u64), PostgresError>
+    where
+        S: futures_util::Stream<Item = Result<Bytes, tokio_postgres::Error>> + Send,
+    {
+        use futures_util::StreamExt;
+        self.begin().await?;
+        let resolved = self.resolve(table).await?;
+        if source_types.len() != resolved.width()
+            || (0..resolved.width()).any(|i| resolved.type_name(i) != source_types[i])
+        {
+            return Ok((CopyTextLoad::TypesDiffer, 0));
+        }
+        let texts = |values: Option<&[Value]>| -> Result<Vec<String>, PostgresError> {
+            let Some(values) = values else { return Ok(Vec::new()) };
+            values
+                .iter()
+                .zip(&resolved.key)
+                .map(|(value, &column)| match encode_cell(value, resolved.column_type(column)) {
+                    Ok(Some(text)) => Ok(text),
+                    Ok(None) => Err(value_error(&resolved, column, crate::types::TypeError::new("a NULL key"))),
+                    Err(error) => Err(value_error(&resolved, column, error)),
+                })
+                .collect()
+        };
+        let (after_texts, through_texts) = (texts(after)?, texts(through)?);
+        let key_cols = resolved.key_cols();
+        let sql = statements::key_interval_probe(&resolved.name, &key_cols, after.is_some(), through.is_some());
+        let params: Vec<(&(dyn ToSql + Sync), Type)> =
+            after_texts.iter().chain(&through_texts).map(|t| (t as &(dyn ToSql + Sync), Type::TEXT)).collect();
+        let occupied = self
+            .client
+            .query_typed_opt(&sql, &params)
+            .await
+            .map_err(|e| PostgresError::query(format!("lookup of rows in {}", resolved.name), e))?
+            .is_some();
+        if occupied {
+            return Ok((CopyTextLoad::RangeOccupied, 0));
+        }
+        self.client
+            .batch_execute(&format!("SAVEPOINT {SAVEPOINT}"))
+            .await
+            .map_err(|e| PostgresError::query("savepoint before a bulk load", e))?;
+        let columns: Vec<_> = (0..resolved.width()).map(|i| resolved.col(i)).collect();
+        let copy_sql = statements::copy_in(&resolved.name, &columns);
+        let mut rows = 0u64;
+        let result: Result<u64, (bool, PostgresError)> = async {
+            let copy = self
+                .client
+                .copy_in::<_, Bytes>(&copy_sql)
+                .await
+                .map_err(|e| (false, PostgresError::query(format!("copy into {}", resolved.name), e)))?;
+            let mut copy = std::pin::pin!(copy);
+            let mut pieces = std::pin::pin!(pieces);
+            while let Some(piece) = pieces.next().await {
+                let piece =
+                    piece.map_err(|e| (true, PostgresError::query("reading a snapshot chunk from the source", e)))?;
+                rows += memchr::memchr_iter(b'\n', &piece).count() as u64;
+                copy.feed(piece)
+                    .await
+                    .map_err(|e| (false, PostgresError::query(format!("copy into {}", resolved.name), e)))?;
+            }
+            copy.as_mut()
+                .finish()
+                .await
+                .map_err(|e| (false, PostgresError::query(format!("copy into {}", resolved.name), e)))
+        }
+        .await;
+        match result {
+            Ok(_) => {
+                self.client
+                    .batch_execute(&format!("RELEASE SAVEPOINT {SAVEPOINT}"))
+                    .await
+                    .map_err(|e| PostgresError::query("release of the bulk load savepoint", e))?;
+                tracing::debug!(table = %resolved.name, rows, "streamed chunk text into the target");
+                Ok((CopyTextLoad::Loaded, rows))
+            }
+            Err((from_source, error)) => {
+                self.client
+                    .batch_execute(&format!("ROLLBACK TO SAVEPOINT {SAVEPOINT}; RELEASE SAVEPOINT {SAVEPOINT}"))
+                    .await
+                    .map_err(|e| PostgresError::query("rollback to the bulk load savepoint", e))?;
+                let unique = matches!(&error, PostgresError::Query { source, .. } if source.code() == Some(&SqlState::UNIQUE_VIOLATION));
+                if unique && !from_source { Ok((CopyTextLoad::RangeOccupied, 0)) } else { Err(error) }
+            }
+        }
+    }
+
     /// Whether the target has a row whose key lies between the first and
     /// the last row's keys.
     async fn range_has_rows(

@@ -131,6 +131,28 @@ pub(super) fn key_range_probe(table: &TableName, key: &[Col<'_>]) -> String {
     )
 }
 
+/// Whether any row's key lies in `(after, through]`, either end open when
+/// absent (`$1…` the after key's texts, then the through key's): the check
+/// that a chunk's whole planned range is empty before its rows stream in.
+pub(super) fn key_interval_probe(table: &TableName, key: &[Col<'_>], after: bool, through: bool) -> String {
+    let names: Vec<String> = key.iter().map(|k| quote_ident(k.name)).collect();
+    let names = names.join(", ");
+    let bound = |offset: usize| -> String {
+        let params: Vec<String> =
+            key.iter().enumerate().map(|(i, k)| format!("${}::text::{}", offset + i + 1, k.cast)).collect();
+        params.join(", ")
+    };
+    let mut conditions = Vec::new();
+    if after {
+        conditions.push(format!("({names}) > ({})", bound(0)));
+    }
+    if through {
+        conditions.push(format!("({names}) <= ({})", bound(if after { key.len() } else { 0 })));
+    }
+    let filter = if conditions.is_empty() { String::new() } else { format!(" WHERE {}", conditions.join(" AND ")) };
+    format!("SELECT 1 FROM {}{filter} LIMIT 1", quote_table(table))
+}
+
 /// `COPY t (columns) FROM STDIN` in text format: the bulk load of a chunk
 /// whose key range is empty in the target.
 pub(super) fn copy_in(table: &TableName, columns: &[Col<'_>]) -> String {
