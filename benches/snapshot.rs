@@ -40,7 +40,9 @@
 //! `cargo bench --bench snapshot` (or `make bench`) prints Markdown tables
 //! for docs/BENCHMARKS.md. `BENCH_SCALE` (default 1.0) scales the row count;
 //! `BENCH_ONLY=pgloader,pgcopydb,…` runs the matching systems only (`pgloader`,
-//! `pg_dump`, `pgcopydb`, `sluice_maria`, `sluice_pg`); `BENCH_SLUICE_EXTRA`
+//! `pg_dump`, `pgcopydb`, `sluice_maria`, `sluice_pg`, `sluice_pg_live`:
+//! `sluice backfill` without `--once`, reconciled with the stream like an
+//! initial snapshot in `sluice run`); `BENCH_SLUICE_EXTRA`
 //! appends TOML to Sluice's config (e.g. `[snapshot]\nworkers = 2`);
 //! `SLUICE_BIN` runs another sluice binary than the release build `cargo
 //! bench` makes (`target/release/sluice`); if that binary has no `backfill`
@@ -92,6 +94,10 @@ enum System {
     Pgcopydb,
     SluiceMaria,
     SluicePg,
+    /// `sluice backfill` without `--once`: the stream runs, chunks are
+    /// reconciled with it and written by the route's one writer — the path
+    /// of an initial snapshot inside `sluice run`.
+    SluicePgLive,
 }
 
 impl System {
@@ -101,6 +107,7 @@ impl System {
             System::PgDumpPsql => "pg_dump | psql",
             System::Pgcopydb => "pgcopydb copy table-data",
             System::SluiceMaria | System::SluicePg => "Sluice backfill",
+            System::SluicePgLive => "Sluice backfill, streaming (as in `sluice run`)",
         }
     }
 
@@ -111,11 +118,12 @@ impl System {
             System::Pgcopydb => "pgcopydb",
             System::SluiceMaria => "sluice_maria",
             System::SluicePg => "sluice_pg",
+            System::SluicePgLive => "sluice_pg_live",
         }
     }
 
     fn is_sluice(self) -> bool {
-        matches!(self, System::SluiceMaria | System::SluicePg)
+        matches!(self, System::SluiceMaria | System::SluicePg | System::SluicePgLive)
     }
 }
 
@@ -360,7 +368,7 @@ async fn create_sources(servers: &Servers, rows: u64) -> Result<Sources> {
 
 /// The copy command(s) of `system`, from its source into `target`.
 fn stages(system: System, sources: &Sources, target: &TestDatabase, work: &Path, name: &str) -> Result<Vec<Stage>> {
-    let sluice = |source: String| -> Result<Vec<Stage>> {
+    let sluice = |source: String, once: bool| -> Result<Vec<Stage>> {
         let config = work.join(format!("{name}.toml"));
         let state = work.join(format!("{name}-state"));
         let _ = std::fs::remove_dir_all(&state);
@@ -373,11 +381,12 @@ fn stages(system: System, sources: &Sources, target: &TestDatabase, work: &Path,
                 target.url()
             ),
         )?;
-        let mut stage = Stage::new(
-            "sluice",
-            sluice_bin(),
-            &["backfill", "-c", &config.to_string_lossy(), "--source", "src", "--once"],
-        );
+        let config = config.to_string_lossy();
+        let mut args = vec!["backfill", "-c", &config, "--source", "src"];
+        if once {
+            args.push("--once");
+        }
+        let mut stage = Stage::new("sluice", sluice_bin(), &args);
         stage.env.push(("SLUICE_LOG", std::env::var("BENCH_SLUICE_LOG").unwrap_or_else(|_| "warn".into())));
         Ok(vec![stage])
     };
@@ -433,17 +442,32 @@ fn stages(system: System, sources: &Sources, target: &TestDatabase, work: &Path,
                 ],
             )])
         }
-        System::SluiceMaria => sluice(format!(
-            "[sources.src]\nkind = \"mysql\"\nurl = \"{}\"\nserver_id = 100\n\
+        System::SluiceMaria => sluice(
+            format!(
+                "[sources.src]\nkind = \"mysql\"\nurl = \"{}\"\nserver_id = 100\n\
              [[routes]]\nsource = \"src\"\ntable = \"{}.items\"\ntarget = \"dst\"\ninto = \"public.items\"\n",
-            sources.maria.url(),
-            sources.maria.name
-        )),
-        System::SluicePg => sluice(format!(
-            "[sources.src]\nkind = \"postgres\"\nurl = \"{}\"\n\
+                sources.maria.url(),
+                sources.maria.name
+            ),
+            true,
+        ),
+        System::SluicePg => sluice(
+            format!(
+                "[sources.src]\nkind = \"postgres\"\nurl = \"{}\"\n\
              [[routes]]\nsource = \"src\"\ntable = \"public.items\"\ntarget = \"dst\"\n",
-            sources.pg.url()
-        )),
+                sources.pg.url()
+            ),
+            true,
+        ),
+        // The route itself never snapshots: only the backfill job copies.
+        System::SluicePgLive => sluice(
+            format!(
+                "[sources.src]\nkind = \"postgres\"\nurl = \"{}\"\n\
+             [[routes]]\nsource = \"src\"\ntable = \"public.items\"\ntarget = \"dst\"\nsnapshot = \"never\"\n",
+                sources.pg.url()
+            ),
+            false,
+        ),
     }
 }
 
@@ -608,7 +632,7 @@ async fn main() -> Result<()> {
 
     let directions: [(&str, Vec<System>); 2] = [
         ("MariaDB → PostgreSQL", vec![System::Pgloader, System::SluiceMaria]),
-        ("PostgreSQL → PostgreSQL", vec![System::PgDumpPsql, System::Pgcopydb, System::SluicePg]),
+        ("PostgreSQL → PostgreSQL", vec![System::PgDumpPsql, System::Pgcopydb, System::SluicePg, System::SluicePgLive]),
     ];
     let mut tables: Vec<(&str, Vec<Row>)> = Vec::new();
     for (direction, systems) in directions {
@@ -677,6 +701,16 @@ async fn main() -> Result<()> {
         goal(
             "(for reference) Sluice PostgreSQL → PostgreSQL against pgcopydb's rows/s",
             ratio(rate(System::SluicePg), rate(System::Pgcopydb)),
+            |_| true,
+            "×"
+        )
+        .replace(" — **met**", "")
+    );
+    println!(
+        "{}",
+        goal(
+            "(for reference) Sluice streaming backfill (initial-snapshot path) against `pg_dump | psql`'s rows/s",
+            ratio(rate(System::SluicePgLive), rate(System::PgDumpPsql)),
             |_| true,
             "×"
         )
