@@ -42,7 +42,10 @@ struct OpenChunk {
     window: Window,
     /// The schema the read's rows follow (the job's, or newer after DDL).
     schema: Arc<TableSchema>,
-    emitted: bool,
+}
+
+fn column_names(schema: &TableSchema) -> Vec<String> {
+    schema.columns.iter().map(|c| c.name.clone()).collect()
 }
 
 pub(super) struct ChunkWindows {
@@ -62,12 +65,11 @@ impl ChunkWindows {
 
     /// Opens the chunk's window and asks a worker to read it.
     pub(super) async fn planned(&mut self, chunk: PlannedChunk) {
-        let columns = chunk.job.schema.columns.iter().map(|c| c.name.clone()).collect();
-        let window = Window::open(columns, chunk.job.key.clone());
+        let window = Window::open(column_names(&chunk.job.schema), chunk.job.key.clone());
         let id = self.next_id;
         self.next_id += 1;
         let schema = Arc::clone(&chunk.job.schema);
-        self.open.push(OpenChunk { id, chunk: chunk.clone(), window, schema, emitted: false });
+        self.open.push(OpenChunk { id, chunk: chunk.clone(), window, schema });
         // Workers gone means the session is ending; the router notices elsewhere.
         let _ = self.reads.send(ReadRequest { id, chunk, refresh: false }).await;
     }
@@ -76,10 +78,7 @@ impl ChunkWindows {
     async fn reread(&mut self, index: usize) {
         let open = &mut self.open[index];
         tracing::info!(route = %open.chunk.job.route, chunk = open.chunk.seq, "table changed shape during a chunk read; reading the chunk again");
-        open.window = Window::open(
-            open.chunk.job.schema.columns.iter().map(|c| c.name.clone()).collect(),
-            open.chunk.job.key.clone(),
-        );
+        open.window = Window::open(column_names(&open.chunk.job.schema), open.chunk.job.key.clone());
         open.id = self.next_id;
         self.next_id += 1;
         let _ = self.reads.send(ReadRequest { id: open.id, chunk: open.chunk.clone(), refresh: true }).await;
@@ -89,7 +88,7 @@ impl ChunkWindows {
     pub(super) async fn arrived(&mut self, id: u64, read: ReadChunk) {
         let Some(index) = self.open.iter().position(|o| o.id == id) else { return };
         let open = &mut self.open[index];
-        let columns = read.schema.columns.iter().map(|c| c.name.clone()).collect();
+        let columns = column_names(&read.schema);
         open.schema = read.schema;
         let ReadChunk { read, key, .. } = read;
         if let Err(Reread::SchemaChanged) = open.window.rows_arrived(columns, key, read.rows, read.view, read.high) {
@@ -109,9 +108,8 @@ impl ChunkWindows {
             match open.window.observe(change) {
                 Ok(true) => suppressed.push(open.chunk.job.route.clone()),
                 Ok(false) => {}
-                Err(Reread::SchemaChanged) if !open.emitted => rereads.push(index),
-                // Emitted windows only drop seen changes; a new shape is unseen.
-                Err(Reread::SchemaChanged) => {}
+                // Only a window still merging asks (an emitted one applies a new shape).
+                Err(Reread::SchemaChanged) => rereads.push(index),
             }
         }
         for index in rereads {
@@ -122,7 +120,7 @@ impl ChunkWindows {
 
     /// The stream is past `position`: windows beyond their read's reach close.
     pub(super) fn passed(&mut self, position: &Position) {
-        self.open.retain(|open| !(open.emitted && open.window.closes_at(position)));
+        self.open.retain(|open| !open.window.closes_at(position));
     }
 
     /// Chunks ready to write, in order per job: buffered, with every earlier
@@ -132,7 +130,7 @@ impl ChunkWindows {
         let mut blocked: Vec<String> = Vec::new();
         for open in &mut self.open {
             let label = open.chunk.job.key_label();
-            if open.emitted || blocked.contains(&label) {
+            if open.window.is_emitted() || blocked.contains(&label) {
                 continue;
             }
             if !open.window.is_buffered() {
@@ -140,7 +138,6 @@ impl ChunkWindows {
                 continue;
             }
             let rows = open.window.emit();
-            open.emitted = true;
             ready.push((open.chunk.clone(), Arc::clone(&open.schema), rows));
         }
         ready
@@ -149,6 +146,6 @@ impl ChunkWindows {
     /// The highest read `high` among emitted windows still open: the stream
     /// position the router waits for to close them.
     pub(super) fn waiting_for(&self) -> Option<Position> {
-        self.open.iter().filter(|o| o.emitted).filter_map(|o| o.window.high().cloned()).max()
+        self.open.iter().filter_map(|o| o.window.waiting_for().cloned()).max()
     }
 }

@@ -202,16 +202,20 @@ impl Window {
         rows
     }
 
+    pub(crate) fn is_emitted(&self) -> bool {
+        matches!(self.phase, Phase::Emitted { .. })
+    }
+
     /// Whether the window can close: emitted, and the stream is past `high`.
     pub(crate) fn closes_at(&self, stream: &Position) -> bool {
         matches!(&self.phase, Phase::Emitted { high, .. } if stream >= high)
     }
 
-    /// The position the stream must pass before the window closes, once emitted.
-    pub(crate) fn high(&self) -> Option<&Position> {
+    /// The position the stream must pass before an emitted window closes.
+    pub(crate) fn waiting_for(&self) -> Option<&Position> {
         match &self.phase {
-            Phase::Emitted { high, .. } | Phase::Buffered { high, .. } => Some(high),
-            Phase::Reading { .. } => None,
+            Phase::Emitted { high, .. } => Some(high),
+            Phase::Buffered { .. } | Phase::Reading { .. } => None,
         }
     }
 }

@@ -16,10 +16,10 @@
 //! position were seen, the others not: `seen_before = unseen_from`.
 //!
 //! MySQL has no such status: the binlog position (`SHOW MASTER STATUS`,
-//! `SHOW BINARY LOG STATUS` on 8.4) is read just before and just after the
-//! snapshot starts. MySQL writes a group's events to the binlog (flush
+//! `SHOW BINARY LOG STATUS` on 8.4) is read just after the snapshot
+//! starts. MySQL writes a group's events to the binlog (flush
 //! stage) before InnoDB commits them (commit stage), so a transaction that
-//! lies just before the first position may, for a few milliseconds, still
+//! lies just before that position may, for a few milliseconds, still
 //! be invisible to the snapshot: no binlog position is a safe "seen before"
 //! bound. So on MySQL nothing is classified as surely seen: every logged
 //! transaction before the position read after the snapshot started is
@@ -245,12 +245,11 @@ impl MySqlSnapshotReader {
             sql::where_clause(&conditions, filter),
             order.join(", ")
         );
-        let before = if self.flavor.mariadb { None } else { Some(current_position(&mut self.conn).await?) };
         self.conn
             .query_drop("START TRANSACTION WITH CONSISTENT SNAPSHOT, READ ONLY")
             .await
             .map_err(|e| MySqlError::driver(format!("starting the snapshot of {}", schema.name), e))?;
-        let read = self.read_in_snapshot(schema, &sql, bound_params, before).await;
+        let read = self.read_in_snapshot(schema, &sql, bound_params).await;
         match read {
             Ok(chunk) => {
                 self.conn.query_drop("COMMIT").await.map_err(|e| MySqlError::driver("ending the snapshot", e))?;
@@ -269,19 +268,15 @@ impl MySqlSnapshotReader {
         schema: &Arc<TableSchema>,
         sql: &str,
         bound_params: Vec<Param>,
-        before: Option<BinlogPosition>,
     ) -> Result<ChunkRead, MySqlError> {
-        let view = match before {
-            None => {
-                let snapshot = self.mariadb_snapshot_position().await?;
-                ReadView::Binlog { seen_before: snapshot.clone(), unseen_from: snapshot }
-            }
-            Some(_before) => {
-                let after = current_position(&mut self.conn).await?;
-                // Below every real position: nothing is surely seen (see the module docs).
-                let nothing = BinlogPosition { file: String::new(), offset: 0, gtid: None };
-                ReadView::Binlog { seen_before: nothing, unseen_from: after }
-            }
+        let view = if self.flavor.mariadb {
+            let snapshot = self.mariadb_snapshot_position().await?;
+            ReadView::Binlog { seen_before: snapshot.clone(), unseen_from: snapshot }
+        } else {
+            let after = current_position(&mut self.conn).await?;
+            // Below every real position: nothing is surely seen (see the module docs).
+            let nothing = BinlogPosition { file: String::new(), offset: 0, gtid: None };
+            ReadView::Binlog { seen_before: nothing, unseen_from: after }
         };
         let started = Instant::now();
         let context = || format!("reading a chunk of {}", schema.name);
