@@ -151,6 +151,18 @@ async fn resume_is_refused_when_the_slot_was_dropped() {
     fixture.source_client.batch_execute("INSERT INTO items VALUES (1, 1)").await.unwrap();
     fixture.wait_equal("items", WAIT, &mut sluice).await;
     assert_eq!(sluice.terminate(), Some(0));
+    // The walsender notices the closed connection a moment after sluice exits.
+    let deadline = std::time::Instant::now() + WAIT;
+    while fixture
+        .source_client
+        .query_one("SELECT active FROM pg_replication_slots WHERE slot_name = $1", &[&fixture.slot()])
+        .await
+        .unwrap()
+        .get::<_, bool>(0)
+    {
+        assert!(std::time::Instant::now() < deadline, "the slot stayed active after sluice exited");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
     fixture.source_client.execute("SELECT pg_drop_replication_slot($1)", &[&fixture.slot()]).await.unwrap();
     fixture.source_client.batch_execute("INSERT INTO items VALUES (2, 2)").await.unwrap();
 

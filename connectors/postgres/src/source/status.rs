@@ -83,7 +83,7 @@ pub(crate) fn encode_status(buf: &mut BytesMut, lsn: Lsn, client_time: i64, repl
     Ok(())
 }
 
-fn now_pg_micros() -> i64 {
+pub(crate) fn now_pg_micros() -> i64 {
     let unix = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_micros()).unwrap_or(0);
     i64::try_from(unix).unwrap_or(i64::MAX) - PG_EPOCH_OFFSET_MICROS
 }

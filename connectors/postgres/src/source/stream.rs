@@ -140,6 +140,7 @@ impl StreamTask {
             wanted: wanted.clone(),
         };
         let read = decoder.read_loop(&mut reader, &endpoint, Arc::clone(&reply));
+        let final_durable = durable.clone();
         let status = super::status::run(&mut writer, durable, wanted, start, status_interval, reply);
         let outcome = tokio::select! {
             outcome = read => outcome,
@@ -147,6 +148,18 @@ impl StreamTask {
             // Without this an idle stream would hold the slot until its next event.
             () = events.closed() => Err(Stop::Closed),
         };
+        if matches!(outcome, Ok(()) | Err(Stop::Closed)) {
+            // The engine publishes its final durable position before it
+            // drops the events receiver; the status loop may have been
+            // waiting out its minimum gap and never sent it. Send it now, or
+            // the slot keeps WAL (and a restart replays) for nothing.
+            let flush = super::status::flush_lsn(final_durable.borrow().as_ref(), start);
+            let sent =
+                writer.send(|buf| super::status::encode_status(buf, flush, super::status::now_pg_micros(), false));
+            if let Err(error) = sent.await {
+                tracing::debug!(%error, "final status update not sent");
+            }
+        }
         match outcome {
             Ok(()) | Err(Stop::Closed) => tracing::info!(%endpoint, "postgres source stopped: events receiver dropped"),
             Err(Stop::Failed(error)) => {
