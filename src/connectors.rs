@@ -2,7 +2,11 @@
 //! configured kinds, so the pipeline is written once for every engine.
 //! Adding a connector means adding a variant here and a config section.
 
-use sluice_api::{ConnectorError, Position, RowWrite, Sink, Source, SourceStream, TableName, TableSchema};
+use std::sync::Arc;
+
+use sluice_api::{
+    ConnectorError, Position, Row, RowWrite, Sink, Source, SourceStream, TableName, TableSchema, TargetTable,
+};
 use sluice_mysql::{MySqlSink, MySqlSinkConfig, MySqlSource, MySqlSourceConfig};
 use sluice_postgres::{PostgresSink, PostgresSinkConfig, PostgresSource, PostgresSourceConfig};
 
@@ -111,6 +115,53 @@ impl Sink for AnySink {
         match self {
             AnySink::Postgres(sink) => Sink::rollback(sink).await,
             AnySink::Mysql(sink) => Sink::rollback(sink).await,
+        }
+    }
+
+    async fn insert_returning(
+        &mut self,
+        table: Arc<TargetTable>,
+        values: Row,
+        returning: &str,
+    ) -> Result<String, ConnectorError> {
+        match self {
+            AnySink::Postgres(sink) => Sink::insert_returning(sink, table, values, returning).await,
+            AnySink::Mysql(sink) => Sink::insert_returning(sink, table, values, returning).await,
+        }
+    }
+
+    async fn savepoint(&mut self, name: &str) -> Result<(), ConnectorError> {
+        match self {
+            AnySink::Postgres(sink) => Sink::savepoint(sink, name).await,
+            AnySink::Mysql(sink) => Sink::savepoint(sink, name).await,
+        }
+    }
+
+    async fn rollback_to_savepoint(&mut self, name: &str) -> Result<(), ConnectorError> {
+        match self {
+            AnySink::Postgres(sink) => Sink::rollback_to_savepoint(sink, name).await,
+            AnySink::Mysql(sink) => Sink::rollback_to_savepoint(sink, name).await,
+        }
+    }
+
+    async fn release_savepoint(&mut self, name: &str) -> Result<(), ConnectorError> {
+        match self {
+            AnySink::Postgres(sink) => Sink::release_savepoint(sink, name).await,
+            AnySink::Mysql(sink) => Sink::release_savepoint(sink, name).await,
+        }
+    }
+
+    async fn select_text(
+        &mut self,
+        table: &TableName,
+        columns: &[&str],
+        filter: &[(&str, &str)],
+        order_by: &[&str],
+        limit: Option<usize>,
+    ) -> Result<Vec<Vec<Option<String>>>, ConnectorError> {
+        match self {
+            AnySink::Postgres(sink) => Sink::select_text(sink, table, columns, filter, order_by, limit).await,
+            AnySink::Mysql(sink) => Sink::select_text(sink, table, columns, filter, order_by, limit).await,
         }
     }
 }

@@ -11,6 +11,7 @@ mod admin;
 pub mod cli;
 pub mod config;
 mod connectors;
+pub(crate) mod expr;
 mod pipeline;
 mod redact;
 mod route;

@@ -206,8 +206,7 @@ impl Route {
             .iter()
             .map(|k| columns.iter().position(|c| c == k).expect("key columns are mapped columns"))
             .collect();
-        let target =
-            Arc::new(TargetTable { schema: config.into.schema.clone(), name: config.into.name.clone(), columns, key });
+        let target = Arc::new(TargetTable::new(config.into.schema.clone(), config.into.name.clone(), columns, key));
         let mut seen = sources.clone();
         seen.sort_unstable();
         seen.dedup();

@@ -105,9 +105,32 @@ pub struct TargetTable {
     pub columns: Vec<String>,
     /// Indices into `columns`.
     pub key: Vec<usize>,
+    /// Indices into `columns` (never key columns) written only when an
+    /// upsert inserts the row: when the row exists they keep the target's
+    /// value. A route's `[routes.defaults]` (a status the target's users
+    /// change afterwards), and every non-key column of an action route
+    /// (its row is created once; replays must not overwrite what the
+    /// target made of it). With every non-key column insert-only an upsert
+    /// is an insert-if-absent.
+    pub insert_only: Vec<usize>,
 }
 
 impl TargetTable {
+    /// A table whose columns are all written on every upsert.
+    pub fn new(
+        schema: impl Into<String>,
+        name: impl Into<String>,
+        columns: Vec<String>,
+        key: Vec<usize>,
+    ) -> TargetTable {
+        TargetTable { schema: schema.into(), name: name.into(), columns, key, insert_only: Vec::new() }
+    }
+
+    /// Whether column `index` is written only on insert.
+    pub fn is_insert_only(&self, index: usize) -> bool {
+        self.insert_only.contains(&index)
+    }
+
     pub fn qualified(&self) -> String {
         format!("{}.{}", self.schema, self.name)
     }
@@ -125,12 +148,21 @@ pub enum RowWrite {
     Delete { table: Arc<TargetTable>, key: Row },
     /// Remove every row of the table.
     Truncate { table: Arc<TargetTable> },
+    /// Update the existing row with this key (`values` aligned with
+    /// `table.columns`, the key cells at `table.key`), setting its other
+    /// columns; no row with that key is not an error and inserts nothing.
+    /// Soft deletes (`deleted_at = …`): a row the target never held stays
+    /// absent.
+    Patch { table: Arc<TargetTable>, values: Row },
 }
 
 impl RowWrite {
     pub fn table(&self) -> &Arc<TargetTable> {
         match self {
-            RowWrite::Upsert { table, .. } | RowWrite::Delete { table, .. } | RowWrite::Truncate { table } => table,
+            RowWrite::Upsert { table, .. }
+            | RowWrite::Delete { table, .. }
+            | RowWrite::Truncate { table }
+            | RowWrite::Patch { table, .. } => table,
         }
     }
 }

@@ -9,6 +9,7 @@
 mod change;
 mod check;
 mod error;
+pub mod owned;
 mod position;
 mod runs;
 mod schema;

@@ -19,6 +19,8 @@ pub enum RunKind {
     },
     Delete,
     Truncate,
+    /// Updates of existing rows by key (soft deletes); missing rows are skipped.
+    Patch,
 }
 
 impl RunKind {
@@ -34,6 +36,7 @@ impl RunKind {
             },
             RowWrite::Delete { .. } => RunKind::Delete,
             RowWrite::Truncate { .. } => RunKind::Truncate,
+            RowWrite::Patch { .. } => RunKind::Patch,
         }
     }
 }
@@ -83,12 +86,7 @@ mod tests {
     use super::*;
 
     fn table(name: &str) -> Arc<TargetTable> {
-        Arc::new(TargetTable {
-            schema: "s".into(),
-            name: name.into(),
-            columns: vec!["k".into(), "v".into()],
-            key: vec![0],
-        })
+        Arc::new(TargetTable::new("s", name, vec!["k".into(), "v".into()], vec![0]))
     }
 
     fn upsert(t: &Arc<TargetTable>, v: Value) -> RowWrite {

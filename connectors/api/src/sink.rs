@@ -14,10 +14,12 @@
 //! transaction; it may group many source transactions into one commit.
 
 use std::future::Future;
+use std::sync::Arc;
 
-use crate::change::RowWrite;
+use crate::change::{Row, RowWrite, TargetTable};
 use crate::error::ConnectorError;
 use crate::position::Position;
+use crate::schema::TableName;
 
 pub trait Sink: Send {
     /// The position recorded in the target's offsets table for `pipeline`
@@ -64,4 +66,47 @@ pub trait Sink: Send {
 
     /// Abandons the open target transaction, if any.
     fn rollback(&mut self) -> impl Future<Output = Result<(), ConnectorError>> + Send;
+
+    /// Inserts one row into the open target transaction (opening one if
+    /// needed) without conflict handling — the target fills the columns the
+    /// row lacks (identity, sequence or auto-increment defaults) — and
+    /// returns the text form of the value the target gave column
+    /// `returning`: a crosswalk's target key. A row the target refuses is an
+    /// error of kind `Data`; a target that cannot report the value (MySQL
+    /// without `RETURNING`, for a column that is not `AUTO_INCREMENT`) is an
+    /// error of kind `Config`.
+    fn insert_returning(
+        &mut self,
+        table: Arc<TargetTable>,
+        values: Row,
+        returning: &str,
+    ) -> impl Future<Output = Result<String, ConnectorError>> + Send;
+
+    /// Sets savepoint `name` (a plain identifier) in the open target
+    /// transaction, opening one if needed. The engine isolates rows of
+    /// dead-letter routes with savepoints: a refused row is rolled back to
+    /// its savepoint and recorded, and the transaction goes on.
+    fn savepoint(&mut self, name: &str) -> impl Future<Output = Result<(), ConnectorError>> + Send;
+
+    /// Undoes everything since savepoint `name`; the transaction stays open
+    /// and usable (PostgreSQL leaves its aborted state).
+    fn rollback_to_savepoint(&mut self, name: &str) -> impl Future<Output = Result<(), ConnectorError>> + Send;
+
+    /// Forgets savepoint `name`, keeping its writes.
+    fn release_savepoint(&mut self, name: &str) -> impl Future<Output = Result<(), ConnectorError>> + Send;
+
+    /// Reads rows of a table Sluice owns in this target (see
+    /// [`crate::owned`]): the text form of `columns` of the rows whose
+    /// `filter` columns equal the given texts, ordered by `order_by`, at most
+    /// `limit`. Inside the open target transaction when there is one, so it
+    /// sees that transaction's own writes. Identifiers are quoted and the
+    /// filter values bound.
+    fn select_text(
+        &mut self,
+        table: &TableName,
+        columns: &[&str],
+        filter: &[(&str, &str)],
+        order_by: &[&str],
+        limit: Option<usize>,
+    ) -> impl Future<Output = Result<Vec<Vec<Option<String>>>, ConnectorError>> + Send;
 }

@@ -145,6 +145,7 @@ async fn every_value_round_trips_exactly_through_the_sink() {
         name: "every_type".into(),
         columns: names,
         key: vec![0],
+        insert_only: vec![],
     });
     let mut values = vec![Value::Int(1)];
     values.extend(samples.iter().map(|s| s.value.clone()));
@@ -190,6 +191,7 @@ async fn refusal(target: &mut Target, table_name: &str, sql_type: &str, value: V
         name: table_name.into(),
         columns: vec!["id".into(), "c".into()],
         key: vec![0],
+        insert_only: vec![],
     });
     let write = sluice_api::RowWrite::Upsert { table, values: vec![Value::Int(1), value] };
     let error = target.sink.write(vec![write]).await.expect_err(sql_type);
@@ -320,6 +322,7 @@ fn timestamps_keep_their_instant_on_a_server_in_another_time_zone() {
             name: "moments".into(),
             columns: vec!["id".into(), "ts".into(), "dt".into(), "naive".into()],
             key: vec![0],
+            insert_only: vec![],
         });
         let instant = 1_700_000_000_123_456; // 2023-11-14 22:13:20.123456 UTC
         let naive = Timestamp::Civil { date: date(2024, 3, 10), time: clock(2, 30, 0, 0) };

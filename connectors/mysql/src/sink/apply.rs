@@ -54,6 +54,9 @@ impl MySqlSink {
             let resolved = self.resolve(run[0].table()).await?;
             match kind {
                 RunKind::Truncate => self.truncate(&resolved).await?,
+                RunKind::Patch => {
+                    return Err(MySqlError::Config { setting: "sink".into(), message: "patch: not built yet".into() });
+                }
                 RunKind::Delete => self.delete(&resolved, run).await?,
                 RunKind::Upsert { unchanged } if unchanged.is_empty() => self.upsert(&resolved, run).await?,
                 RunKind::Upsert { unchanged } => self.update_present(&resolved, run, &unchanged).await?,

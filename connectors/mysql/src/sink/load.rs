@@ -128,7 +128,13 @@ mod tests {
     use super::*;
 
     fn table(name: &str) -> Arc<TargetTable> {
-        Arc::new(TargetTable { schema: "d".into(), name: name.into(), columns: vec!["id".into()], key: vec![0] })
+        Arc::new(TargetTable {
+            schema: "d".into(),
+            name: name.into(),
+            columns: vec!["id".into()],
+            key: vec![0],
+            insert_only: vec![],
+        })
     }
 
     #[test]

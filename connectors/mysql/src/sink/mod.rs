@@ -297,4 +297,36 @@ impl Sink for MySqlSink {
     async fn rollback(&mut self) -> Result<(), ConnectorError> {
         Ok(MySqlSink::rollback(self).await?)
     }
+
+    async fn insert_returning(
+        &mut self,
+        _table: std::sync::Arc<TargetTable>,
+        _values: sluice_api::Row,
+        _returning: &str,
+    ) -> Result<String, ConnectorError> {
+        Err(MySqlError::Config { setting: "sink".into(), message: "insert_returning: not built yet".into() }.into())
+    }
+
+    async fn savepoint(&mut self, _name: &str) -> Result<(), ConnectorError> {
+        Err(MySqlError::Config { setting: "sink".into(), message: "savepoint: not built yet".into() }.into())
+    }
+
+    async fn rollback_to_savepoint(&mut self, _name: &str) -> Result<(), ConnectorError> {
+        Err(MySqlError::Config { setting: "sink".into(), message: "savepoint: not built yet".into() }.into())
+    }
+
+    async fn release_savepoint(&mut self, _name: &str) -> Result<(), ConnectorError> {
+        Err(MySqlError::Config { setting: "sink".into(), message: "savepoint: not built yet".into() }.into())
+    }
+
+    async fn select_text(
+        &mut self,
+        _table: &TableName,
+        _columns: &[&str],
+        _filter: &[(&str, &str)],
+        _order_by: &[&str],
+        _limit: Option<usize>,
+    ) -> Result<Vec<Vec<Option<String>>>, ConnectorError> {
+        Err(MySqlError::Config { setting: "sink".into(), message: "select_text: not built yet".into() }.into())
+    }
 }

@@ -101,6 +101,7 @@ async fn a_route_keyed_by_a_unique_key_guards_against_the_primary_key() {
         name: "users".into(),
         columns: vec!["email".into(), "id".into(), "name".into()],
         key: vec![0],
+        insert_only: vec![],
     });
     // Same email, same id: an ordinary update.
     target.sink.write(vec![upsert(&by_email, vec![text("a@x"), Value::Int(1), text("Anna")])]).await.unwrap();

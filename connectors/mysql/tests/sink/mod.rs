@@ -84,6 +84,7 @@ pub fn table(database: &TestMariaDb, name: &str, columns: &[&str], key_len: usiz
         name: name.into(),
         columns: columns.iter().map(|c| (*c).to_owned()).collect(),
         key: (0..key_len).collect(),
+        insert_only: vec![],
     })
 }
 

@@ -91,6 +91,12 @@ impl PostgresSink {
                     let resolved = self.resolve(run[0].table()).await?;
                     self.delete(&resolved, run).await?;
                 }
+                RunKind::Patch => {
+                    return Err(PostgresError::Config {
+                        setting: "sink".into(),
+                        message: "patch: not built yet".into(),
+                    });
+                }
                 RunKind::Upsert { unchanged } => {
                     let resolved = self.resolve(run[0].table()).await?;
                     if unchanged.is_empty() {

@@ -20,8 +20,13 @@ async fn every_type_round_trips_through_the_sink() {
 
     let mut names = vec!["id".to_owned()];
     names.extend((0..samples.len()).map(|i| format!("c{i}")));
-    let table =
-        Arc::new(TargetTable { schema: "public".into(), name: "every_type".into(), columns: names, key: vec![0] });
+    let table = Arc::new(TargetTable {
+        schema: "public".into(),
+        name: "every_type".into(),
+        columns: names,
+        key: vec![0],
+        insert_only: vec![],
+    });
     let rows = samples.iter().map(|s| s.values.len()).max().unwrap();
     let writes: Vec<RowWrite> = (0..rows)
         .map(|row| {

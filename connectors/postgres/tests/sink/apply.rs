@@ -184,6 +184,7 @@ async fn composite_keys_and_renamed_quoted_identifiers_work() {
         name: "Order Lines".into(),
         columns: vec!["Order".into(), "line\"no".into(), "qty".into()],
         key: vec![0, 1],
+        insert_only: vec![],
     });
     let decimal = |s: &str| Value::Decimal(sluice_api::Decimal::parse(s).unwrap());
     let writes = vec![

@@ -63,6 +63,7 @@ pub fn table(name: &str, columns: &[&str], key_len: usize) -> Arc<TargetTable> {
         name: name.into(),
         columns: columns.iter().map(|c| (*c).to_owned()).collect(),
         key: (0..key_len).collect(),
+        insert_only: vec![],
     })
 }
 
