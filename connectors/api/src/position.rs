@@ -109,6 +109,20 @@ impl Position {
         }
     }
 
+    /// Fixed-width text that sorts as the positions do (within one source):
+    /// `pg:` + 16 hex digits, or `binlog:` + the file's numeric suffix and
+    /// the offset as 20 digits each. Used where positions are ordered by a
+    /// database (the dead-letter table's `seq`).
+    pub fn sort_key(&self) -> String {
+        match self {
+            Position::Postgres(lsn) => format!("pg:{:016X}", lsn.0),
+            Position::Binlog(position) => {
+                let (sequence, _) = position.sequence();
+                format!("binlog:{sequence:020}:{:020}", position.offset)
+            }
+        }
+    }
+
     /// The stable text form stored in offsets tables and checkpoints (`pg:0/16B3748`).
     pub fn encode(&self) -> String {
         match self {
@@ -149,6 +163,19 @@ pub struct InvalidPosition(pub String);
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn sort_keys_sort_as_positions_do() {
+        let pg = [Position::Postgres(Lsn(0x9A)), Position::Postgres(Lsn(0x16B_3748)), Position::Postgres(Lsn(1 << 40))];
+        let binlog = |file: &str, offset| Position::Binlog(BinlogPosition { file: file.into(), offset, gtid: None });
+        let binlog = [binlog("b.000009", 900), binlog("b.000010", 4), binlog("b.000010", 120), binlog("b.1000000", 4)];
+        for positions in [&pg[..], &binlog[..]] {
+            for pair in positions.windows(2) {
+                assert!(pair[0] < pair[1]);
+                assert!(pair[0].sort_key() < pair[1].sort_key(), "{} vs {}", pair[0].sort_key(), pair[1].sort_key());
+            }
+        }
+    }
 
     #[test]
     fn lsn_text_round_trips_like_postgres_prints_it() {

@@ -4,8 +4,9 @@
 //! writes with the same table and kind — and, for upserts, the same set of
 //! unchanged columns — and the runs execute in order, as multi-row
 //! statements of at most `max_rows_per_statement` rows, 65,535 parameters
-//! and half of `max_allowed_packet` (and 999 keys per `IN` list). Keeping run order keeps per-key order
-//! and the order across tables that foreign keys need.
+//! and half of `max_allowed_packet` (and 999 keys per `IN` list). Keeping
+//! run order keeps per-key order and the order across tables that foreign
+//! keys need.
 //!
 //! Within a run only the last image of each key matters: an upsert run
 //! keeps the last row per key and a delete run each key once — except for
@@ -14,11 +15,26 @@
 //! KEY UPDATE` one after another, so the result is the same as one
 //! statement per row).
 //!
+//! Insert-only columns (`TargetTable::insert_only`) are written only when an
+//! upsert inserts the row: `ON DUPLICATE KEY UPDATE` leaves them out (the
+//! no-op `k = k`, or the guard alone, when nothing is left). When a run
+//! upserts one key several times, the deduplicated row takes its
+//! insert-only cells from the key's *first* image and the rest from its
+//! last — what applying them one by one (as the source-ordered path does)
+//! would leave, whether or not the row existed before.
+//!
 //! A row with unchanged columns (PostgreSQL's unchanged TOAST) becomes an
-//! `UPDATE` of the columns that are present: the target keeps its value,
-//! never NULL or a placeholder. If the row is missing the target has
-//! diverged, and the batch fails with [`MySqlError::MissingTargetRows`]
-//! instead of inventing values.
+//! `UPDATE` of the columns that are present (insert-only columns excepted:
+//! the row exists by definition): the target keeps its value, never NULL or
+//! a placeholder. If the row is missing the target has diverged, and the
+//! batch fails with [`MySqlError::MissingTargetRows`] instead of inventing
+//! values.
+//!
+//! A patch run (`RowWrite::Patch`, soft deletes) is the same one-row
+//! `UPDATE`, per row, of the columns that are neither key, insert-only nor
+//! unchanged, last image per key (or every row in order); a key the target
+//! does not hold matches nothing and is left absent. Soft deletes are rare
+//! enough that a statement per row is fine.
 //!
 //! What the server refuses while writing is translated in `refusals`.
 
@@ -54,9 +70,7 @@ impl MySqlSink {
             let resolved = self.resolve(run[0].table()).await?;
             match kind {
                 RunKind::Truncate => self.truncate(&resolved).await?,
-                RunKind::Patch => {
-                    return Err(MySqlError::Config { setting: "sink".into(), message: "patch: not built yet".into() });
-                }
+                RunKind::Patch => self.patch(&resolved, run).await?,
                 RunKind::Delete => self.delete(&resolved, run).await?,
                 RunKind::Upsert { unchanged } if unchanged.is_empty() => self.upsert(&resolved, run).await?,
                 RunKind::Upsert { unchanged } => self.update_present(&resolved, run, &unchanged).await?,
@@ -95,7 +109,7 @@ impl MySqlSink {
             }
         }
         let key_positions: Vec<usize> = (0..table.key.len()).collect();
-        let rows = last_per_key(rows, &key_positions);
+        let rows = last_per_key(rows, &key_positions, &[]);
         let key_names = table.key_names();
         let mut deleted = 0;
         for chunk in self.chunks(rows, key_names.len(), MAX_IN_LIST) {
@@ -120,11 +134,19 @@ impl MySqlSink {
             }
         }
         let count = rows.len();
-        let rows = if table.ordered { rows } else { last_per_key(rows, &table.key) };
+        let rows = if table.ordered { rows } else { last_per_key(rows, &table.key, &table.insert_only) };
         let columns = table.column_names();
         let style = self.incoming();
         for chunk in self.chunks(rows, columns.len(), usize::MAX) {
-            let sql = statements::upsert(&table.name, &columns, &table.key, chunk.len(), style, table.guarded());
+            let sql = statements::upsert(
+                &table.name,
+                &columns,
+                &table.key,
+                &table.insert_only,
+                chunk.len(),
+                style,
+                table.guarded(),
+            );
             if let Err(error) =
                 self.conn.exec_drop(sql, Params::Positional(chunk.into_iter().flatten().collect())).await
             {
@@ -146,8 +168,10 @@ impl MySqlSink {
         if let Some(&k) = table.key.iter().find(|k| unchanged.contains(k)) {
             return Err(value_error(table, k, TypeError::new("a key column is unchanged (not captured) in an update")));
         }
-        let set: Vec<usize> =
-            (0..table.columns.len()).filter(|i| !unchanged.contains(i) && !table.key.contains(i)).collect();
+        // Insert-only columns keep the target's value: the row exists.
+        let set: Vec<usize> = (0..table.columns.len())
+            .filter(|i| !unchanged.contains(i) && !table.key.contains(i) && !table.insert_only.contains(i))
+            .collect();
         // Each row: the `set` values, then the key values (the statement's parameter order).
         let mut rows = Vec::with_capacity(run.len());
         for write in run {
@@ -158,7 +182,7 @@ impl MySqlSink {
             }
         }
         let key_positions: Vec<usize> = (set.len()..set.len() + table.key.len()).collect();
-        let rows = if table.ordered { rows } else { last_per_key(rows, &key_positions) };
+        let rows = if table.ordered { rows } else { last_per_key(rows, &key_positions, &[]) };
         let expected = rows.len() as u64;
         let matched = if set.is_empty() {
             let keys = rows.into_iter().map(|row| row[set.len()..].to_vec()).collect();
@@ -182,6 +206,48 @@ impl MySqlSink {
             return Err(MySqlError::MissingTargetRows { table: table.name.to_string(), missing: expected - matched });
         }
         tracing::debug!(table = %table.name, rows = matched, "updated target rows keeping unchanged columns");
+        Ok(())
+    }
+
+    /// Updates the rows of a patch run that exist, setting the columns that
+    /// are neither key nor insert-only (nor unchanged in that image); keys
+    /// the target does not hold are left absent.
+    async fn patch(&mut self, table: &ResolvedTable, run: &[RowWrite]) -> Result<(), MySqlError> {
+        let mut updated = 0;
+        // Consecutive patches with the same unchanged cells share a statement shape.
+        let mut start = 0;
+        while start < run.len() {
+            let unchanged = unchanged_cells(&run[start]);
+            let end = start + run[start..].iter().take_while(|w| unchanged_cells(w) == unchanged).count();
+            if let Some(&k) = table.key.iter().find(|k| unchanged.contains(k)) {
+                return Err(value_error(table, k, TypeError::new("a key column is unchanged in a patch")));
+            }
+            let set: Vec<usize> = (0..table.columns.len())
+                .filter(|i| !table.key.contains(i) && !table.insert_only.contains(i) && !unchanged.contains(i))
+                .collect();
+            if !set.is_empty() {
+                // Each row: the `set` values, then the key values (the statement's parameter order).
+                let mut rows = Vec::with_capacity(end - start);
+                for write in &run[start..end] {
+                    if let RowWrite::Patch { values, .. } = write {
+                        check_width(table, values.len(), table.columns.len())?;
+                        rows.push(encode_cells(table, set.iter().chain(table.key.iter()).map(|&i| (&values[i], i)))?);
+                    }
+                }
+                let key_positions: Vec<usize> = (set.len()..set.len() + table.key.len()).collect();
+                let rows = if table.ordered { rows } else { last_per_key(rows, &key_positions, &[]) };
+                let set_names: Vec<&str> = set.iter().map(|&i| table.columns[i].name.as_str()).collect();
+                let sql = statements::update(&table.name, &set_names, &table.key_names());
+                for row in rows {
+                    if let Err(error) = self.conn.exec_drop(&sql, Params::Positional(row)).await {
+                        return Err(write_error(table, format!("patch of {}", table.name), error));
+                    }
+                    updated += self.conn.affected_rows().min(1);
+                }
+            }
+            start = end;
+        }
+        tracing::debug!(table = %table.name, rows = updated, "patched target rows");
         Ok(())
     }
 
@@ -320,28 +386,56 @@ fn cell_identity(param: &Param, out: &mut Vec<u8>) {
     }
 }
 
+/// The indices of a write's unchanged cells.
+fn unchanged_cells(write: &RowWrite) -> Vec<usize> {
+    match write {
+        RowWrite::Upsert { values, .. } | RowWrite::Patch { values, .. } => {
+            values.iter().enumerate().filter(|(_, v)| matches!(v, Value::Unchanged)).map(|(i, _)| i).collect()
+        }
+        _ => Vec::new(),
+    }
+}
+
 /// Keeps the last row of each key (`key` = positions in the row), in the
-/// order of those last occurrences.
-fn last_per_key(rows: Vec<EncodedRow>, key: &[usize]) -> Vec<EncodedRow> {
+/// order of those last occurrences; the cells at `first_wins` (insert-only
+/// columns) come from the key's first row: a later upsert of a row the
+/// first one inserted would have left them as that insert wrote them.
+fn last_per_key(rows: Vec<EncodedRow>, key: &[usize], first_wins: &[usize]) -> Vec<EncodedRow> {
     if rows.len() < 2 {
         return rows;
     }
-    let mut last: HashMap<Vec<u8>, usize> = HashMap::with_capacity(rows.len());
+    // Per key identity: (first occurrence, last occurrence).
+    let mut seen: HashMap<Vec<u8>, (usize, usize)> = HashMap::with_capacity(rows.len());
     for (i, row) in rows.iter().enumerate() {
         let mut identity = Vec::new();
         for &k in key {
             cell_identity(&row[k], &mut identity);
         }
-        last.insert(identity, i);
+        seen.entry(identity).and_modify(|(_, last)| *last = i).or_insert((i, i));
     }
-    if last.len() == rows.len() {
+    if seen.len() == rows.len() {
         return rows;
     }
-    let mut keep = vec![false; rows.len()];
-    for &i in last.values() {
-        keep[i] = true;
+    // Per row: the first occurrence of its key when the row is its key's last.
+    let mut keep: Vec<Option<usize>> = vec![None; rows.len()];
+    for &(first, last) in seen.values() {
+        keep[last] = Some(first);
     }
-    rows.into_iter().zip(keep).filter_map(|(row, keep)| keep.then_some(row)).collect()
+    let mut rows: Vec<Option<EncodedRow>> = rows.into_iter().map(Some).collect();
+    let mut out = Vec::with_capacity(seen.len());
+    for i in 0..rows.len() {
+        let Some(first) = keep[i] else { continue };
+        let mut row = rows[i].take().unwrap_or_default();
+        if first != i
+            && let Some(first_row) = rows[first].as_ref()
+        {
+            for &c in first_wins {
+                row[c] = first_row[c].clone();
+            }
+        }
+        out.push(row);
+    }
+    out
 }
 
 #[cfg(test)]
@@ -355,14 +449,20 @@ mod tests {
     #[test]
     fn last_image_per_key_wins_in_last_occurrence_order() {
         let rows = vec![row(&[1, 10]), row(&[2, 20]), row(&[1, 11]), row(&[3, 30]), row(&[2, 21])];
-        assert_eq!(last_per_key(rows, &[0]), vec![row(&[1, 11]), row(&[3, 30]), row(&[2, 21])]);
+        assert_eq!(last_per_key(rows, &[0], &[]), vec![row(&[1, 11]), row(&[3, 30]), row(&[2, 21])]);
+    }
+
+    #[test]
+    fn insert_only_cells_come_from_the_first_image_of_a_key() {
+        let rows = vec![row(&[1, 10, 100]), row(&[2, 20, 200]), row(&[1, 11, 101]), row(&[1, 12, 102])];
+        assert_eq!(last_per_key(rows, &[0], &[2]), vec![row(&[2, 20, 200]), row(&[1, 12, 100])]);
     }
 
     #[test]
     fn key_identity_distinguishes_types_and_lengths() {
         let a = vec![Param::Bytes(b"ab".to_vec()), Param::Bytes(b"c".to_vec())];
         let b = vec![Param::Bytes(b"a".to_vec()), Param::Bytes(b"bc".to_vec())];
-        assert_eq!(last_per_key(vec![a.clone(), b.clone()], &[0, 1]), vec![a, b]);
-        assert_eq!(last_per_key(vec![vec![Param::Int(1)], vec![Param::UInt(1)]], &[0]).len(), 2);
+        assert_eq!(last_per_key(vec![a.clone(), b.clone()], &[0, 1], &[]), vec![a, b]);
+        assert_eq!(last_per_key(vec![vec![Param::Int(1)], vec![Param::UInt(1)]], &[0], &[]).len(), 2);
     }
 }

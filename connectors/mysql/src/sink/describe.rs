@@ -1,7 +1,8 @@
 //! What a target table looks like: its columns (types with charset,
 //! nullability, defaults, generation), primary key and unique keys, engine,
-//! and whether it references itself — read from `information_schema`, for
-//! the sink (encoding, the upsert's conflict handling) and for `sluice check`.
+//! whether it references itself and its `AUTO_INCREMENT` column — read from
+//! `information_schema`, for the sink (encoding, the upsert's conflict
+//! handling, `insert_returning`) and for `sluice check`.
 //!
 //! `information_schema` may compare names case-insensitively; the rows are
 //! filtered here to the exact name the route gives (on Linux, with
@@ -105,6 +106,8 @@ pub(crate) struct DescribedTable {
     pub(crate) unique_indexes: Vec<UniqueIndex>,
     /// A foreign key of the table references the table itself.
     pub(crate) self_referencing: bool,
+    /// The `AUTO_INCREMENT` column, if any (at most one per table).
+    pub(crate) auto_increment: Option<String>,
 }
 
 impl DescribedTable {
@@ -183,6 +186,10 @@ pub(crate) async fn describe(
     };
 
     let rows: Vec<ColumnRow> = conn.exec(COLUMNS_SQL, key).await.map_err(|e| MySqlError::driver(context(), e))?;
+    let auto_increment = rows
+        .iter()
+        .find(|row| row.0 == table.name && row.6.to_ascii_lowercase().contains("auto_increment"))
+        .map(|row| row.1.clone());
     let columns = rows
         .into_iter()
         .filter(|row| row.0 == table.name)
@@ -242,7 +249,7 @@ pub(crate) async fn describe(
         .any(|(name, referenced, schema)| *name == table.name && *referenced == table.name && *schema == table.schema);
 
     let info = TargetTableInfo { name: table.clone(), columns, primary_key, unique_keys };
-    Ok(Some(DescribedTable { info, table_type, engine, unique_indexes, self_referencing }))
+    Ok(Some(DescribedTable { info, table_type, engine, unique_indexes, self_referencing, auto_increment }))
 }
 
 /// The catalog facts a column's engine-neutral type is derived from.

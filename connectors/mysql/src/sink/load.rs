@@ -22,6 +22,10 @@
 //!    earlier statements stay applied), and that statement's rows and all
 //!    later ones go through the upsert path. A chunk is never failed nor
 //!    duplicated by the bulk path.
+//!
+//! Insert-only columns need nothing here: the plain INSERTs only ever write
+//! rows that are new, and the upsert path they fall back to leaves them
+//! alone on rows that exist.
 
 use std::sync::Arc;
 

@@ -4,13 +4,25 @@
 //! One connection per sink. The first [`Sink::write`] after a commit opens a
 //! transaction with `START TRANSACTION`; writes execute right away (memory
 //! stays bounded however large the source transaction), batched into
-//! multi-row statements per run of similar writes (see `apply`);
+//! multi-row statements per run of similar writes (see `apply`: upserts with
+//! their insert-only columns, partial updates, patches, deletes, truncates);
 //! [`Sink::commit`] upserts `(pipeline, position, now)` into the offsets
 //! table and sends `COMMIT`, so rows and position become durable together or
 //! not at all. Upserts (`INSERT … ON DUPLICATE KEY UPDATE`) and deletes by
 //! key make replays harmless; the offsets table lets the engine skip what
 //! the target already holds. Unlike PostgreSQL, a failed statement does not
-//! abort a MySQL transaction; the engine rolls back after any error anyway.
+//! abort a MySQL transaction (InnoDB rolls back just that statement); the
+//! engine rolls back after any error anyway, or to a savepoint.
+//!
+//! Besides the replicated rows, inside the same transaction:
+//! [`Sink::insert_returning`] inserts one row and returns the value the
+//! target assigned (MariaDB 10.5+ `RETURNING`; MySQL only for the
+//! `AUTO_INCREMENT` column, through the insert id), savepoints isolate rows
+//! of dead-letter routes, and [`Sink::select_text`] reads Sluice's own
+//! tables — inside the open transaction when there is one, so it sees its
+//! own writes, otherwise in autocommit. [`MySqlSink::ensure_owned_tables`]
+//! creates those tables (DDL: outside any transaction, which it would
+//! commit).
 //!
 //! The session is set up for exactness (see [`SESSION_SETTINGS`]) and the
 //! connection asks for `CLIENT_FOUND_ROWS`, so an `UPDATE` reports the rows
@@ -18,16 +30,19 @@
 //!
 //! [`Sink::load`] takes a bulk path for snapshot chunks (see `load`).
 //!
-//! Files: `statements` (SQL shapes), `apply` (runs, dedup, partial updates),
-//! `load` (snapshot chunks: plain multi-row INSERT, upserts as fallback),
-//! `refusals` (server errors while writing, translated without values),
-//! `resolve` (route against catalog, conflict handling), `offsets` (the
-//! offsets table), `describe` (target tables from `information_schema`).
+//! Files: `statements` (SQL shapes), `apply` (runs, dedup, partial updates,
+//! patches), `load` (snapshot chunks: plain multi-row INSERT, upserts as
+//! fallback), `refusals` (server errors while writing, translated without
+//! values), `resolve` (route against catalog, conflict handling, how an
+//! insert returns its value), `offsets` (the offsets table), `owned` (the
+//! crosswalk and dead-letter tables), `describe` (target tables from
+//! `information_schema`).
 
 mod apply;
 mod describe;
 mod load;
 mod offsets;
+mod owned;
 mod refusals;
 mod resolve;
 mod statements;
@@ -35,9 +50,9 @@ mod statements;
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use mysql_async::Conn;
 use mysql_async::prelude::Queryable;
-use sluice_api::{ConnectorError, Position, RowWrite, Sink, TableName, TargetTable};
+use mysql_async::{Conn, Params, Value as Param};
+use sluice_api::{ConnectorError, Position, Row, RowWrite, Sink, TableName, TargetTable};
 
 pub(crate) use describe::{DescribedTable, describe};
 pub use describe::{TargetColumn, TargetTableInfo};
@@ -132,6 +147,9 @@ pub struct MySqlSink {
     in_transaction: bool,
     /// Route targets checked against the catalog; dropped on rollback.
     resolved: HashMap<TargetTable, Arc<resolve::ResolvedTable>>,
+    /// Targets of `insert_returning` (table, returning column) checked
+    /// against the catalog, with their statement; dropped on rollback.
+    inserts: HashMap<(TargetTable, String), Arc<InsertShape>>,
     /// Rows `load` wrote with plain INSERTs since connecting.
     bulk_inserted_rows: u64,
     /// Target tables a snapshot job is copying into (see `Sink::set_copying`).
@@ -163,6 +181,7 @@ impl MySqlSink {
             max_statement_bytes: usize::try_from(max_packet.unwrap_or(4 << 20) / 2).unwrap_or(usize::MAX),
             in_transaction: false,
             resolved: HashMap::new(),
+            inserts: HashMap::new(),
             bulk_inserted_rows: 0,
             copying: std::collections::HashSet::new(),
         })
@@ -240,6 +259,7 @@ impl MySqlSink {
     /// target fixed by the DBA is described afresh.
     pub async fn rollback(&mut self) -> Result<(), MySqlError> {
         self.resolved.clear();
+        self.inserts.clear();
         if !self.in_transaction {
             return Ok(());
         }
@@ -250,6 +270,161 @@ impl MySqlSink {
             Err(mysql_async::Error::Io(_) | mysql_async::Error::Driver(_)) => Ok(()),
             Err(error) => Err(MySqlError::driver("rollback", error)),
         }
+    }
+
+    /// See [`Sink::insert_returning`]: one plain `INSERT` (see
+    /// `statements`), values encoded and checked as upserts encode them.
+    pub async fn insert_returning(
+        &mut self,
+        table: Arc<TargetTable>,
+        values: Row,
+        returning: &str,
+    ) -> Result<String, MySqlError> {
+        self.begin().await?;
+        let shape = self.insert_shape(&table, returning).await?;
+        let resolved = &shape.table;
+        apply::check_width(resolved, values.len(), resolved.columns.len())?;
+        let row = apply::encode_cells(resolved, values.iter().zip(0..))?;
+        let params = if row.is_empty() { Params::Empty } else { Params::Positional(row) };
+        let context = || format!("insert into {}", resolved.name);
+        match &shape.via {
+            resolve::ReturningVia::Clause(column) => {
+                let returned: Option<mysql_async::Row> = self
+                    .conn
+                    .exec_first(&shape.sql, params)
+                    .await
+                    .map_err(|e| refusals::write_error(resolved, context(), e))?;
+                match returned.and_then(|mut row| row.take::<Param, _>(0)) {
+                    Some(Param::Bytes(bytes)) => String::from_utf8(bytes).map_err(|_| MySqlError::Protocol {
+                        what: "returned value",
+                        reason: format!("the value of column {column:?} of {} is not UTF-8 text", resolved.name),
+                    }),
+                    Some(Param::NULL) => Err(MySqlError::Config {
+                        setting: format!("target table {}", resolved.name),
+                        message: format!(
+                            "Column {column:?} of target table {} got no value on insert; make it the \
+                             AUTO_INCREMENT column or give it a default",
+                            resolved.name
+                        ),
+                    }),
+                    Some(other) => Ok(other.as_sql(true)),
+                    None => Err(MySqlError::Protocol {
+                        what: "INSERT … RETURNING result",
+                        reason: format!("no row came back from the insert into {}", resolved.name),
+                    }),
+                }
+            }
+            resolve::ReturningVia::InsertId => {
+                self.conn
+                    .exec_drop(&shape.sql, params)
+                    .await
+                    .map_err(|e| refusals::write_error(resolved, context(), e))?;
+                // The OK packet's insert id: what LAST_INSERT_ID() reports, no second round trip.
+                self.conn.last_insert_id().map(|id| id.to_string()).ok_or_else(|| MySqlError::Protocol {
+                    what: "insert id",
+                    reason: format!(
+                        "the server reported no AUTO_INCREMENT value for the insert into {}",
+                        resolved.name
+                    ),
+                })
+            }
+        }
+    }
+
+    /// The checked target and statement of an insert returning `returning`.
+    async fn insert_shape(
+        &mut self,
+        table: &Arc<TargetTable>,
+        returning: &str,
+    ) -> Result<Arc<InsertShape>, MySqlError> {
+        let cache_key = (table.as_ref().clone(), returning.to_owned());
+        if let Some(shape) = self.inserts.get(&cache_key) {
+            return Ok(Arc::clone(shape));
+        }
+        let name = TableName::new(&table.schema, &table.name);
+        let described = describe(&mut self.conn, &self.flavor, &name).await?;
+        let (resolved, via) = resolve::check_insert(table, &name, described, &self.flavor, returning)?;
+        let returned = match &via {
+            resolve::ReturningVia::Clause(column) => Some(column.as_str()),
+            resolve::ReturningVia::InsertId => None,
+        };
+        let sql = statements::insert_one(&name, &resolved.column_names(), returned);
+        let shape = Arc::new(InsertShape { table: resolved, via, sql });
+        self.inserts.insert(cache_key, Arc::clone(&shape));
+        Ok(shape)
+    }
+
+    /// See [`Sink::savepoint`]: opens the transaction if none is open.
+    pub async fn savepoint(&mut self, name: &str) -> Result<(), MySqlError> {
+        check_savepoint_name(name)?;
+        self.begin().await?;
+        self.savepoint_statement(statements::SavepointOp::Set, name).await
+    }
+
+    /// See [`Sink::rollback_to_savepoint`]: the transaction stays open.
+    pub async fn rollback_to_savepoint(&mut self, name: &str) -> Result<(), MySqlError> {
+        self.savepoint_statement(statements::SavepointOp::RollbackTo, name).await
+    }
+
+    /// See [`Sink::release_savepoint`].
+    pub async fn release_savepoint(&mut self, name: &str) -> Result<(), MySqlError> {
+        self.savepoint_statement(statements::SavepointOp::Release, name).await
+    }
+
+    async fn savepoint_statement(&mut self, op: statements::SavepointOp, name: &str) -> Result<(), MySqlError> {
+        check_savepoint_name(name)?;
+        if !self.in_transaction {
+            return Err(MySqlError::Config {
+                setting: "sink".into(),
+                message: format!("Savepoint {name:?} used outside a target transaction; this is a Sluice bug"),
+            });
+        }
+        let sql = statements::savepoint(op, name);
+        self.conn.query_drop(&sql).await.map_err(|e| MySqlError::driver(sql.clone(), e))
+    }
+
+    /// See [`Sink::select_text`].
+    pub async fn select_text(
+        &mut self,
+        table: &TableName,
+        columns: &[&str],
+        filter: &[(&str, &str)],
+        order_by: &[&str],
+        limit: Option<usize>,
+    ) -> Result<Vec<Vec<Option<String>>>, MySqlError> {
+        if columns.is_empty() {
+            return Err(MySqlError::Config {
+                setting: format!("table {table}"),
+                message: "A read of no columns; this is a Sluice bug".into(),
+            });
+        }
+        let filter_columns: Vec<&str> = filter.iter().map(|(column, _)| *column).collect();
+        let sql = statements::select_text(table, columns, &filter_columns, order_by, limit.is_some());
+        let mut params: Vec<Param> = filter.iter().map(|(_, text)| Param::Bytes(text.as_bytes().to_vec())).collect();
+        if let Some(limit) = limit {
+            params.push(Param::UInt(u64::try_from(limit).unwrap_or(u64::MAX)));
+        }
+        let params = if params.is_empty() { Params::Empty } else { Params::Positional(params) };
+        let rows: Vec<mysql_async::Row> =
+            self.conn.exec(sql, params).await.map_err(|e| MySqlError::driver(format!("reading {table}"), e))?;
+        rows.into_iter()
+            .map(|row| {
+                row.unwrap()
+                    .into_iter()
+                    .zip(columns)
+                    .map(|(value, column)| match value {
+                        Param::NULL => Ok(None),
+                        Param::Bytes(bytes) => String::from_utf8(bytes).map(Some).map_err(|_| MySqlError::Value {
+                            table: table.to_string(),
+                            column: (*column).to_owned(),
+                            type_name: String::new(),
+                            reason: "the column's text is not UTF-8 (a binary column); read it another way".into(),
+                        }),
+                        other => Ok(Some(other.as_sql(true))),
+                    })
+                    .collect()
+            })
+            .collect()
     }
 
     async fn begin(&mut self) -> Result<(), MySqlError> {
@@ -300,33 +475,76 @@ impl Sink for MySqlSink {
 
     async fn insert_returning(
         &mut self,
-        _table: std::sync::Arc<TargetTable>,
-        _values: sluice_api::Row,
-        _returning: &str,
+        table: Arc<TargetTable>,
+        values: Row,
+        returning: &str,
     ) -> Result<String, ConnectorError> {
-        Err(MySqlError::Config { setting: "sink".into(), message: "insert_returning: not built yet".into() }.into())
+        Ok(MySqlSink::insert_returning(self, table, values, returning).await?)
     }
 
-    async fn savepoint(&mut self, _name: &str) -> Result<(), ConnectorError> {
-        Err(MySqlError::Config { setting: "sink".into(), message: "savepoint: not built yet".into() }.into())
+    async fn savepoint(&mut self, name: &str) -> Result<(), ConnectorError> {
+        Ok(MySqlSink::savepoint(self, name).await?)
     }
 
-    async fn rollback_to_savepoint(&mut self, _name: &str) -> Result<(), ConnectorError> {
-        Err(MySqlError::Config { setting: "sink".into(), message: "savepoint: not built yet".into() }.into())
+    async fn rollback_to_savepoint(&mut self, name: &str) -> Result<(), ConnectorError> {
+        Ok(MySqlSink::rollback_to_savepoint(self, name).await?)
     }
 
-    async fn release_savepoint(&mut self, _name: &str) -> Result<(), ConnectorError> {
-        Err(MySqlError::Config { setting: "sink".into(), message: "savepoint: not built yet".into() }.into())
+    async fn release_savepoint(&mut self, name: &str) -> Result<(), ConnectorError> {
+        Ok(MySqlSink::release_savepoint(self, name).await?)
     }
 
     async fn select_text(
         &mut self,
-        _table: &TableName,
-        _columns: &[&str],
-        _filter: &[(&str, &str)],
-        _order_by: &[&str],
-        _limit: Option<usize>,
+        table: &TableName,
+        columns: &[&str],
+        filter: &[(&str, &str)],
+        order_by: &[&str],
+        limit: Option<usize>,
     ) -> Result<Vec<Vec<Option<String>>>, ConnectorError> {
-        Err(MySqlError::Config { setting: "sink".into(), message: "select_text: not built yet".into() }.into())
+        Ok(MySqlSink::select_text(self, table, columns, filter, order_by, limit).await?)
+    }
+}
+
+/// A checked `insert_returning` target, how it reports the value, and its statement.
+#[derive(Debug)]
+struct InsertShape {
+    table: resolve::ResolvedTable,
+    via: resolve::ReturningVia,
+    sql: String,
+}
+
+/// Savepoint names come from the engine: a plain identifier, at most 64
+/// characters (MySQL's identifier limit).
+fn check_savepoint_name(name: &str) -> Result<(), MySqlError> {
+    let mut chars = name.chars();
+    let plain = chars.next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
+        && name.len() <= 64;
+    if plain {
+        return Ok(());
+    }
+    Err(MySqlError::Config {
+        setting: "sink".into(),
+        message: format!(
+            "Savepoint name {name:?} is not a plain identifier ([A-Za-z_][A-Za-z0-9_]*, at most 64 characters); \
+             this is a Sluice bug"
+        ),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn savepoint_names_must_be_plain_identifiers() {
+        for good in ["a", "_x", "dl_12", "A9_b"] {
+            assert!(check_savepoint_name(good).is_ok(), "{good}");
+        }
+        for bad in ["", "1a", "a-b", "a b", "a`b", "é", &"a".repeat(65)] {
+            let error = check_savepoint_name(bad).unwrap_err();
+            assert_eq!(sluice_api::HasErrorKind::kind(&error), sluice_api::ErrorKind::Config, "{bad}");
+        }
     }
 }

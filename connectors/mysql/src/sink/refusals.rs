@@ -9,6 +9,8 @@
 //!   column (see `statements`) become [`MySqlError::KeyConflict`]: a row
 //!   would collide with a different row on a unique key other than the
 //!   route's key;
+//! - any other 1048 (`Column 'c' cannot be null`) becomes
+//!   [`MySqlError::Value`] naming the column;
 //! - strict mode's data errors (1366 incorrect value, 1292 invalid
 //!   date/time, 1264 out of range, 1265 truncated, 1406 too long, 1367
 //!   illegal value, 3140 invalid JSON, 4025/3819 failed CHECK — MariaDB's
@@ -54,6 +56,20 @@ pub(super) fn write_error(table: &ResolvedTable, context: String, error: mysql_a
     {
         return MySqlError::KeyConflict { table: table.name.to_string(), key: table.other_unique.join(" or ") };
     }
+    if server.code == COLUMN_CANNOT_BE_NULL
+        && let Some(name) = null_column_name(&server.message)
+    {
+        let target = table.columns.iter().find(|c| c.name.eq_ignore_ascii_case(&name));
+        return MySqlError::Value {
+            table: table.name.to_string(),
+            column: target.map_or(name, |c| c.name.clone()),
+            type_name: target.map(|c| c.type_name.clone()).unwrap_or_default(),
+            reason: format!(
+                "the server refused NULL in a NOT NULL column (error {COLUMN_CANNOT_BE_NULL}); fix the value in \
+                 the source or allow NULL in the target column"
+            ),
+        };
+    }
     if let Some((code, what)) = VALUE_REFUSALS.iter().find(|(code, _)| *code == server.code) {
         let column = column_name(&server.message);
         let target =
@@ -75,6 +91,13 @@ fn duplicate_key_name(message: &str) -> Option<String> {
     let (_, quoted) = message.rsplit_once("for key '")?;
     let name = quoted.strip_suffix('\'')?;
     Some(name.rsplit_once('.').map_or(name, |(_, index)| index).to_owned())
+}
+
+/// The column of `Column 'c' cannot be null`.
+fn null_column_name(message: &str) -> Option<String> {
+    let (_, rest) = message.split_once("Column '")?;
+    let (name, _) = rest.rsplit_once("' cannot be null")?;
+    (!name.is_empty()).then(|| name.to_owned())
 }
 
 /// The column of `… for column 'c' at row 1` (MySQL) or
@@ -99,6 +122,13 @@ mod tests {
         assert_eq!(duplicate_key_name("Duplicate entry 'x' for key 'uk_email'").as_deref(), Some("uk_email"));
         assert_eq!(duplicate_key_name("Duplicate entry 'x' for key 'users.uk_email'").as_deref(), Some("uk_email"));
         assert_eq!(duplicate_key_name("something else"), None);
+    }
+
+    #[test]
+    fn null_refusals_name_their_column() {
+        assert_eq!(null_column_name("Column 'name' cannot be null").as_deref(), Some("name"));
+        assert_eq!(null_column_name("Column 'it's' cannot be null").as_deref(), Some("it's"));
+        assert_eq!(null_column_name("something else"), None);
     }
 
     #[test]

@@ -1,12 +1,19 @@
 //! The sink against a real MariaDB: batched idempotent apply, conflicts on
-//! other unique keys, transactions and offsets, and configuration errors.
+//! other unique keys, transactions and offsets, configuration errors,
+//! insert-only columns and patches, inserts returning the target's value,
+//! savepoints, reads of Sluice's own tables and their creation.
 //! Each test gets its own database on the shared server, with the offsets
-//! table inside it (so it goes away with the database).
+//! table (and Sluice's own tables) inside it, so it goes away with the
+//! database.
 
 mod apply;
 mod conflicts;
 mod errors;
+mod insert_only;
 mod load;
+mod owned;
+mod returning;
+mod savepoints;
 mod tls;
 mod transactions;
 
@@ -90,6 +97,15 @@ pub fn table(database: &TestMariaDb, name: &str, columns: &[&str], key_len: usiz
 
 pub fn upsert(table: &Arc<TargetTable>, values: Vec<Value>) -> RowWrite {
     RowWrite::Upsert { table: Arc::clone(table), values }
+}
+
+/// The same table with these columns (indices) insert-only.
+pub fn insert_only(table: &Arc<TargetTable>, columns: &[usize]) -> Arc<TargetTable> {
+    Arc::new(TargetTable { insert_only: columns.to_vec(), ..table.as_ref().clone() })
+}
+
+pub fn patch(table: &Arc<TargetTable>, values: Vec<Value>) -> RowWrite {
+    RowWrite::Patch { table: Arc::clone(table), values }
 }
 
 pub fn delete(table: &Arc<TargetTable>, key: Vec<Value>) -> RowWrite {

@@ -14,11 +14,23 @@
 //! case-insensitive collation) would still reach one statement twice, which
 //! the server refuses loudly rather than silently.
 //!
+//! Insert-only columns (`TargetTable::insert_only`) are written only when an
+//! upsert inserts the row: the upsert leaves them out of `DO UPDATE SET`
+//! (`DO NOTHING` when nothing is left). When a run upserts one key several
+//! times, the merged row takes its insert-only cells from the key's *first*
+//! image and the rest from its last — what applying them one by one would
+//! leave whether or not the row existed before.
+//!
 //! A row with unchanged columns becomes a partial `UPDATE` of the columns
-//! that are present: the target keeps its value, never `NULL` or a
-//! placeholder. If fewer rows matched than keys were sent, the target lacks
-//! rows the source has — it has diverged — and the batch fails with
+//! that are present (insert-only columns excepted: the row exists by
+//! definition): the target keeps its value, never `NULL` or a placeholder.
+//! If fewer rows matched than keys were sent, the target lacks rows the
+//! source has — it has diverged — and the batch fails with
 //! [`PostgresError::MissingTargetRows`] instead of inventing values.
+//!
+//! A patch run (`RowWrite::Patch`, soft deletes) is the same `UPDATE` of the
+//! columns that are neither key, insert-only nor unchanged, last image per
+//! key; a key the target does not hold is simply not matched.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -40,6 +52,8 @@ pub(super) struct ResolvedTable {
     columns: Vec<ResolvedColumn>,
     /// Indices into `columns`.
     pub(super) key: Vec<usize>,
+    /// Indices into `columns`: written only when an upsert inserts the row.
+    pub(super) insert_only: Vec<usize>,
 }
 
 #[derive(Debug)]
@@ -60,7 +74,7 @@ impl ResolvedTable {
         self.key.iter().map(|&i| self.col(i)).collect()
     }
 
-    /// The number of routed columns.
+    /// The target type of routed column `index`, as `format_type` prints it.
     pub(super) fn type_name(&self, index: usize) -> &str {
         &self.columns[index].type_name
     }
@@ -69,6 +83,7 @@ impl ResolvedTable {
         &self.columns[index].column_type
     }
 
+    /// The number of routed columns.
     pub(super) fn width(&self) -> usize {
         self.columns.len()
     }
@@ -92,10 +107,8 @@ impl PostgresSink {
                     self.delete(&resolved, run).await?;
                 }
                 RunKind::Patch => {
-                    return Err(PostgresError::Config {
-                        setting: "sink".into(),
-                        message: "patch: not built yet".into(),
-                    });
+                    let resolved = self.resolve(run[0].table()).await?;
+                    self.patch(&resolved, run).await?;
                 }
                 RunKind::Upsert { unchanged } => {
                     let resolved = self.resolve(run[0].table()).await?;
@@ -150,7 +163,7 @@ impl PostgresSink {
                 rows.push(encode_cells(table, key.iter().zip(table.key.iter().copied()))?);
             }
         }
-        let rows = last_per_key(rows, &key_positions);
+        let rows = last_per_key(rows, &key_positions, &[]);
         let sql = statements::delete(&table.name, &table.key_cols());
         let context = || format!("delete from {}", table.name);
         let deleted = self.execute_chunks(&sql, rows, context).await?;
@@ -167,9 +180,10 @@ impl PostgresSink {
             }
         }
         let count = rows.len();
-        let rows = last_per_key(rows, &table.key);
+        let rows = last_per_key(rows, &table.key, &table.insert_only);
         let columns: Vec<Col<'_>> = (0..table.columns.len()).map(|i| table.col(i)).collect();
-        let sql = statements::upsert(&table.name, &columns, &table.key_cols());
+        let insert_only: Vec<Col<'_>> = table.insert_only.iter().map(|&i| table.col(i)).collect();
+        let sql = statements::upsert(&table.name, &columns, &table.key_cols(), &insert_only);
         self.execute_chunks(&sql, rows, || format!("upsert into {}", table.name)).await?;
         tracing::debug!(table = %table.name, rows = count, "upserted target rows");
         Ok(())
@@ -186,7 +200,9 @@ impl PostgresSink {
         if let Some(&k) = table.key.iter().find(|k| unchanged.contains(k)) {
             return Err(value_error(table, k, TypeError::new("a key column is unchanged (TOAST) in an update")));
         }
-        let present: Vec<usize> = (0..table.columns.len()).filter(|i| !unchanged.contains(i)).collect();
+        // Insert-only columns keep the target's value: the row exists.
+        let present: Vec<usize> =
+            (0..table.columns.len()).filter(|i| !unchanged.contains(i) && !table.insert_only.contains(i)).collect();
         let key_positions: Vec<usize> = table.key.iter().filter_map(|k| present.iter().position(|p| p == k)).collect();
         let mut rows = Vec::with_capacity(run.len());
         for write in run {
@@ -195,7 +211,7 @@ impl PostgresSink {
                 rows.push(encode_cells(table, present.iter().map(|&i| (&values[i], i)))?);
             }
         }
-        let rows = last_per_key(rows, &key_positions);
+        let rows = last_per_key(rows, &key_positions, &[]);
         let expected = rows.len() as u64;
         let sets_something = present.len() > table.key.len();
         let matched = if sets_something {
@@ -215,6 +231,43 @@ impl PostgresSink {
             });
         }
         tracing::debug!(table = %table.name, rows = matched, "updated target rows keeping unchanged columns");
+        Ok(())
+    }
+
+    /// Updates the rows of a patch run that exist, setting the columns that
+    /// are neither key nor insert-only (nor unchanged in that image); keys
+    /// the target does not hold are left absent.
+    async fn patch(&mut self, table: &ResolvedTable, run: &[RowWrite]) -> Result<(), PostgresError> {
+        let mut updated = 0;
+        // Consecutive patches with the same unchanged cells share a statement.
+        let mut start = 0;
+        while start < run.len() {
+            let unchanged = unchanged_cells(&run[start]);
+            let end = start + run[start..].iter().take_while(|w| unchanged_cells(w) == unchanged).count();
+            if let Some(&k) = table.key.iter().find(|k| unchanged.contains(k)) {
+                return Err(value_error(table, k, TypeError::new("a key column is unchanged in a patch")));
+            }
+            let set: Vec<usize> = (0..table.columns.len())
+                .filter(|i| !table.key.contains(i) && !table.insert_only.contains(i) && !unchanged.contains(i))
+                .collect();
+            if !set.is_empty() {
+                let present: Vec<usize> = table.key.iter().chain(&set).copied().collect();
+                let mut rows = Vec::with_capacity(end - start);
+                for write in &run[start..end] {
+                    if let RowWrite::Patch { values, .. } = write {
+                        check_width(table, values.len(), table.columns.len())?;
+                        rows.push(encode_cells(table, present.iter().map(|&i| (&values[i], i)))?);
+                    }
+                }
+                let key_positions: Vec<usize> = (0..table.key.len()).collect();
+                let rows = last_per_key(rows, &key_positions, &[]);
+                let columns: Vec<Col<'_>> = present.iter().map(|&i| table.col(i)).collect();
+                let sql = statements::update(&table.name, &columns, &table.key_cols());
+                updated += self.execute_chunks(&sql, rows, || format!("patch of {}", table.name)).await?;
+            }
+            start = end;
+        }
+        tracing::debug!(table = %table.name, rows = updated, "patched target rows");
         Ok(())
     }
 
@@ -263,18 +316,85 @@ impl PostgresSink {
 
 /// Checks a route's target table against the catalog: it exists, has every
 /// routed column (none generated), and a unique key equal to the route's key.
-fn check_route(
+pub(super) fn check_route(
     table: &TargetTable,
     name: &TableName,
     described: Option<DescribedTable>,
 ) -> Result<ResolvedTable, PostgresError> {
     let config = |message: String| PostgresError::Config { setting: format!("target table {name}"), message };
-    let Some(described) = described else {
+    let described = exists(table, name, described)?;
+    let columns = check_columns(table, name, &described)?;
+    if table.key.is_empty() || table.key.iter().any(|&k| k >= table.columns.len()) {
+        return Err(config(format!("The route into {name} has no valid key columns; set the route's key")));
+    }
+    if table.insert_only.iter().any(|&i| i >= table.columns.len()) {
         return Err(config(format!(
+            "The route into {name} has an insert-only column out of range; this is a Sluice bug"
+        )));
+    }
+    let key_names: Vec<String> = table.key.iter().map(|&k| table.columns[k].clone()).collect();
+    if !described.info.has_unique_key(&key_names) {
+        let quoted: Vec<String> = key_names.iter().map(|k| quote_ident(k)).collect();
+        return Err(config(format!(
+            "Target table {name} has no primary key or unique constraint on ({}), which upserts \
+             (INSERT … ON CONFLICT) need; run ALTER TABLE {} ADD PRIMARY KEY ({});",
+            key_names.join(", "),
+            quote_table(name),
+            quoted.join(", ")
+        )));
+    }
+    // A key column is never updated anyway; listing it as insert-only changes nothing.
+    let insert_only = table.insert_only.iter().copied().filter(|i| !table.key.contains(i)).collect();
+    Ok(ResolvedTable { name: name.clone(), columns, key: table.key.clone(), insert_only })
+}
+
+/// Checks the target of an insert with a returned value (no key needed:
+/// nothing is upserted): the table exists, has every written column (none
+/// generated) and the `returning` column, whose name is returned as the
+/// target spells it.
+pub(super) fn check_insert(
+    table: &TargetTable,
+    name: &TableName,
+    described: Option<DescribedTable>,
+    returning: &str,
+) -> Result<ResolvedTable, PostgresError> {
+    let described = exists(table, name, described)?;
+    let columns = check_columns(table, name, &described)?;
+    if described.info.column(returning).is_none() {
+        return Err(PostgresError::Config {
+            setting: format!("target table {name}"),
+            message: format!(
+                "Target table {name} has no column {returning:?} to return the inserted row's value from; \
+                 fix the route's target key column or add it (ALTER TABLE {} ADD COLUMN {} … GENERATED ALWAYS AS IDENTITY)",
+                quote_table(name),
+                quote_ident(returning)
+            ),
+        });
+    }
+    Ok(ResolvedTable { name: name.clone(), columns, key: Vec::new(), insert_only: Vec::new() })
+}
+
+fn exists(
+    table: &TargetTable,
+    name: &TableName,
+    described: Option<DescribedTable>,
+) -> Result<DescribedTable, PostgresError> {
+    described.ok_or_else(|| PostgresError::Config {
+        setting: format!("target table {name}"),
+        message: format!(
             "Target table {name} does not exist; create it with the routed columns ({}) and restart",
             table.columns.join(", ")
-        )));
-    };
+        ),
+    })
+}
+
+/// Every routed column exists in the target and is not generated.
+fn check_columns(
+    table: &TargetTable,
+    name: &TableName,
+    described: &DescribedTable,
+) -> Result<Vec<ResolvedColumn>, PostgresError> {
+    let config = |message: String| PostgresError::Config { setting: format!("target table {name}"), message };
     let mut columns = Vec::with_capacity(table.columns.len());
     for column in &table.columns {
         let index = described.info.columns.iter().position(|c| &c.name == column).ok_or_else(|| {
@@ -299,21 +419,7 @@ fn check_route(
             column_type: target.column_type.clone(),
         });
     }
-    if table.key.is_empty() || table.key.iter().any(|&k| k >= table.columns.len()) {
-        return Err(config(format!("The route into {name} has no valid key columns; set the route's key")));
-    }
-    let key_names: Vec<String> = table.key.iter().map(|&k| table.columns[k].clone()).collect();
-    if !described.info.has_unique_key(&key_names) {
-        let quoted: Vec<String> = key_names.iter().map(|k| quote_ident(k)).collect();
-        return Err(config(format!(
-            "Target table {name} has no primary key or unique constraint on ({}), which upserts \
-             (INSERT … ON CONFLICT) need; run ALTER TABLE {} ADD PRIMARY KEY ({});",
-            key_names.join(", "),
-            quote_table(name),
-            quoted.join(", ")
-        )));
-    }
-    Ok(ResolvedTable { name: name.clone(), columns, key: table.key.clone() })
+    Ok(columns)
 }
 
 /// Encodes cells, each with the index of its route column.
@@ -372,27 +478,52 @@ pub(super) fn encode_cell(value: &Value, target: &ColumnType) -> Result<Option<S
     }
 }
 
+/// The indices of a write's unchanged cells.
+fn unchanged_cells(write: &RowWrite) -> Vec<usize> {
+    match write {
+        RowWrite::Upsert { values, .. } | RowWrite::Patch { values, .. } => {
+            values.iter().enumerate().filter(|(_, v)| matches!(v, Value::Unchanged)).map(|(i, _)| i).collect()
+        }
+        _ => Vec::new(),
+    }
+}
+
 /// Keeps the last row of each key (`key` = positions in the row), in the
-/// order of those last occurrences.
-fn last_per_key(rows: Vec<EncodedRow>, key: &[usize]) -> Vec<EncodedRow> {
+/// order of those last occurrences; the cells at `first_wins` (insert-only
+/// columns) come from the key's first row: a later upsert of a row the
+/// first one inserted would have left them as that insert wrote them.
+fn last_per_key(rows: Vec<EncodedRow>, key: &[usize], first_wins: &[usize]) -> Vec<EncodedRow> {
     if rows.len() < 2 {
         return rows;
     }
-    let mut last: HashMap<Vec<&Option<String>>, usize> = HashMap::with_capacity(rows.len());
+    // Per key: (first occurrence, last occurrence).
+    let mut seen: HashMap<Vec<&Option<String>>, (usize, usize)> = HashMap::with_capacity(rows.len());
     for (i, row) in rows.iter().enumerate() {
-        last.insert(key.iter().map(|&k| &row[k]).collect(), i);
+        seen.entry(key.iter().map(|&k| &row[k]).collect()).and_modify(|(_, last)| *last = i).or_insert((i, i));
     }
-    if last.len() == rows.len() {
+    if seen.len() == rows.len() {
         return rows;
     }
-    let keep: Vec<bool> = {
-        let mut keep = vec![false; rows.len()];
-        for &i in last.values() {
-            keep[i] = true;
+    // Per row: the first occurrence of its key when the row is its key's last.
+    let mut keep: Vec<Option<usize>> = vec![None; rows.len()];
+    for &(first, last) in seen.values() {
+        keep[last] = Some(first);
+    }
+    let mut rows: Vec<Option<EncodedRow>> = rows.into_iter().map(Some).collect();
+    let mut out = Vec::with_capacity(keep.iter().filter(|k| k.is_some()).count());
+    for i in 0..rows.len() {
+        let Some(first) = keep[i] else { continue };
+        let mut row = rows[i].take().unwrap_or_default();
+        if first != i
+            && let Some(first_row) = rows[first].as_ref()
+        {
+            for &c in first_wins {
+                row[c] = first_row[c].clone();
+            }
         }
-        keep
-    };
-    rows.into_iter().zip(keep).filter_map(|(row, keep)| keep.then_some(row)).collect()
+        out.push(row);
+    }
+    out
 }
 
 /// Row-major encoded rows to one array per column.
@@ -417,7 +548,13 @@ mod tests {
     #[test]
     fn last_image_per_key_wins_in_last_occurrence_order() {
         let rows = vec![row(&["1", "a"]), row(&["2", "b"]), row(&["1", "c"]), row(&["3", "d"]), row(&["2", "e"])];
-        assert_eq!(last_per_key(rows, &[0]), vec![row(&["1", "c"]), row(&["3", "d"]), row(&["2", "e"])]);
+        assert_eq!(last_per_key(rows, &[0], &[]), vec![row(&["1", "c"]), row(&["3", "d"]), row(&["2", "e"])]);
+    }
+
+    #[test]
+    fn insert_only_cells_come_from_the_first_image_of_a_key() {
+        let rows = vec![row(&["1", "a", "x"]), row(&["2", "b", "y"]), row(&["1", "c", "z"]), row(&["1", "d", "w"])];
+        assert_eq!(last_per_key(rows, &[0], &[2]), vec![row(&["2", "b", "y"]), row(&["1", "d", "x"])]);
     }
 
     #[test]

@@ -21,6 +21,10 @@
 //!    chunk goes through the upsert path, which then succeeds or fails
 //!    exactly as it would have on its own.
 //!
+//! Insert-only columns need nothing here: `COPY` only ever writes rows
+//! that are new, and the upsert path it falls back to leaves them alone on
+//! rows that exist.
+//!
 //! What `COPY` refuses, the upsert path refuses too, with the same error
 //! kind: the server converts each value with the column type's input
 //! function and typmod (the upsert path casts to the type, then assignment

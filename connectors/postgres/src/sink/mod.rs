@@ -4,15 +4,28 @@
 //! One tokio-postgres connection per sink. The first [`Sink::write`] after a
 //! commit opens a transaction with `BEGIN`; writes execute right away
 //! (memory stays bounded however large the source transaction), batched
-//! into one statement per run of similar writes (see `apply`); [`Sink::commit`]
-//! upserts `(pipeline, position, now())` into the offsets table and sends
-//! `COMMIT`, so rows and position become durable together or not at all.
-//! Upserts and deletes by key make replays harmless; the offsets table lets
-//! the engine skip what the target already holds.
+//! into one statement per run of similar writes (see `apply`: upserts with
+//! their insert-only columns, partial updates, patches, deletes,
+//! truncates); [`Sink::commit`] upserts `(pipeline, position, now())` into
+//! the offsets table and sends `COMMIT`, so rows and position become
+//! durable together or not at all. Upserts and deletes by key make replays
+//! harmless; the offsets table lets the engine skip what the target already
+//! holds.
 //!
-//! Files: `statements` (SQL shapes), `apply` (runs, dedup, partial updates),
-//! `load` (snapshot chunks by `COPY`, falling back to `apply`), `offsets`
-//! (the offsets table), `describe` (target tables from the catalog).
+//! Besides the replicated rows, inside the same transaction:
+//! [`Sink::insert_returning`] inserts one row and returns the value the
+//! target assigned (crosswalk routes), savepoints isolate rows of
+//! dead-letter routes (after `ROLLBACK TO SAVEPOINT` the transaction leaves
+//! its aborted state and goes on; prepared statements and the target
+//! descriptions stay valid, being session state), and
+//! [`Sink::select_text`] reads Sluice's own tables — inside the open
+//! transaction when there is one, so it sees its own writes, otherwise in
+//! autocommit. [`PostgresSink::ensure_owned_tables`] creates those tables.
+//!
+//! Files: `statements` (SQL shapes), `apply` (runs, dedup, partial updates,
+//! patches, route checks), `load` (snapshot chunks by `COPY`, falling back
+//! to `apply`), `offsets` (the offsets table), `owned` (the crosswalk and
+//! dead-letter tables), `describe` (target tables from the catalog).
 //! The session runs with the settings `types` relies on (`TimeZone=UTC` in
 //! particular: a `timestamp` value written into a `timestamptz` column is
 //! read as UTC).
@@ -21,13 +34,14 @@ mod apply;
 mod describe;
 mod load;
 mod offsets;
+mod owned;
 mod statements;
 
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use sluice_api::{ConnectorError, Position, RowWrite, Sink, TableName, TargetTable};
-use tokio_postgres::types::Type;
+use sluice_api::{ConnectorError, Position, Row, RowWrite, Sink, TableName, TargetTable};
+use tokio_postgres::types::{ToSql, Type};
 use tokio_postgres::{Client, Statement};
 
 pub(crate) use describe::describe;
@@ -91,6 +105,9 @@ pub struct PostgresSink {
     in_transaction: bool,
     /// Route targets checked against the catalog; dropped on rollback.
     resolved: HashMap<TargetTable, Arc<apply::ResolvedTable>>,
+    /// Targets of `insert_returning` (table, returning column) checked
+    /// against the catalog, with their statement; dropped on rollback.
+    inserts: HashMap<(TargetTable, String), Arc<InsertShape>>,
     /// Prepared statements by SQL text.
     statements: HashMap<String, Statement>,
     /// Target tables a snapshot job is copying into (see `Sink::set_copying`).
@@ -110,6 +127,7 @@ impl PostgresSink {
             max_rows_per_statement: config.max_rows_per_statement.max(1),
             in_transaction: false,
             resolved: HashMap::new(),
+            inserts: HashMap::new(),
             statements: HashMap::new(),
             copying: std::collections::HashSet::new(),
         })
@@ -188,6 +206,7 @@ impl PostgresSink {
     /// target fixed by the DBA is described afresh.
     pub async fn rollback(&mut self) -> Result<(), PostgresError> {
         self.resolved.clear();
+        self.inserts.clear();
         if !self.in_transaction {
             return Ok(());
         }
@@ -204,6 +223,127 @@ impl PostgresSink {
         }
     }
 
+    /// See [`Sink::insert_returning`]: one plain `INSERT … RETURNING` (see
+    /// `statements`), values encoded and checked as upserts encode them.
+    pub async fn insert_returning(
+        &mut self,
+        table: Arc<TargetTable>,
+        values: Row,
+        returning: &str,
+    ) -> Result<String, PostgresError> {
+        self.begin().await?;
+        let shape = self.insert_shape(&table, returning).await?;
+        let resolved = &shape.table;
+        apply::check_width(resolved, values.len(), resolved.width())?;
+        let row = apply::encode_cells(resolved, values.iter().zip(0..))?;
+        let statement = self
+            .prepared_typed(&shape.sql, &vec![Type::TEXT; row.len()], || {
+                format!("preparing the insert into {}", resolved.name)
+            })
+            .await?;
+        let params: Vec<&(dyn ToSql + Sync)> = row.iter().map(|cell| cell as &(dyn ToSql + Sync)).collect();
+        let inserted = self.client.query_one(&statement, &params).await.map_err(|error| {
+            // Name the refused column when the server does (never the value).
+            let column = error.as_db_error().and_then(|db| db.column()).map(|c| format!(" (column {c:?})"));
+            PostgresError::query(format!("insert into {}{}", resolved.name, column.unwrap_or_default()), error)
+        })?;
+        let value: Option<String> = inserted.get(0);
+        value.ok_or_else(|| PostgresError::Config {
+            setting: format!("target table {}", resolved.name),
+            message: format!(
+                "Column {returning:?} of target table {} got no value on insert; give it an identity \
+                 (GENERATED ALWAYS AS IDENTITY) or a default",
+                resolved.name
+            ),
+        })
+    }
+
+    /// The checked target and statement of an insert returning `returning`.
+    async fn insert_shape(
+        &mut self,
+        table: &Arc<TargetTable>,
+        returning: &str,
+    ) -> Result<Arc<InsertShape>, PostgresError> {
+        let cache_key = (table.as_ref().clone(), returning.to_owned());
+        if let Some(shape) = self.inserts.get(&cache_key) {
+            return Ok(Arc::clone(shape));
+        }
+        let name = TableName::new(&table.schema, &table.name);
+        let described = describe(&self.client, &name).await?;
+        let resolved = apply::check_insert(table, &name, described, returning)?;
+        let columns: Vec<statements::Col<'_>> = (0..resolved.width()).map(|i| resolved.col(i)).collect();
+        let sql = statements::insert_returning(&name, &columns, returning);
+        let shape = Arc::new(InsertShape { table: resolved, sql });
+        self.inserts.insert(cache_key, Arc::clone(&shape));
+        Ok(shape)
+    }
+
+    /// See [`Sink::savepoint`]: opens the transaction if none is open.
+    pub async fn savepoint(&mut self, name: &str) -> Result<(), PostgresError> {
+        check_savepoint_name(name)?;
+        self.begin().await?;
+        self.savepoint_statement(statements::SavepointOp::Set, name).await
+    }
+
+    /// See [`Sink::rollback_to_savepoint`]. Leaves PostgreSQL's aborted
+    /// transaction state: the transaction goes on. Prepared statements and
+    /// the described targets are session state and stay valid.
+    pub async fn rollback_to_savepoint(&mut self, name: &str) -> Result<(), PostgresError> {
+        self.savepoint_statement(statements::SavepointOp::RollbackTo, name).await
+    }
+
+    /// See [`Sink::release_savepoint`].
+    pub async fn release_savepoint(&mut self, name: &str) -> Result<(), PostgresError> {
+        self.savepoint_statement(statements::SavepointOp::Release, name).await
+    }
+
+    async fn savepoint_statement(&mut self, op: statements::SavepointOp, name: &str) -> Result<(), PostgresError> {
+        check_savepoint_name(name)?;
+        if !self.in_transaction {
+            return Err(PostgresError::Config {
+                setting: "sink".into(),
+                message: format!("Savepoint {name:?} used outside a target transaction; this is a Sluice bug"),
+            });
+        }
+        let sql = statements::savepoint(op, name);
+        self.client.batch_execute(&sql).await.map_err(|e| PostgresError::query(sql.clone(), e))
+    }
+
+    /// See [`Sink::select_text`].
+    pub async fn select_text(
+        &mut self,
+        table: &TableName,
+        columns: &[&str],
+        filter: &[(&str, &str)],
+        order_by: &[&str],
+        limit: Option<usize>,
+    ) -> Result<Vec<Vec<Option<String>>>, PostgresError> {
+        if columns.is_empty() {
+            return Err(PostgresError::Config {
+                setting: format!("table {table}"),
+                message: "A read of no columns; this is a Sluice bug".into(),
+            });
+        }
+        let filter_columns: Vec<&str> = filter.iter().map(|(column, _)| *column).collect();
+        let sql = statements::select_text(table, columns, &filter_columns, order_by, limit.is_some());
+        let mut types = vec![Type::TEXT; filter.len()];
+        let limit = limit.map(|limit| i64::try_from(limit).unwrap_or(i64::MAX));
+        if limit.is_some() {
+            types.push(Type::INT8);
+        }
+        let statement = self.prepared_typed(&sql, &types, || format!("reading {table}")).await?;
+        let mut params: Vec<&(dyn ToSql + Sync)> = filter.iter().map(|(_, text)| text as &(dyn ToSql + Sync)).collect();
+        if let Some(limit) = &limit {
+            params.push(limit);
+        }
+        let rows = self
+            .client
+            .query(&statement, &params)
+            .await
+            .map_err(|e| PostgresError::query(format!("reading {table}"), e))?;
+        Ok(rows.iter().map(|row| (0..columns.len()).map(|i| row.get::<_, Option<String>>(i)).collect()).collect())
+    }
+
     async fn begin(&mut self) -> Result<(), PostgresError> {
         if !self.in_transaction {
             self.client.batch_execute("BEGIN").await.map_err(|e| PostgresError::query("begin", e))?;
@@ -214,15 +354,20 @@ impl PostgresSink {
 
     /// A cached statement with `width` `text[]` parameters.
     async fn prepared(&mut self, sql: &str, width: usize) -> Result<Statement, PostgresError> {
+        self.prepared_typed(sql, &vec![Type::TEXT_ARRAY; width], || "preparing a write statement".to_owned()).await
+    }
+
+    /// A cached statement with these parameter types.
+    async fn prepared_typed(
+        &mut self,
+        sql: &str,
+        types: &[Type],
+        context: impl FnOnce() -> String,
+    ) -> Result<Statement, PostgresError> {
         if let Some(statement) = self.statements.get(sql) {
             return Ok(statement.clone());
         }
-        let types = vec![Type::TEXT_ARRAY; width];
-        let statement = self
-            .client
-            .prepare_typed(sql, &types)
-            .await
-            .map_err(|e| PostgresError::query("preparing a write statement", e))?;
+        let statement = self.client.prepare_typed(sql, types).await.map_err(|e| PostgresError::query(context(), e))?;
         self.statements.insert(sql.to_owned(), statement.clone());
         Ok(statement)
     }
@@ -274,33 +419,75 @@ impl Sink for PostgresSink {
 
     async fn insert_returning(
         &mut self,
-        _table: std::sync::Arc<TargetTable>,
-        _values: sluice_api::Row,
-        _returning: &str,
+        table: Arc<TargetTable>,
+        values: Row,
+        returning: &str,
     ) -> Result<String, ConnectorError> {
-        Err(PostgresError::Config { setting: "sink".into(), message: "insert_returning: not built yet".into() }.into())
+        Ok(PostgresSink::insert_returning(self, table, values, returning).await?)
     }
 
-    async fn savepoint(&mut self, _name: &str) -> Result<(), ConnectorError> {
-        Err(PostgresError::Config { setting: "sink".into(), message: "savepoint: not built yet".into() }.into())
+    async fn savepoint(&mut self, name: &str) -> Result<(), ConnectorError> {
+        Ok(PostgresSink::savepoint(self, name).await?)
     }
 
-    async fn rollback_to_savepoint(&mut self, _name: &str) -> Result<(), ConnectorError> {
-        Err(PostgresError::Config { setting: "sink".into(), message: "savepoint: not built yet".into() }.into())
+    async fn rollback_to_savepoint(&mut self, name: &str) -> Result<(), ConnectorError> {
+        Ok(PostgresSink::rollback_to_savepoint(self, name).await?)
     }
 
-    async fn release_savepoint(&mut self, _name: &str) -> Result<(), ConnectorError> {
-        Err(PostgresError::Config { setting: "sink".into(), message: "savepoint: not built yet".into() }.into())
+    async fn release_savepoint(&mut self, name: &str) -> Result<(), ConnectorError> {
+        Ok(PostgresSink::release_savepoint(self, name).await?)
     }
 
     async fn select_text(
         &mut self,
-        _table: &TableName,
-        _columns: &[&str],
-        _filter: &[(&str, &str)],
-        _order_by: &[&str],
-        _limit: Option<usize>,
+        table: &TableName,
+        columns: &[&str],
+        filter: &[(&str, &str)],
+        order_by: &[&str],
+        limit: Option<usize>,
     ) -> Result<Vec<Vec<Option<String>>>, ConnectorError> {
-        Err(PostgresError::Config { setting: "sink".into(), message: "select_text: not built yet".into() }.into())
+        Ok(PostgresSink::select_text(self, table, columns, filter, order_by, limit).await?)
+    }
+}
+
+/// A checked `insert_returning` target and its statement.
+#[derive(Debug)]
+struct InsertShape {
+    table: apply::ResolvedTable,
+    sql: String,
+}
+
+/// Savepoint names come from the engine: a plain identifier, at most 63
+/// bytes (PostgreSQL would silently truncate a longer one, merging names).
+fn check_savepoint_name(name: &str) -> Result<(), PostgresError> {
+    let mut chars = name.chars();
+    let plain = chars.next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
+        && name.len() <= 63;
+    if plain {
+        return Ok(());
+    }
+    Err(PostgresError::Config {
+        setting: "sink".into(),
+        message: format!(
+            "Savepoint name {name:?} is not a plain identifier ([A-Za-z_][A-Za-z0-9_]*, at most 63 characters); \
+             this is a Sluice bug"
+        ),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn savepoint_names_must_be_plain_identifiers() {
+        for good in ["a", "_x", "dl_12", "A9_b"] {
+            assert!(check_savepoint_name(good).is_ok(), "{good}");
+        }
+        for bad in ["", "1a", "a-b", "a b", "a\"b", "é", &"a".repeat(64)] {
+            let error = check_savepoint_name(bad).unwrap_err();
+            assert_eq!(sluice_api::HasErrorKind::kind(&error), sluice_api::ErrorKind::Config, "{bad}");
+        }
     }
 }

@@ -11,19 +11,35 @@
 //! always bound. The SQL text is the statement cache's key.
 //!
 //! - Upsert: `INSERT … OVERRIDING SYSTEM VALUE SELECT … FROM unnest(…)
-//!   ON CONFLICT (key) DO UPDATE SET c = EXCLUDED.c` (`DO NOTHING` when
-//!   every column is in the key). `OVERRIDING SYSTEM VALUE` lets the source's
-//!   values into `GENERATED ALWAYS AS IDENTITY` columns and is a no-op
-//!   otherwise.
-//! - Partial update (rows with unchanged TOAST columns): `UPDATE … SET
-//!   present columns FROM unnest(…) WHERE key matches`; the caller compares
-//!   the row count with the keys sent.
+//!   ON CONFLICT (key) DO UPDATE SET c = EXCLUDED.c` for every column but
+//!   the key and the insert-only columns (`TargetTable::insert_only`: written
+//!   when the row is inserted, kept when it exists); `DO NOTHING` when no
+//!   column is left to update (every column in the key or insert-only: an
+//!   insert-if-absent). `OVERRIDING SYSTEM VALUE` lets the source's values
+//!   into `GENERATED ALWAYS AS IDENTITY` columns and is a no-op otherwise.
+//! - Partial update (rows with unchanged TOAST columns) and patch
+//!   (`RowWrite::Patch`, soft deletes): `UPDATE … SET columns FROM unnest(…)
+//!   WHERE key matches`, setting the present columns that are neither key
+//!   nor insert-only. For partial updates the caller compares the row count
+//!   with the keys sent; for patches a missing row is simply not matched.
 //! - Existence count: the same match as a `SELECT count(*)`, for partial
 //!   updates that have no column but the key to set.
 //! - Delete: `DELETE … USING unnest(…) WHERE key matches`.
 //! - Truncate: `TRUNCATE a, b` for consecutive truncates.
+//! - Insert returning (`Sink::insert_returning`, one row): `INSERT INTO t
+//!   (columns) VALUES ($1::text::type, …) RETURNING "c"::text` (`DEFAULT
+//!   VALUES` when no column is written) — no conflict handling and no
+//!   `OVERRIDING SYSTEM VALUE`: the target assigns identities and sequence
+//!   defaults.
+//! - Read (`Sink::select_text`): `SELECT "c"::text, … FROM t WHERE
+//!   "f"::text = $1 AND … ORDER BY "o", … LIMIT $n`: text parameters and
+//!   text results whatever the column types (a no-op cast on text columns,
+//!   so their indexes still serve the filter).
+//! - Savepoints: `SAVEPOINT "s"`, `ROLLBACK TO SAVEPOINT "s"`, `RELEASE
+//!   SAVEPOINT "s"`.
 //! - Bulk load (`load.rs`): a probe for existing rows in a chunk's key
 //!   range, and `COPY t (columns) FROM STDIN`.
+//! - Sluice-owned tables (`owned.rs`): their `CREATE` statements.
 
 use sluice_api::TableName;
 
@@ -61,14 +77,16 @@ fn key_match(key: &[Col<'_>], alias: &str) -> String {
     key.iter().map(|k| format!("t.{} = {}", quote_ident(k.name), cast_of(alias, k))).collect::<Vec<_>>().join(" AND ")
 }
 
-/// Inserts or replaces whole rows. `key` is a subset of `columns`.
-pub(super) fn upsert(table: &TableName, columns: &[Col<'_>], key: &[Col<'_>]) -> String {
+/// Inserts or replaces whole rows. `key` is a subset of `columns`; the
+/// `insert_only` columns are written when a row is inserted and left alone
+/// when it exists.
+pub(super) fn upsert(table: &TableName, columns: &[Col<'_>], key: &[Col<'_>], insert_only: &[Col<'_>]) -> String {
     let names: Vec<String> = columns.iter().map(|c| quote_ident(c.name)).collect();
     let values: Vec<String> = columns.iter().map(|c| cast_of("u", c)).collect();
     let key_names: Vec<String> = key.iter().map(|k| quote_ident(k.name)).collect();
     let updates: Vec<String> = columns
         .iter()
-        .filter(|c| !key.iter().any(|k| k.name == c.name))
+        .filter(|c| !key.iter().chain(insert_only).any(|k| k.name == c.name))
         .map(|c| format!("{0} = EXCLUDED.{0}", quote_ident(c.name)))
         .collect();
     let action =
@@ -160,6 +178,64 @@ pub(super) fn copy_in(table: &TableName, columns: &[Col<'_>]) -> String {
     format!("COPY {} ({}) FROM STDIN", quote_table(table), names.join(", "))
 }
 
+/// Inserts one row (`$1…` the columns' texts) and returns the text of
+/// column `returning`; the target fills the columns left out.
+pub(super) fn insert_returning(table: &TableName, columns: &[Col<'_>], returning: &str) -> String {
+    let returning = format!("RETURNING {}::text", quote_ident(returning));
+    if columns.is_empty() {
+        return format!("INSERT INTO {} DEFAULT VALUES {returning}", quote_table(table));
+    }
+    let names: Vec<String> = columns.iter().map(|c| quote_ident(c.name)).collect();
+    let values: Vec<String> =
+        columns.iter().enumerate().map(|(i, c)| format!("${}::text::{}", i + 1, c.cast)).collect();
+    format!("INSERT INTO {} ({}) VALUES ({}) {returning}", quote_table(table), names.join(", "), values.join(", "))
+}
+
+/// The text of `columns` of the rows whose `filter` columns' text equals
+/// `$1…` (in order), ordered by `order_by`, at most `$n+1` rows when
+/// `limit` (a `bigint` parameter after the filter's).
+pub(super) fn select_text(
+    table: &TableName,
+    columns: &[&str],
+    filter: &[&str],
+    order_by: &[&str],
+    limit: bool,
+) -> String {
+    let selected: Vec<String> = columns.iter().map(|c| format!("{}::text", quote_ident(c))).collect();
+    let mut sql = format!("SELECT {} FROM {}", selected.join(", "), quote_table(table));
+    if !filter.is_empty() {
+        let conditions: Vec<String> =
+            filter.iter().enumerate().map(|(i, c)| format!("{}::text = ${}", quote_ident(c), i + 1)).collect();
+        sql.push_str(&format!(" WHERE {}", conditions.join(" AND ")));
+    }
+    if !order_by.is_empty() {
+        let order: Vec<String> = order_by.iter().map(|c| quote_ident(c)).collect();
+        sql.push_str(&format!(" ORDER BY {}", order.join(", ")));
+    }
+    if limit {
+        sql.push_str(&format!(" LIMIT ${}", filter.len() + 1));
+    }
+    sql
+}
+
+/// What a savepoint statement does.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum SavepointOp {
+    Set,
+    RollbackTo,
+    Release,
+}
+
+/// `SAVEPOINT "s"`, `ROLLBACK TO SAVEPOINT "s"` or `RELEASE SAVEPOINT "s"`.
+pub(super) fn savepoint(op: SavepointOp, name: &str) -> String {
+    let verb = match op {
+        SavepointOp::Set => "SAVEPOINT",
+        SavepointOp::RollbackTo => "ROLLBACK TO SAVEPOINT",
+        SavepointOp::Release => "RELEASE SAVEPOINT",
+    };
+    format!("{verb} {}", quote_ident(name))
+}
+
 /// Truncates the tables in one statement (foreign keys between them allow
 /// only that).
 pub(super) fn truncate(tables: &[TableName]) -> String {
@@ -186,10 +262,49 @@ mod tests {
     #[test]
     fn upsert_updates_non_key_columns_from_excluded() {
         assert_eq!(
-            upsert(&table(), &[A, B], &[A]),
+            upsert(&table(), &[A, B], &[A], &[]),
             r#"INSERT INTO "s"."t""x" AS t ("a", "b""q") OVERRIDING SYSTEM VALUE SELECT u."a"::bigint, u."b""q"::numeric FROM unnest($1::text[], $2::text[]) AS u("a", "b""q") ON CONFLICT ("a") DO UPDATE SET "b""q" = EXCLUDED."b""q""#
         );
-        assert!(upsert(&table(), &[A], &[A]).ends_with("ON CONFLICT (\"a\") DO NOTHING"));
+        assert!(upsert(&table(), &[A], &[A], &[]).ends_with("ON CONFLICT (\"a\") DO NOTHING"));
+    }
+
+    #[test]
+    fn upsert_leaves_insert_only_columns_out_of_the_update() {
+        const C: Col<'static> = Col { name: "c", cast: "text" };
+        assert!(
+            upsert(&table(), &[A, B, C], &[A], &[B]).ends_with(r#"ON CONFLICT ("a") DO UPDATE SET "c" = EXCLUDED."c""#)
+        );
+        // Every non-key column insert-only: an insert-if-absent.
+        assert!(upsert(&table(), &[A, B, C], &[A], &[B, C]).ends_with(r#"ON CONFLICT ("a") DO NOTHING"#));
+    }
+
+    #[test]
+    fn insert_returning_casts_text_parameters_and_returns_text() {
+        assert_eq!(
+            insert_returning(&table(), &[A, B], "id"),
+            r#"INSERT INTO "s"."t""x" ("a", "b""q") VALUES ($1::text::bigint, $2::text::numeric) RETURNING "id"::text"#
+        );
+        assert_eq!(
+            insert_returning(&table(), &[], "id"),
+            r#"INSERT INTO "s"."t""x" DEFAULT VALUES RETURNING "id"::text"#
+        );
+    }
+
+    #[test]
+    fn select_text_filters_orders_and_limits_with_bound_parameters() {
+        assert_eq!(
+            select_text(&table(), &["a", "b\"q"], &["f", "g"], &["o"], true),
+            r#"SELECT "a"::text, "b""q"::text FROM "s"."t""x" WHERE "f"::text = $1 AND "g"::text = $2 ORDER BY "o" LIMIT $3"#
+        );
+        assert_eq!(select_text(&table(), &["a"], &[], &[], false), r#"SELECT "a"::text FROM "s"."t""x""#);
+        assert_eq!(select_text(&table(), &["a"], &[], &[], true), r#"SELECT "a"::text FROM "s"."t""x" LIMIT $1"#);
+    }
+
+    #[test]
+    fn savepoint_names_are_quoted() {
+        assert_eq!(savepoint(SavepointOp::Set, "dl_1"), r#"SAVEPOINT "dl_1""#);
+        assert_eq!(savepoint(SavepointOp::RollbackTo, "dl_1"), r#"ROLLBACK TO SAVEPOINT "dl_1""#);
+        assert_eq!(savepoint(SavepointOp::Release, "dl_1"), r#"RELEASE SAVEPOINT "dl_1""#);
     }
 
     #[test]

@@ -1,12 +1,18 @@
 //! The PostgreSQL sink against a real server: batching, idempotence under
 //! replay, unchanged TOAST columns, transactions and the offsets table,
-//! target validation, every type end to end, and snapshot chunks loaded by
-//! `COPY` with the fallback to upserts.
+//! target validation, every type end to end, snapshot chunks loaded by
+//! `COPY` with the fallback to upserts, insert-only columns and patches,
+//! inserts returning the target's value, savepoints, reads of Sluice's own
+//! tables and their creation.
 
 mod all_types;
 mod apply;
 mod errors;
+mod insert_only;
 mod load;
+mod owned;
+mod returning;
+mod savepoints;
 mod transactions;
 
 use std::sync::Arc;
@@ -69,6 +75,15 @@ pub fn table(name: &str, columns: &[&str], key_len: usize) -> Arc<TargetTable> {
 
 pub fn upsert(table: &Arc<TargetTable>, values: Vec<Value>) -> RowWrite {
     RowWrite::Upsert { table: Arc::clone(table), values }
+}
+
+/// The same table with these columns (indices) insert-only.
+pub fn insert_only(table: &Arc<TargetTable>, columns: &[usize]) -> Arc<TargetTable> {
+    Arc::new(TargetTable { insert_only: columns.to_vec(), ..table.as_ref().clone() })
+}
+
+pub fn patch(table: &Arc<TargetTable>, values: Vec<Value>) -> RowWrite {
+    RowWrite::Patch { table: Arc::clone(table), values }
 }
 
 pub fn delete(table: &Arc<TargetTable>, key: Vec<Value>) -> RowWrite {
