@@ -8,8 +8,11 @@
 //! records a backfill job per route in the store (so it survives a crash
 //! and resumes), wakes the sources' pipelines, and answers with
 //! [`AdminReply`] lines — `Accepted`, then each job's status as it moves —
-//! until every job is done. Only the local user who can reach the file can
-//! connect; nothing listens on the network.
+//! until every job is done. A [`DeadLetterRequest`] (`sluice dlq retry|drop`)
+//! is handed to the route's target writer, which works the dead letters off
+//! between source transactions, and is answered with the outcome. Only the
+//! local user who can reach the file can connect; nothing listens on the
+//! network.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -19,6 +22,7 @@ use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::net::{UnixListener, UnixStream};
 
 use crate::config::Config;
+use crate::guard::retry::{Action, Outcome};
 use crate::pipeline::EngineControl;
 use crate::snapshot::job::{JobKind, fresh_progress};
 use crate::snapshot::progress::JobStatus;
@@ -35,12 +39,21 @@ pub(crate) struct BackfillRequest {
     pub(crate) filter: Option<String>,
 }
 
+/// Retry or drop a route's dead letters (one source row's, when `source_key` is given).
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
+pub(crate) struct DeadLetterRequest {
+    pub(crate) route: String,
+    pub(crate) source_key: Option<String>,
+    pub(crate) action: Action,
+}
+
 /// What a client asks.
 #[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
 pub(crate) enum AdminRequest {
     Backfill(BackfillRequest),
     /// The latest status of every snapshot job this engine ran or runs.
     Status,
+    DeadLetters(DeadLetterRequest),
 }
 
 #[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
@@ -54,6 +67,8 @@ pub(crate) enum AdminReply {
     Refused {
         message: String,
     },
+    /// Answer to `DeadLetters`.
+    DeadLetters(Outcome),
 }
 
 /// Records a backfill job per route, unless an unfinished one with the same
@@ -136,6 +151,19 @@ async fn handle(
     let request: BackfillRequest = match serde_json::from_str(&line) {
         Ok(AdminRequest::Backfill(request)) => request,
         Ok(AdminRequest::Status) => return send(&mut write, &AdminReply::Jobs(control.jobs())).await,
+        Ok(AdminRequest::DeadLetters(request)) => {
+            let Some(route) = config.routes.iter().find(|r| r.name == request.route) else {
+                let message = format!("no route named {:?} in this engine's config", request.route);
+                return send(&mut write, &AdminReply::Refused { message }).await;
+            };
+            tracing::info!(route = %request.route, action = ?request.action, "dead letters requested");
+            let answer = control.dead_letters(&route.source, &request.route, request.source_key, request.action).await;
+            let reply = match answer {
+                Ok(outcome) => AdminReply::DeadLetters(outcome),
+                Err(message) => AdminReply::Refused { message },
+            };
+            return send(&mut write, &reply).await;
+        }
         Err(error) => {
             return send(&mut write, &AdminReply::Refused { message: format!("not an admin request: {error}") }).await;
         }
@@ -167,6 +195,30 @@ async fn handle(
         send(&mut write, &AdminReply::Status(status)).await?;
     }
     Ok(())
+}
+
+/// Hands a dead-letter request to the engine at `path` and waits for the outcome.
+pub(crate) async fn request_dead_letters(path: &Path, request: &DeadLetterRequest) -> Result<Outcome, String> {
+    let stream = UnixStream::connect(path).await.map_err(|e| {
+        format!(
+            "the checkpoint store is in use (a sluice engine runs?) but its admin socket {} does not answer: {e}",
+            path.display()
+        )
+    })?;
+    let (read, mut write) = stream.into_split();
+    let mut line = serde_json::to_vec(&AdminRequest::DeadLetters(request.clone())).expect("requests serialise");
+    line.push(b'\n');
+    write.write_all(&line).await.map_err(|e| format!("sending the request: {e}"))?;
+    let mut lines = BufReader::new(read).lines();
+    match lines.next_line().await.map_err(|e| format!("reading the engine's answer: {e}"))? {
+        Some(line) => match serde_json::from_str(&line) {
+            Ok(AdminReply::DeadLetters(outcome)) => Ok(outcome),
+            Ok(AdminReply::Refused { message }) => Err(message),
+            Ok(_) => Err("unexpected answer".into()),
+            Err(e) => Err(format!("unexpected answer: {e}")),
+        },
+        None => Err("the engine closed the connection".into()),
+    }
 }
 
 /// Asks the engine at `path` for its snapshot jobs' latest status.
@@ -210,7 +262,7 @@ pub(crate) async fn request_backfill(
     while let Some(line) = lines.next_line().await.map_err(|e| format!("reading the engine's answer: {e}"))? {
         let reply: AdminReply = serde_json::from_str(&line).map_err(|e| format!("unexpected answer: {e}"))?;
         match reply {
-            AdminReply::Accepted { .. } | AdminReply::Jobs(_) => {}
+            AdminReply::Accepted { .. } | AdminReply::Jobs(_) | AdminReply::DeadLetters(_) => {}
             AdminReply::Refused { message } => return Err(message),
             AdminReply::Status(status) => {
                 if status.done {

@@ -4,6 +4,7 @@
 
 use std::sync::Arc;
 
+use sluice_api::owned::OwnedTables;
 use sluice_api::{
     ConnectorError, Position, Row, RowWrite, Sink, Source, SourceStream, TableName, TableSchema, TargetTable,
 };
@@ -22,7 +23,7 @@ pub(crate) enum AnySink {
 impl AnySink {
     pub(crate) async fn connect(config: &TargetConfig, apply: &ApplySection) -> Result<AnySink, ConnectorError> {
         match config {
-            TargetConfig::Postgres { url, offsets_table } => {
+            TargetConfig::Postgres { url, offsets_table, .. } => {
                 let sink = PostgresSink::connect(PostgresSinkConfig {
                     url: url.expose().to_owned(),
                     offsets_table: offsets_table.clone(),
@@ -31,7 +32,7 @@ impl AnySink {
                 .await?;
                 Ok(AnySink::Postgres(sink))
             }
-            TargetConfig::Mysql { url, offsets_table } => {
+            TargetConfig::Mysql { url, offsets_table, .. } => {
                 let sink = MySqlSink::connect(MySqlSinkConfig {
                     url: url.expose().to_owned(),
                     offsets_table: offsets_table.clone(),
@@ -56,6 +57,14 @@ impl AnySink {
                 primary_key: info.primary_key,
                 unique_keys: info.unique_keys,
             })),
+        }
+    }
+
+    /// Creates the target's crosswalk and dead-letter tables when missing.
+    pub(crate) async fn ensure_owned_tables(&mut self, tables: &OwnedTables) -> Result<(), ConnectorError> {
+        match self {
+            AnySink::Postgres(sink) => Ok(sink.ensure_owned_tables(tables).await?),
+            AnySink::Mysql(sink) => Ok(sink.ensure_owned_tables(tables).await?),
         }
     }
 
@@ -193,10 +202,10 @@ pub(crate) async fn describe_target(
 /// changing anything (for `status`, `checkpoints show` and `check`).
 pub(crate) async fn target_position(config: &TargetConfig, pipeline: &str) -> Result<Option<Position>, ConnectorError> {
     match config {
-        TargetConfig::Postgres { url, offsets_table } => {
+        TargetConfig::Postgres { url, offsets_table, .. } => {
             Ok(sluice_postgres::read_position(url.expose(), offsets_table, pipeline).await?)
         }
-        TargetConfig::Mysql { url, offsets_table } => {
+        TargetConfig::Mysql { url, offsets_table, .. } => {
             Ok(sluice_mysql::read_position(url.expose(), offsets_table, pipeline).await?)
         }
     }

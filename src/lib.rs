@@ -11,7 +11,9 @@ mod admin;
 pub mod cli;
 pub mod config;
 mod connectors;
-pub(crate) mod expr;
+#[doc(hidden)]
+pub mod expr;
+mod guard;
 mod pipeline;
 mod redact;
 mod route;

@@ -12,9 +12,11 @@ use std::error::Error;
 
 /// One error's text, value-free.
 pub(crate) fn describe(error: &(dyn Error + 'static)) -> String {
-    if let Some(postgres) = error.downcast_ref::<tokio_postgres::Error>()
-        && let Some(db) = postgres.as_db_error()
-    {
+    let database = match error.downcast_ref::<tokio_postgres::Error>() {
+        Some(postgres) => postgres.as_db_error(),
+        None => error.downcast_ref::<tokio_postgres::error::DbError>(),
+    };
+    if let Some(db) = database {
         let mut text = format!("{} {}: {}", db.severity(), db.code().code(), redact_message(db.message()));
         let names: Vec<String> = [("table", db.table()), ("column", db.column()), ("constraint", db.constraint())]
             .into_iter()
@@ -28,13 +30,17 @@ pub(crate) fn describe(error: &(dyn Error + 'static)) -> String {
     error.to_string()
 }
 
-/// `error: cause: cause…` on one line, value-free.
+/// `error: cause: cause…` on one line, value-free. A cause that adds
+/// nothing (tokio-postgres's server error below its wrapper) is left out.
 pub(crate) fn chain(error: &(dyn Error + 'static)) -> String {
     let mut text = describe(error);
     let mut source = error.source();
     while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&describe(cause));
+        let described = describe(cause);
+        if !text.ends_with(&described) {
+            text.push_str(": ");
+            text.push_str(&described);
+        }
         source = cause.source();
     }
     text

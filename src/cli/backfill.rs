@@ -184,6 +184,7 @@ async fn streaming(
             .collect(),
         targets: config.targets.clone(),
         routes: config.routes.iter().filter(|r| sources.contains(&r.source)).cloned().collect(),
+        maps: config.maps.clone(),
     });
     let control = EngineControl::new(&config);
     let mut updates = control.subscribe();

@@ -31,12 +31,27 @@ async fn check_source(config: &SourceConfig, tables: &[TableName], checkpoint: O
     }
 }
 
+/// What a route expects of its target table when the table cannot be
+/// described: its source columns by name (the target check reports why).
+fn expectation_by_name(route: &RouteConfig, schema: &TableSchema) -> TargetExpectation {
+    let columns = schema
+        .columns
+        .iter()
+        .flat_map(|c| route.targets_of(&c.name).into_iter().map(|t| (t.to_owned(), Some(c.column_type.clone()))))
+        .collect();
+    let primary_key: Vec<&str> = schema.columns.iter().filter(|c| c.is_key).map(|c| c.name.as_str()).collect();
+    let key = route.key.clone().unwrap_or_else(|| {
+        primary_key.iter().filter_map(|k| route.targets_of(k).first().map(|t| (*t).to_owned())).collect()
+    });
+    TargetExpectation { table: route.into.clone(), columns, key }
+}
+
 async fn check_target(config: &TargetConfig, expectations: &[TargetExpectation]) -> Vec<Finding> {
     match config {
-        TargetConfig::Postgres { url, offsets_table } => {
+        TargetConfig::Postgres { url, offsets_table, .. } => {
             sluice_postgres::check_target(url.expose(), offsets_table, expectations).await
         }
-        TargetConfig::Mysql { url, offsets_table } => {
+        TargetConfig::Mysql { url, offsets_table, .. } => {
             sluice_mysql::check_target(url.expose(), offsets_table, expectations).await
         }
     }
@@ -79,42 +94,34 @@ pub(super) async fn check(config: Config) -> u8 {
     for (name, target) in &config.targets {
         let routes: Vec<_> = config.routes.iter().filter(|r| &r.target == name).collect();
         let mut expectations = Vec::new();
-        let mut resolvable = Vec::new();
+        let mut route_findings = Vec::new();
         for route in &routes {
             let schema = source_schemas.get(&(route.source.clone(), route.table.to_string())).cloned().flatten();
             let Some(schema) = schema else { continue };
-            let columns = schema
-                .columns
-                .iter()
-                .flat_map(|c| {
-                    route.targets_of(&c.name).into_iter().map(|t| (t.to_owned(), Some(c.column_type.clone())))
-                })
-                .collect();
+            let subject = format!("route {}", route.name);
+            // The route resolved against the target's actual shape tells
+            // which target columns it writes (renamed, computed, by name).
+            let shape = match crate::connectors::describe_target(target, &route.into).await {
+                Ok(Some(shape)) => shape,
+                // A missing table or an unreachable target is reported by the target check below.
+                _ => {
+                    expectations.push(expectation_by_name(route, &schema));
+                    continue;
+                }
+            };
             let primary_key: Vec<String> = schema.columns.iter().filter(|c| c.is_key).map(|c| c.name.clone()).collect();
-            let key = route.key.clone().unwrap_or_else(|| {
-                primary_key.iter().filter_map(|k| route.targets_of(k).first().map(|t| (*t).to_owned())).collect()
-            });
-            expectations.push(TargetExpectation { table: route.into.clone(), columns, key });
-            resolvable.push((route, schema, primary_key));
+            let resolved = Route::new(RouteConfig::clone(route), shape, primary_key, config.maps.clone())
+                .and_then(|mut r| r.resolve(&schema));
+            match resolved {
+                Ok(resolved) => {
+                    expectations.push(resolved.expectation(&schema));
+                    route_findings.push(Finding::ok(subject, format!("{} maps into {}", route.table, route.into)));
+                }
+                Err(error) => route_findings.push(Finding::error(subject, error.to_string(), None)),
+            }
         }
         let mut findings = check_target(target, &expectations).await;
-        // The route's own resolution (column mapping, key within the replica
-        // identity) against the target's actual shape — for tables the
-        // target check found sound, so a missing column is reported once.
-        for (route, schema, primary_key) in resolvable {
-            let into = route.into.to_string();
-            if findings.iter().any(|f| f.severity == Severity::Error && f.subject.contains(&into)) {
-                continue;
-            }
-            let Ok(Some(shape)) = crate::connectors::describe_target(target, &route.into).await else { continue };
-            let subject = format!("route {}", route.name);
-            let resolved = Route::new(RouteConfig::clone(route), shape, primary_key)
-                .and_then(|mut r| r.resolve(&schema).map(|_| ()));
-            findings.push(match resolved {
-                Ok(()) => Finding::ok(subject, format!("{} maps into {}", route.table, route.into)),
-                Err(error) => Finding::error(subject, error.to_string(), None),
-            });
-        }
+        findings.extend(route_findings);
         sections.push((format!("target {name} ({})", target.url().redacted()), findings));
     }
 

@@ -1,4 +1,5 @@
-//! The command line: `sluice run | backfill | check | status | checkpoints`.
+//! The command line: `sluice run | backfill | check | status | checkpoints |
+//! plan | dlq | crosswalk`.
 //!
 //! Exit codes (documented in README and docs/OPERATIONS.md):
 //! 0 success; 1 the pipeline stopped on an error (data or unexpected);
@@ -10,6 +11,9 @@
 mod backfill;
 mod check;
 mod checkpoints;
+mod crosswalk;
+mod dlq;
+mod plan;
 mod progress;
 mod run;
 mod status;
@@ -46,7 +50,7 @@ pub enum LogFormat {
     Json,
 }
 
-#[derive(Debug, clap::Args)]
+#[derive(Debug, Clone, clap::Args)]
 pub struct ConfigArg {
     /// The TOML config file.
     #[arg(short, long, env = "SLUICE_CONFIG")]
@@ -78,6 +82,38 @@ pub enum Command {
     /// Inspect or reset stored positions.
     #[command(subcommand)]
     Checkpoints(CheckpointsCommand),
+    /// Dry run: map sample rows of each route and show what would be
+    /// written, filtered or dead-lettered; writes nothing.
+    Plan {
+        #[command(flatten)]
+        config: ConfigArg,
+        #[command(flatten)]
+        args: plan::PlanArgs,
+    },
+    /// Dead letters of `on_error = "dead_letter"` routes: list, retry, drop.
+    #[command(subcommand)]
+    Dlq(dlq::DlqCommand),
+    /// Key crosswalks of `[routes.crosswalk]` routes.
+    #[command(subcommand)]
+    Crosswalk(CrosswalkCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum CrosswalkCommand {
+    /// Print a crosswalk route's source key -> target key pairs.
+    Show {
+        #[command(flatten)]
+        config: ConfigArg,
+        /// The crosswalk route.
+        #[arg(long)]
+        route: String,
+        /// Only this source key.
+        #[arg(long)]
+        source_key: Option<String>,
+        /// Output format (csv and json for export).
+        #[arg(long, value_enum, default_value_t = crosswalk::Format::Table)]
+        format: crosswalk::Format,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -118,6 +154,14 @@ pub async fn main(cli: Cli) -> ExitCode {
         }
         Command::Checkpoints(CheckpointsCommand::Reset { config, source, drop_slot, yes }) => {
             with_config(&config, |c| checkpoints::reset(c, source, drop_slot, yes)).await
+        }
+        Command::Plan { config, args } => with_config(&config, |c| plan::plan(c, args)).await,
+        Command::Dlq(command) => {
+            let config = command.config().clone();
+            with_config(&config, |c| dlq::dlq(c, command)).await
+        }
+        Command::Crosswalk(CrosswalkCommand::Show { config, route, source_key, format }) => {
+            with_config(&config, |c| crosswalk::show(c, route, source_key, format)).await
         }
     };
     ExitCode::from(code)

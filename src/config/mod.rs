@@ -13,8 +13,13 @@ use std::time::Duration;
 use sluice_api::TableName;
 use toml::Spanned;
 
-pub use model::{ApplySection, SecretUrl, SnapshotMode, SnapshotSection, ZeroDates, redact_url};
-use model::{ConfigFile, RouteSection, SourceSection, TargetSection};
+pub use model::{
+    ApplySection, DeletesPolicy, OnError, OtherColumns, SecretUrl, SnapshotMode, SnapshotSection, ZeroDates, redact_url,
+};
+use model::{ConfigFile, MapSection, RouteSection, SourceSection, TargetSection, UnmappedPolicy};
+use sluice_api::owned::OwnedTables;
+
+use crate::expr::{Expression, MapSet, Unmapped, ValueMap};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
@@ -46,6 +51,8 @@ pub struct Config {
     pub sources: BTreeMap<String, SourceConfig>,
     pub targets: BTreeMap<String, TargetConfig>,
     pub routes: Vec<RouteConfig>,
+    /// Value maps by name (`map(name, expr)`).
+    pub maps: MapSet,
 }
 
 #[derive(Debug, Clone)]
@@ -71,8 +78,8 @@ impl SourceConfig {
 
 #[derive(Debug, Clone)]
 pub enum TargetConfig {
-    Postgres { url: SecretUrl, offsets_table: TableName },
-    Mysql { url: SecretUrl, offsets_table: TableName },
+    Postgres { url: SecretUrl, offsets_table: TableName, owned: OwnedTables },
+    Mysql { url: SecretUrl, offsets_table: TableName, owned: OwnedTables },
 }
 
 impl TargetConfig {
@@ -87,6 +94,13 @@ impl TargetConfig {
             TargetConfig::Postgres { offsets_table, .. } | TargetConfig::Mysql { offsets_table, .. } => offsets_table,
         }
     }
+
+    /// The crosswalk and dead-letter tables of this target.
+    pub fn owned(&self) -> &OwnedTables {
+        match self {
+            TargetConfig::Postgres { owned, .. } | TargetConfig::Mysql { owned, .. } => owned,
+        }
+    }
 }
 
 /// One route: a source table into a target table.
@@ -99,26 +113,86 @@ pub struct RouteConfig {
     pub into: TableName,
     /// Target key columns, if given.
     pub key: Option<Vec<String>>,
-    /// Target column -> source column.
-    pub columns: BTreeMap<String, String>,
+    /// Target column -> expression (a plain column reference for a rename).
+    pub columns: BTreeMap<String, Expression>,
+    /// Target column -> expression, written only on insert.
+    pub defaults: BTreeMap<String, Expression>,
     pub exclude: Vec<String>,
+    pub other_columns: OtherColumns,
+    /// Only rows for which this is true are in the target.
+    pub filter: Option<Expression>,
+    /// An action route's trigger: fires on changes for which it is true.
+    pub when: Option<Expression>,
+    pub deletes: DeletesPolicy,
+    /// Target column -> expression set by a soft delete.
+    pub soft_delete: BTreeMap<String, Expression>,
+    pub crosswalk: Option<CrosswalkConfig>,
+    pub on_error: OnError,
     pub zero_dates: ZeroDates,
     pub snapshot: SnapshotMode,
+    /// 0 for a route without crosswalk lookups; else one more than the
+    /// highest level of the crosswalk routes it looks up. Snapshots copy
+    /// lower levels first, so a lookup finds the rows it refers to.
+    pub lookup_level: usize,
+}
+
+/// A route whose target assigns its key (`[routes.crosswalk]`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CrosswalkConfig {
+    /// The target column the target assigns.
+    pub target_key: String,
+    /// Source columns identifying a row; `None`: the source primary key.
+    pub source_key: Option<Vec<String>>,
 }
 
 impl RouteConfig {
-    /// The target columns a source column feeds: those mapped to it in
-    /// `columns`, else the column of the same name; none when excluded.
+    /// The target columns a source column feeds as itself: those whose
+    /// `columns` expression is exactly that column (renames), else the
+    /// column of the same name — unless excluded, other columns are
+    /// ignored, or an expression reads it (then it feeds its namesake only
+    /// if the target has one, which only the target's shape can tell).
     pub fn targets_of<'a>(&'a self, source: &'a str) -> Vec<&'a str> {
-        let mapped: Vec<&str> =
-            self.columns.iter().filter(|(_, s)| s.as_str() == source).map(|(t, _)| t.as_str()).collect();
-        if !mapped.is_empty() {
-            mapped
-        } else if self.exclude.iter().any(|e| e == source) {
+        let renamed = self.renames_of(source);
+        if !renamed.is_empty() {
+            renamed
+        } else if self.exclude.iter().any(|e| e == source)
+            || self.other_columns == OtherColumns::Ignore
+            || self.reads(source)
+        {
             Vec::new()
         } else {
             vec![source]
         }
+    }
+
+    /// The target columns whose `columns` expression is exactly source column `source`.
+    pub fn renames_of<'a>(&'a self, source: &str) -> Vec<&'a str> {
+        self.columns
+            .iter()
+            .filter(|(_, e)| e.as_column().is_some_and(|c| c.name == source && c.image == crate::expr::Image::Current))
+            .map(|(t, _)| t.as_str())
+            .collect()
+    }
+
+    /// Whether any expression of the route (columns, defaults, filter,
+    /// trigger, soft-delete columns) reads source column `source`.
+    pub fn reads(&self, source: &str) -> bool {
+        self.expressions().any(|(_, e)| e.as_column().is_none() && e.columns().iter().any(|c| c.name == source))
+    }
+
+    /// Whether the route is an action (`when`).
+    pub fn is_action(&self) -> bool {
+        self.when.is_some()
+    }
+
+    /// Every expression of the route with the config key it came from.
+    pub fn expressions(&self) -> impl Iterator<Item = (String, &Expression)> {
+        let columns = self.columns.iter().map(|(c, e)| (format!("columns.{c}"), e));
+        let defaults = self.defaults.iter().map(|(c, e)| (format!("defaults.{c}"), e));
+        let soft = self.soft_delete.iter().map(|(c, e)| (format!("soft_delete.{c}"), e));
+        let filter = self.filter.iter().map(|e| ("where".to_owned(), e));
+        let when = self.when.iter().map(|e| ("when".to_owned(), e));
+        columns.chain(defaults).chain(soft).chain(filter).chain(when)
     }
 }
 
@@ -238,16 +312,31 @@ impl Validator<'_> {
         for (name, section) in file.targets {
             check_name(&format!("targets.{name}"), &name)?;
             let resolved = match section {
-                TargetSection::Postgres { url, offsets_table } => {
+                TargetSection::Postgres { url, offsets_table, crosswalk_table, dead_letter_table } => {
                     check_url(&format!("targets.{name}.url"), &url, &["postgres://", "postgresql://"])?;
-                    TargetConfig::Postgres { url, offsets_table: offsets_table_name(&name, offsets_table)? }
+                    TargetConfig::Postgres {
+                        url,
+                        offsets_table: owned_table_name(&name, "offsets_table", offsets_table, "sluice.offsets")?,
+                        owned: owned_tables(&name, crosswalk_table, dead_letter_table)?,
+                    }
                 }
-                TargetSection::Mysql { url, offsets_table } => {
+                TargetSection::Mysql { url, offsets_table, crosswalk_table, dead_letter_table } => {
                     check_url(&format!("targets.{name}.url"), &url, &["mysql://"])?;
-                    TargetConfig::Mysql { url, offsets_table: offsets_table_name(&name, offsets_table)? }
+                    TargetConfig::Mysql {
+                        url,
+                        offsets_table: owned_table_name(&name, "offsets_table", offsets_table, "sluice.offsets")?,
+                        owned: owned_tables(&name, crosswalk_table, dead_letter_table)?,
+                    }
                 }
             };
             targets.insert(name, resolved);
+        }
+
+        let mut maps = MapSet::new();
+        for (name, section) in file.maps {
+            check_name(&format!("maps.{name}"), &name)?;
+            let map = map_from_section(&name, section)?;
+            maps.insert(name, std::sync::Arc::new(map));
         }
 
         let mut routes = Vec::new();
@@ -295,7 +384,35 @@ impl Validator<'_> {
                 });
             }
         }
-        Ok(Config { file: path.to_owned(), checkpoints_path, apply, snapshot, sources, targets, routes })
+        check_names_used(&routes, &maps)?;
+        let levels = lookup_levels(&routes, &maps)?;
+        for route in &mut routes {
+            route.lookup_level = levels[&route.name];
+        }
+        Ok(Config { file: path.to_owned(), checkpoints_path, apply, snapshot, sources, targets, routes, maps })
+    }
+
+    /// Parses one expression of a route; an error names the route's key and line.
+    fn expression(&self, key: String, text: &Spanned<String>) -> Result<Expression, ConfigError> {
+        Expression::parse(text.get_ref())
+            .map_err(|error| self.invalid(key, Some(text), format!("{:?}: {error}", text.get_ref())))
+    }
+
+    fn expressions(
+        &self,
+        key: impl Fn(&str) -> String,
+        section: &str,
+        entries: BTreeMap<String, Spanned<String>>,
+    ) -> Result<BTreeMap<String, Expression>, ConfigError> {
+        let mut out = BTreeMap::new();
+        for (column, text) in entries {
+            if column.is_empty() || text.get_ref().trim().is_empty() {
+                return Err(self.invalid(key(section), Some(&text), "column names and expressions must not be empty"));
+            }
+            let parsed = self.expression(key(&format!("{section}.{column}")), &text)?;
+            out.insert(column, parsed);
+        }
+        Ok(out)
     }
 
     fn route(
@@ -338,18 +455,99 @@ impl Validator<'_> {
         {
             return Err(self.invalid(key("key"), Some(k), "key must name at least one column"));
         }
-        for (target_column, source_column) in &route.columns {
-            if target_column.is_empty() || source_column.is_empty() {
-                return Err(self.invalid(key("columns"), Some(&route.table), "column names must not be empty"));
-            }
-            if route.exclude.contains(source_column) {
+        let columns = self.expressions(key, "columns", route.columns)?;
+        let defaults = self.expressions(key, "defaults", route.defaults)?;
+        let soft_delete = self.expressions(key, "soft_delete", route.soft_delete)?;
+        for (target_column, expression) in &columns {
+            if let Some(column) = expression.as_column()
+                && route.exclude.contains(&column.name)
+            {
                 return Err(self.invalid(
-                    key("columns"),
+                    key(&format!("columns.{target_column}")),
                     Some(&route.table),
-                    format!("source column {source_column:?} is both mapped and excluded"),
+                    format!("source column {:?} is both mapped and excluded", column.name),
                 ));
             }
         }
+        for column in defaults.keys() {
+            if columns.contains_key(column) {
+                return Err(self.invalid(
+                    key(&format!("defaults.{column}")),
+                    Some(&route.table),
+                    format!("column {column:?} is in both [routes.columns] and [routes.defaults]; keep one"),
+                ));
+            }
+        }
+        let filter = route.filter.as_ref().map(|f| self.expression(key("where"), f)).transpose()?;
+        let when = route.when.as_ref().map(|w| self.expression(key("when"), w)).transpose()?;
+        if let (Some(filter), Some(text)) = (&filter, &route.filter)
+            && filter.columns().iter().any(|c| c.image != crate::expr::Image::Current)
+        {
+            return Err(self.invalid(
+                key("where"),
+                Some(text),
+                "`where` reads the row as it is; for a transition between before.* and after.* use `when`",
+            ));
+        }
+        match route.deletes {
+            DeletesPolicy::Soft if soft_delete.is_empty() => {
+                return Err(self.invalid(
+                    key("soft_delete"),
+                    Some(&route.table),
+                    "deletes = \"soft\" needs [routes.soft_delete] with the columns a delete sets, e.g. \
+                     deleted_at = \"commit_time()\"",
+                ));
+            }
+            DeletesPolicy::Apply | DeletesPolicy::Ignore if !soft_delete.is_empty() => {
+                return Err(self.invalid(
+                    key("soft_delete"),
+                    Some(&route.table),
+                    "[routes.soft_delete] is only used with deletes = \"soft\"; set it or remove the section",
+                ));
+            }
+            _ => {}
+        }
+        if when.is_some() && route.deletes != DeletesPolicy::Apply {
+            return Err(self.invalid(
+                key("deletes"),
+                Some(&route.table),
+                "a route with `when` is an action: it never updates or deletes, so `deletes` does not apply; remove it",
+            ));
+        }
+        let crosswalk = match route.crosswalk {
+            Some(section) => {
+                if section.target_key.is_empty() {
+                    return Err(self.invalid(key("crosswalk.target_key"), Some(&route.table), "must name a column"));
+                }
+                if route.key.is_some() {
+                    return Err(self.invalid(
+                        key("key"),
+                        route.key.as_ref(),
+                        "a crosswalk route's key is its crosswalk.target_key; remove `key`",
+                    ));
+                }
+                if columns.contains_key(&section.target_key) || defaults.contains_key(&section.target_key) {
+                    return Err(self.invalid(
+                        key("crosswalk.target_key"),
+                        Some(&route.table),
+                        format!(
+                            "column {:?} is assigned by the target; it cannot also be mapped in [routes.columns] or \
+                             [routes.defaults]",
+                            section.target_key
+                        ),
+                    ));
+                }
+                if section.source_key.as_ref().is_some_and(Vec::is_empty) {
+                    return Err(self.invalid(
+                        key("crosswalk.source_key"),
+                        Some(&route.table),
+                        "must name at least one source column (or leave it out for the source primary key)",
+                    ));
+                }
+                Some(CrosswalkConfig { target_key: section.target_key, source_key: section.source_key })
+            }
+            None => None,
+        };
         let name = match route.name {
             Some(name) => {
                 check_name(&key("name"), name.get_ref())?;
@@ -364,10 +562,19 @@ impl Validator<'_> {
             target: route.target.into_inner(),
             into,
             key: route.key.map(Spanned::into_inner),
-            columns: route.columns,
+            columns,
+            defaults,
             exclude: route.exclude,
+            other_columns: route.other_columns,
+            filter,
+            when,
+            deletes: route.deletes,
+            soft_delete,
+            crosswalk,
+            on_error: route.on_error,
             zero_dates: route.zero_dates,
             snapshot: route.snapshot,
+            lookup_level: 0,
         })
     }
 }
@@ -393,13 +600,183 @@ fn unknown_key_error(text: &str, error: &toml::de::Error) -> Option<ConfigError>
     })
 }
 
-fn offsets_table_name(target: &str, configured: Option<String>) -> Result<TableName, ConfigError> {
-    let offsets = configured.unwrap_or_else(|| "sluice.offsets".into());
-    TableName::parse(&offsets).ok_or_else(|| ConfigError::Invalid {
-        key: format!("targets.{target}.offsets_table"),
+fn owned_table_name(
+    target: &str,
+    setting: &str,
+    configured: Option<String>,
+    default: &str,
+) -> Result<TableName, ConfigError> {
+    let name = configured.unwrap_or_else(|| default.into());
+    TableName::parse(&name).ok_or_else(|| ConfigError::Invalid {
+        key: format!("targets.{target}.{setting}"),
         line: None,
-        message: format!("{offsets:?} is not `schema.table` (MySQL: `database.table`)"),
+        message: format!("{name:?} is not `schema.table` (MySQL: `database.table`)"),
     })
+}
+
+fn owned_tables(
+    target: &str,
+    crosswalk: Option<String>,
+    dead_letters: Option<String>,
+) -> Result<OwnedTables, ConfigError> {
+    Ok(OwnedTables {
+        crosswalk: owned_table_name(target, "crosswalk_table", crosswalk, "sluice.crosswalk")?,
+        dead_letters: owned_table_name(target, "dead_letter_table", dead_letters, "sluice.dead_letters")?,
+    })
+}
+
+/// A `[maps.NAME]` section as a value map: strings, integers and booleans.
+fn map_from_section(name: &str, section: MapSection) -> Result<ValueMap, ConfigError> {
+    let value = |key: String, value: toml::Value| -> Result<sluice_api::Value, ConfigError> {
+        match value {
+            toml::Value::String(text) => Ok(sluice_api::Value::Text(text)),
+            toml::Value::Integer(number) => Ok(sluice_api::Value::Int(number)),
+            toml::Value::Boolean(flag) => Ok(sluice_api::Value::Bool(flag)),
+            other => Err(ConfigError::Invalid {
+                key,
+                line: None,
+                message: format!(
+                    "a {} is not a map value; use a string, an integer or a boolean (write decimals as strings: \
+                     \"12.50\", so no digit is lost)",
+                    other.type_str()
+                ),
+            }),
+        }
+    };
+    let mut entries = Vec::with_capacity(section.values.len());
+    for (from, to) in section.values {
+        let converted = value(format!("maps.{name}.values.{from}"), to)?;
+        entries.push((from, converted));
+    }
+    let unmapped = match (section.unmapped, section.default) {
+        (UnmappedPolicy::Default, Some(default)) => Unmapped::Default(value(format!("maps.{name}.default"), default)?),
+        (UnmappedPolicy::Default, None) => {
+            return Err(ConfigError::Invalid {
+                key: format!("maps.{name}.default"),
+                line: None,
+                message: "unmapped = \"default\" needs `default = …`, the value for unmapped source values".into(),
+            });
+        }
+        (_, Some(_)) => {
+            return Err(ConfigError::Invalid {
+                key: format!("maps.{name}.default"),
+                line: None,
+                message: "`default` is only used with unmapped = \"default\"; set it or remove `default`".into(),
+            });
+        }
+        (UnmappedPolicy::Error, None) => Unmapped::Error,
+        (UnmappedPolicy::Keep, None) => Unmapped::Keep,
+    };
+    Ok(ValueMap::new(name, entries, unmapped))
+}
+
+/// Each route's lookup level (see [`RouteConfig::lookup_level`]); a cycle
+/// of crosswalk lookups is an error.
+fn lookup_levels(routes: &[RouteConfig], maps: &MapSet) -> Result<BTreeMap<String, usize>, ConfigError> {
+    let depends: BTreeMap<&str, Vec<String>> = routes
+        .iter()
+        .map(|route| {
+            let mut names: Vec<String> =
+                route.expressions().flat_map(|(_, e)| e.names_used()).filter(|name| !maps.contains_key(name)).collect();
+            names.sort();
+            names.dedup();
+            (route.name.as_str(), names)
+        })
+        .collect();
+    fn level(
+        name: &str,
+        depends: &BTreeMap<&str, Vec<String>>,
+        known: &mut BTreeMap<String, usize>,
+        path: &mut Vec<String>,
+    ) -> Result<usize, ConfigError> {
+        if let Some(level) = known.get(name) {
+            return Ok(*level);
+        }
+        if path.iter().any(|p| p == name) {
+            path.push(name.to_owned());
+            return Err(ConfigError::Invalid {
+                key: format!("routes.{name}"),
+                line: None,
+                message: format!(
+                    "crosswalk lookups form a cycle ({}); such routes cannot be ordered",
+                    path.join(" -> ")
+                ),
+            });
+        }
+        path.push(name.to_owned());
+        let mut own = 0;
+        for dependency in depends.get(name).into_iter().flatten() {
+            if dependency != name {
+                own = own.max(level(dependency, depends, known, path)? + 1);
+            }
+        }
+        path.pop();
+        known.insert(name.to_owned(), own);
+        Ok(own)
+    }
+    let mut known = BTreeMap::new();
+    for route in routes {
+        level(&route.name, &depends, &mut known, &mut Vec::new())?;
+    }
+    Ok(known)
+}
+
+/// Every `map(name, …)` / `lookup(name, …)` names a map or a crosswalk
+/// route; a crosswalk lookup is a whole column expression, in a route into
+/// the crosswalk's own target (the writer of that target resolves it in
+/// the same transaction as the rows it links).
+fn check_names_used(routes: &[RouteConfig], maps: &MapSet) -> Result<(), ConfigError> {
+    let crosswalks: BTreeMap<&str, &RouteConfig> =
+        routes.iter().filter(|r| r.crosswalk.is_some()).map(|r| (r.name.as_str(), r)).collect();
+    for route in routes {
+        for (setting, expression) in route.expressions() {
+            let key = format!("routes.{}.{setting}", route.name);
+            for name in expression.names_used() {
+                if maps.contains_key(&name) {
+                    continue;
+                }
+                let Some(owner) = crosswalks.get(name.as_str()) else {
+                    let mut known: Vec<&str> = maps.keys().map(String::as_str).collect();
+                    known.extend(crosswalks.keys());
+                    return Err(ConfigError::Invalid {
+                        key,
+                        line: None,
+                        message: format!(
+                            "{:?} uses {name:?}, which is neither a [maps.*] section nor a route with \
+                             [routes.crosswalk]; known: {}",
+                            expression.text(),
+                            if known.is_empty() { "none".to_owned() } else { known.join(", ") }
+                        ),
+                    });
+                };
+                let whole_column = (setting.starts_with("columns.") || setting.starts_with("defaults."))
+                    && expression.as_lookup().is_some_and(|(n, key)| n == name && !key.has_crosswalk_lookup(maps));
+                if !whole_column {
+                    return Err(ConfigError::Invalid {
+                        key,
+                        line: None,
+                        message: format!(
+                            "{:?}: a crosswalk lookup must be the whole expression of a column \
+                             (`column = \"lookup('{name}', key_expression)\"`)",
+                            expression.text()
+                        ),
+                    });
+                }
+                if owner.target != route.target {
+                    return Err(ConfigError::Invalid {
+                        key,
+                        line: None,
+                        message: format!(
+                            "lookup('{name}', …) reads the crosswalk of route {name}, kept in target {}; this route \
+                             writes into target {}. Crosswalk lookups work within the crosswalk's own target",
+                            owner.target, route.target
+                        ),
+                    });
+                }
+            }
+        }
+    }
+    Ok(())
 }
 
 fn check_name(key: &str, name: &str) -> Result<(), ConfigError> {

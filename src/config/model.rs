@@ -29,6 +29,35 @@ pub struct ConfigFile {
     /// Which source tables go to which target tables.
     #[serde(default)]
     pub routes: Vec<RouteSection>,
+    /// Value maps by name, used in expressions as `map(name, expr)`.
+    #[serde(default)]
+    pub maps: BTreeMap<String, MapSection>,
+}
+
+/// A declarative value map (`[maps.order_status]`).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MapSection {
+    /// Source value (its text form: `paid`, `3`, `true`) = target value
+    /// (a string, an integer or a boolean).
+    pub values: BTreeMap<String, toml::Value>,
+    /// What a value without an entry becomes: `error` (default: the change
+    /// fails mapping — the route stops, or dead-letters it), `keep` (passes
+    /// through unchanged) or `default` (the `default` value).
+    #[serde(default)]
+    pub unmapped: UnmappedPolicy,
+    /// The value for unmapped source values when `unmapped = "default"`.
+    pub default: Option<toml::Value>,
+}
+
+/// See [`MapSection::unmapped`].
+#[derive(Clone, Copy, Debug, Default, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum UnmappedPolicy {
+    #[default]
+    Error,
+    Keep,
+    Default,
 }
 
 #[derive(Debug, Deserialize)]
@@ -187,6 +216,12 @@ pub enum TargetSection {
         url: SecretUrl,
         /// `schema.table` of Sluice's offsets table in this target; default `sluice.offsets`.
         offsets_table: Option<String>,
+        /// `schema.table` of the key crosswalk; default `sluice.crosswalk`.
+        /// Created when a crosswalk route writes into this target.
+        crosswalk_table: Option<String>,
+        /// `schema.table` of the dead letters; default `sluice.dead_letters`.
+        /// Created when a dead-letter route writes into this target.
+        dead_letter_table: Option<String>,
     },
     /// A MySQL or MariaDB database written with batched, idempotent upserts.
     Mysql {
@@ -194,6 +229,10 @@ pub enum TargetSection {
         url: SecretUrl,
         /// `database.table` of Sluice's offsets table; default `sluice.offsets`.
         offsets_table: Option<String>,
+        /// `database.table` of the key crosswalk; default `sluice.crosswalk`.
+        crosswalk_table: Option<String>,
+        /// `database.table` of the dead letters; default `sluice.dead_letters`.
+        dead_letter_table: Option<String>,
     },
 }
 
@@ -213,13 +252,54 @@ pub struct RouteSection {
     /// Target-side key columns to upsert and delete by; defaults to the
     /// source primary key (replica identity) mapped through `columns`.
     pub key: Option<Spanned<Vec<String>>>,
-    /// Target column = source column. Source columns not listed map to the
-    /// target column of the same name.
+    /// Target column = expression (docs/EXPRESSIONS.md); a bare source
+    /// column name is that column (a rename). Source columns no entry
+    /// renames map to the target column of the same name (see `other_columns`).
     #[serde(default)]
-    pub columns: BTreeMap<String, String>,
+    pub columns: BTreeMap<String, Spanned<String>>,
+    /// Target column = expression, written only when the row is inserted:
+    /// an existing target row keeps its value (a status the target's users
+    /// move on, a creation stamp). Fills NOT NULL columns the source lacks.
+    #[serde(default)]
+    pub defaults: BTreeMap<String, Spanned<String>>,
     /// Source columns not to copy (for target tables that lack them).
     #[serde(default)]
     pub exclude: Vec<String>,
+    /// `by_name` (default): source columns no `columns` entry renames map
+    /// to the target column of the same name, and one the target lacks is
+    /// an error unless an expression reads it (so a column added to the
+    /// source is never dropped silently); `ignore`: only the `columns`,
+    /// `defaults` and key are written.
+    #[serde(default)]
+    pub other_columns: OtherColumns,
+    /// A filter: only rows for which it is true are in the target. An
+    /// update that takes a row out of the filter deletes it from the target
+    /// (as `deletes` says).
+    #[serde(rename = "where")]
+    pub filter: Option<Spanned<String>>,
+    /// Makes the route an action: it fires only on changes for which this
+    /// transition is true (e.g. `before.status IS DISTINCT FROM 'approved'
+    /// AND after.status = 'approved'`) and creates its target row once
+    /// (insert if absent, by its deterministic key); it never updates or
+    /// deletes.
+    pub when: Option<Spanned<String>>,
+    /// What a source delete does: `apply` (default: delete the target row),
+    /// `ignore`, or `soft` (update the target row with `soft_delete`).
+    #[serde(default)]
+    pub deletes: DeletesPolicy,
+    /// With `deletes = "soft"`: target column = expression set on delete
+    /// (e.g. `deleted_at = "commit_time()"`).
+    #[serde(default)]
+    pub soft_delete: BTreeMap<String, Spanned<String>>,
+    /// The target assigns this table's key (an identity, a sequence, an
+    /// AUTO_INCREMENT): Sluice records source key ↔ target key as it inserts.
+    pub crosswalk: Option<CrosswalkSection>,
+    /// What a change that fails mapping or that the target refuses does:
+    /// `stop` (default: the pipeline stops with the error) or `dead_letter`
+    /// (recorded in the target's dead-letter table; later changes of the
+    /// same source row wait behind it; everything else flows on).
+    #[serde(default)]
+    pub on_error: OnError,
     /// What to do with MySQL zero and partial-zero dates (`0000-00-00`,
     /// `2024-00-10`): `keep` (default: pass the value on; a MySQL target
     /// stores it, a PostgreSQL target refuses it and the route stops),
@@ -232,6 +312,45 @@ pub struct RouteSection {
     /// only stream changes from the current position on.
     #[serde(default)]
     pub snapshot: SnapshotMode,
+}
+
+/// A route's key crosswalk (`[routes.crosswalk]`).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CrosswalkSection {
+    /// The target column the target assigns (identity, sequence default,
+    /// AUTO_INCREMENT). It is the route's key in the target.
+    pub target_key: String,
+    /// Source columns that identify a row; default: the source primary key.
+    pub source_key: Option<Vec<String>>,
+}
+
+/// See [`RouteSection::deletes`].
+#[derive(Clone, Copy, Debug, Default, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum DeletesPolicy {
+    #[default]
+    Apply,
+    Ignore,
+    Soft,
+}
+
+/// See [`RouteSection::on_error`].
+#[derive(Clone, Copy, Debug, Default, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum OnError {
+    #[default]
+    Stop,
+    DeadLetter,
+}
+
+/// See [`RouteSection::other_columns`].
+#[derive(Clone, Copy, Debug, Default, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum OtherColumns {
+    #[default]
+    ByName,
+    Ignore,
 }
 
 /// Whether a route copies existing rows when it starts.

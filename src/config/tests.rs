@@ -43,7 +43,7 @@ fn the_documented_example_loads() {
     assert_eq!(route.table, TableName::new("public", "inventory"));
     assert_eq!(route.into, TableName::new("public", "stock"));
     assert_eq!(route.key.as_deref(), Some(&["sku".to_owned()][..]));
-    assert_eq!(route.columns["qty_on_hand"], "qty");
+    assert_eq!(route.columns["qty_on_hand"].text(), "qty");
 }
 
 #[test]

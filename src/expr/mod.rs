@@ -1,25 +1,55 @@
 //! The mapping expression language: SQL expressions in the config file
 //! (route columns, `where`, `when`, soft-delete columns), parsed once with
 //! `sqlparser` into Sluice's own small tree and evaluated per row without
-//! re-parsing.
+//! re-parsing. docs/EXPRESSIONS.md is the reference a DBA reads.
 //!
 //! Life of an expression: [`Expression::parse`] at config load (syntax,
-//! function names and arity are checked there, column names are not yet
-//! known); [`Expression::bind`] when the route is resolved against a source
-//! schema (column names become indices, map names become maps; an unknown
-//! column or map is an error naming it); [`Bound::eval`] / [`Bound::test`]
-//! per row. Results are deterministic for replays: there is no `now()`;
+//! function names and arity are checked there, constant sub-expressions are
+//! folded, LIKE patterns compiled; column names are not yet known);
+//! [`Expression::bind`] when the route is resolved against a source schema
+//! (column names become indices, map names become maps; an unknown column or
+//! map is an error naming it); [`Bound::eval`] / [`Bound::test`] per row,
+//! reading cells by reference and dispatching on pre-resolved enums.
+//! Results are deterministic for replays: there is no `now()`;
 //! `commit_time()` is the source transaction's commit time.
 //!
-//! Error messages name columns, maps and functions, never row values.
+//! Error messages name columns, maps, operators and functions, never row
+//! values. They are fragments the engine embeds after a route and setting
+//! (`Route x: column y = …: <message>`), so they start lower-case.
 //!
-//! SKELETON: the public API below is the contract the engine codes
-//! against; the implementation fills it in.
+//! The files, one job each: `tree` (the expression tree), `parse`
+//! (sqlparser's AST → the tree), `functions` (the function catalogue),
+//! `bind` (names → indices and maps), `eval` (per-row evaluation), `call`
+//! (function calls), `compare` (comparison rules), `numeric` (exact
+//! arithmetic), `cast` (CAST), `temporal` (dates and times), `text`
+//! (canonical text, LIKE, string functions), `value_map` (value maps).
+
+mod bind;
+mod call;
+mod cast;
+mod compare;
+mod eval;
+mod functions;
+mod numeric;
+mod parse;
+mod temporal;
+mod text;
+mod tree;
+mod value_map;
+
+#[cfg(test)]
+mod proptests;
+#[cfg(test)]
+mod tests;
 
 use std::collections::HashMap;
+use std::fmt;
 use std::sync::Arc;
 
 use sluice_api::Value;
+
+pub use text::text_of;
+use tree::{BoundNode, Node, Parsed};
 
 /// Which row image a column reference reads.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -32,18 +62,56 @@ pub enum Image {
     After,
 }
 
-/// A column reference as written in an expression.
+/// A column reference as written in an expression. `name` is the name as
+/// written, without quotes and without case folding.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct ColumnRef {
     pub image: Image,
     pub name: String,
 }
 
+impl fmt::Display for ColumnRef {
+    /// `name`, `before.name` or `after.name`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.image {
+            Image::Current => f.write_str(&self.name),
+            Image::Before => write!(f, "before.{}", self.name),
+            Image::After => write!(f, "after.{}", self.name),
+        }
+    }
+}
+
 /// Why an expression cannot be used (config time: parse and bind).
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum ExprError {
+    /// A syntax error or a construct outside the language.
     #[error("{0}")]
     Invalid(String),
+    /// A function the language does not have.
+    #[error("unknown function {name}(); the known functions are: {known}")]
+    UnknownFunction { name: String, known: String },
+    /// `now()` and friends: a replay would write different rows.
+    #[error(
+        "{name}() is not allowed: results must be deterministic, so that replaying a change writes the same row; \
+         use commit_time() for the source transaction's commit time"
+    )]
+    NonDeterministic { name: String },
+    /// A known function called with the wrong number of arguments.
+    #[error("{name}() takes {expected}, not {given}")]
+    Arity { name: String, expected: String, given: usize },
+    /// `bind`: the source table has no column of that name.
+    #[error("unknown column {column}: the source table has no column of that name")]
+    UnknownColumn { column: String },
+    /// `bind`: `map(name, …)` names no map of the config.
+    #[error("unknown map {name} in map(): define it as [maps.{name}] or fix the name")]
+    UnknownMap { name: String },
+    /// `bind`: `lookup(name, …)` whose name is not a map is a crosswalk
+    /// lookup, which only the target writer can resolve.
+    #[error(
+        "lookup({name}, …) is a crosswalk lookup (there is no map {name}), which the target writer resolves: \
+         it must be the whole expression of a column, not part of an expression or a condition"
+    )]
+    CrosswalkLookup { name: String },
 }
 
 /// Why an expression could not be evaluated for one row. Never contains row values.
@@ -62,17 +130,25 @@ pub enum EvalError {
     Invalid { what: String, reason: String },
 }
 
+impl EvalError {
+    /// An [`EvalError::Invalid`]; `what` names the operator or function.
+    pub(crate) fn invalid(what: impl Into<String>, reason: impl Into<String>) -> EvalError {
+        EvalError::Invalid { what: what.into(), reason: reason.into() }
+    }
+}
+
 /// A parsed expression; names are not resolved yet.
 #[derive(Clone, Debug)]
 pub struct Expression {
     text: String,
+    root: Parsed,
 }
 
 impl Expression {
-    /// Parses `text`. Unknown functions, wrong arity and constructs outside
-    /// the language are errors here.
+    /// Parses `text`. Unknown functions, wrong arity, non-deterministic
+    /// functions and constructs outside the language are errors here.
     pub fn parse(text: &str) -> Result<Expression, ExprError> {
-        Ok(Expression { text: text.to_owned() })
+        Ok(Expression { text: text.to_owned(), root: parse::parse(text)? })
     }
 
     /// The text as written.
@@ -82,28 +158,63 @@ impl Expression {
 
     /// Every column referenced, distinct, in order of first appearance.
     pub fn columns(&self) -> Vec<ColumnRef> {
-        unimplemented!()
+        let mut out: Vec<ColumnRef> = Vec::new();
+        self.root.walk(&mut |node| {
+            if let Node::Column(column) = node
+                && !out.contains(column)
+            {
+                out.push(column.clone());
+            }
+        });
+        out
     }
 
-    /// The first argument of every `map(...)` and `lookup(...)` call.
+    /// The first argument of every `map(...)` and `lookup(...)` call,
+    /// distinct, in order of first appearance.
     pub fn names_used(&self) -> Vec<String> {
-        unimplemented!()
+        let mut out: Vec<String> = Vec::new();
+        self.root.walk(&mut |node| {
+            if let Node::Map(map, _) = node
+                && !out.contains(&map.name)
+            {
+                out.push(map.name.clone());
+            }
+        });
+        out
     }
 
-    /// `Some((name, key))` when the whole expression is `lookup(name, key)`.
+    /// `Some((name, key))` when the whole expression is `lookup(name, key)`
+    /// (whether or not `name` is a map: the caller checks the config's maps).
     pub fn as_lookup(&self) -> Option<(String, Expression)> {
-        unimplemented!()
+        match &self.root {
+            Node::Map(map, key) if map.via_lookup => {
+                Some((map.name.clone(), Expression { text: map.key_text.clone(), root: (**key).clone() }))
+            }
+            _ => None,
+        }
     }
 
     /// Whether a `lookup(...)` call whose name is not a map appears anywhere.
     pub fn has_crosswalk_lookup(&self, maps: &MapSet) -> bool {
-        let _ = maps;
-        unimplemented!()
+        let mut found = false;
+        self.root.walk(&mut |node| {
+            if let Node::Map(map, _) = node
+                && map.via_lookup
+                && !maps.contains_key(&map.name)
+            {
+                found = true;
+            }
+        });
+        found
     }
 
-    /// `Some(column)` when the whole expression is one column reference.
+    /// `Some(column)` when the whole expression is one column reference
+    /// (parentheses aside).
     pub fn as_column(&self) -> Option<&ColumnRef> {
-        unimplemented!()
+        match &self.root {
+            Node::Column(column) => Some(column),
+            _ => None,
+        }
     }
 
     /// Resolves column names (through `column`, which returns the index of
@@ -112,8 +223,7 @@ impl Expression {
     /// here (crosswalk lookups are resolved by the target writer; the
     /// engine takes them apart with [`Expression::as_lookup`] first).
     pub fn bind(&self, column: &dyn Fn(&ColumnRef) -> Option<usize>, maps: &MapSet) -> Result<Bound, ExprError> {
-        let _ = (column, maps);
-        unimplemented!()
+        Ok(Bound { root: bind::bind(&self.root, column, maps)? })
     }
 }
 
@@ -134,20 +244,32 @@ pub struct EvalContext<'a> {
 
 /// An expression bound to a source schema, ready to evaluate.
 #[derive(Clone, Debug)]
-pub struct Bound {}
+pub struct Bound {
+    root: BoundNode,
+}
 
 impl Bound {
     /// The value of the expression for one row.
     pub fn eval(&self, context: &EvalContext<'_>) -> Result<Value, EvalError> {
-        let _ = context;
-        unimplemented!()
+        self.root.eval(context).map(std::borrow::Cow::into_owned)
     }
 
     /// SQL `WHERE` semantics: true only when the value is TRUE (NULL and
-    /// FALSE are false); a non-boolean value is an error.
+    /// FALSE are false); a non-boolean value is an error (an integer is not
+    /// taken as a truth value: compare it explicitly).
     pub fn test(&self, context: &EvalContext<'_>) -> Result<bool, EvalError> {
-        let _ = context;
-        unimplemented!()
+        match &*self.root.eval(context)? {
+            Value::Bool(b) => Ok(*b),
+            Value::Null => Ok(false),
+            other => Err(EvalError::invalid(
+                "condition",
+                format!(
+                    "the condition is not boolean (it gives a {} value); compare explicitly, \
+                     e.g. `x = 1`, `x <> 0` or `x IS NOT NULL`",
+                    other.kind_name()
+                ),
+            )),
+        }
     }
 }
 
@@ -170,26 +292,5 @@ pub struct ValueMap {
     unmapped: Unmapped,
 }
 
-impl ValueMap {
-    /// Entries are keyed by the canonical text of the source value ([`text_of`]).
-    pub fn new(name: impl Into<String>, entries: Vec<(String, Value)>, unmapped: Unmapped) -> ValueMap {
-        ValueMap { name: name.into(), entries: entries.into_iter().collect(), unmapped }
-    }
-
-    /// The mapped value; NULL maps to NULL.
-    pub fn get(&self, value: &Value) -> Result<Value, EvalError> {
-        let _ = (&self.entries, &self.unmapped, value);
-        unimplemented!()
-    }
-}
-
 /// The config's maps by name.
 pub type MapSet = HashMap<String, Arc<ValueMap>>;
-
-/// The canonical text of a value: what `CAST(x AS text)` and `||` produce,
-/// what value-map keys and crosswalk keys are compared by. `None` for NULL
-/// and [`Value::Unchanged`].
-pub fn text_of(value: &Value) -> Option<String> {
-    let _ = value;
-    unimplemented!()
-}

@@ -41,7 +41,7 @@ impl HasErrorKind for PipelineError {
             PipelineError::Route(RouteError::Config { .. } | RouteError::TargetColumnMissing { .. }) => {
                 ErrorKind::Config
             }
-            PipelineError::Route(RouteError::Data { .. }) => ErrorKind::Data,
+            PipelineError::Route(RouteError::Data { .. } | RouteError::Incomplete { .. }) => ErrorKind::Data,
             PipelineError::Checkpoint(error) => error.kind(),
             PipelineError::Snapshot(error) => error.kind(),
             PipelineError::ResnapshotNeeded { .. } => ErrorKind::ResnapshotNeeded,

@@ -20,11 +20,13 @@ use std::time::{Duration, Instant};
 
 use sluice_api::{ErrorKind, HasErrorKind};
 use sluice_checkpoints::CheckpointStore;
-use tokio::sync::{Notify, broadcast, watch};
+use tokio::sync::{Notify, broadcast, mpsc, oneshot, watch};
 
 pub use error::PipelineError;
+pub(crate) use writer::ChunkRows;
 
 use crate::config::Config;
+use crate::guard::retry::{Action, Outcome};
 use crate::snapshot::progress::JobStatus;
 
 const BACKOFF_START: Duration = Duration::from_millis(500);
@@ -34,13 +36,32 @@ const HEALTHY_AFTER: Duration = Duration::from_secs(60);
 /// Consecutive protocol errors before giving up (a restart rarely fixes them).
 const MAX_PROTOCOL_RETRIES: u32 = 5;
 
+/// A `sluice dlq retry|drop` handed to the running engine: its source's
+/// router passes it to the route's target writer between transactions.
+#[derive(Debug)]
+pub(crate) struct DeadLetterCommand {
+    pub(crate) route: String,
+    pub(crate) source_key: Option<String>,
+    pub(crate) action: Action,
+    pub(crate) reply: oneshot::Sender<Result<Outcome, String>>,
+}
+
+/// One source's queue of dead-letter commands; each session's router takes
+/// the receiving end for as long as it runs.
+#[derive(Clone)]
+pub(crate) struct CommandQueue {
+    sender: mpsc::Sender<DeadLetterCommand>,
+    pub(crate) receiver: Arc<tokio::sync::Mutex<mpsc::Receiver<DeadLetterCommand>>>,
+}
+
 /// What the outside (the admin endpoint, progress displays) may reach in a
-/// running engine: snapshot job status, and a wake-up per source for newly
-/// recorded backfill requests.
+/// running engine: snapshot job status, a wake-up per source for newly
+/// recorded backfill requests, and a queue per source for dead-letter commands.
 #[derive(Clone)]
 pub struct EngineControl {
     pub(crate) status: broadcast::Sender<JobStatus>,
     pub(crate) wakes: Arc<HashMap<String, Arc<Notify>>>,
+    pub(crate) commands: Arc<HashMap<String, CommandQueue>>,
     /// The latest status per job (`kind:route`), for `sluice status`.
     latest: Arc<std::sync::Mutex<std::collections::BTreeMap<String, JobStatus>>>,
 }
@@ -49,6 +70,14 @@ impl EngineControl {
     pub fn new(config: &Config) -> EngineControl {
         let (status, _) = broadcast::channel::<JobStatus>(1024);
         let wakes = config.sources.keys().map(|name| (name.clone(), Arc::new(Notify::new()))).collect();
+        let commands = config
+            .sources
+            .keys()
+            .map(|name| {
+                let (sender, receiver) = mpsc::channel(16);
+                (name.clone(), CommandQueue { sender, receiver: Arc::new(tokio::sync::Mutex::new(receiver)) })
+            })
+            .collect();
         let latest = Arc::new(std::sync::Mutex::new(std::collections::BTreeMap::new()));
         let mut updates: broadcast::Receiver<JobStatus> = status.subscribe();
         let keep = Arc::clone(&latest);
@@ -64,7 +93,7 @@ impl EngineControl {
                 }
             }
         });
-        EngineControl { status, wakes: Arc::new(wakes), latest }
+        EngineControl { status, wakes: Arc::new(wakes), commands: Arc::new(commands), latest }
     }
 
     /// The latest status of every snapshot job seen since start.
@@ -75,6 +104,21 @@ impl EngineControl {
     /// Snapshot job updates as they happen.
     pub fn subscribe(&self) -> broadcast::Receiver<JobStatus> {
         self.status.subscribe()
+    }
+
+    /// Hands a dead-letter command to `source`'s pipeline and waits for its answer.
+    pub(crate) async fn dead_letters(
+        &self,
+        source: &str,
+        route: &str,
+        source_key: Option<String>,
+        action: Action,
+    ) -> Result<Outcome, String> {
+        let queue = self.commands.get(source).ok_or_else(|| format!("no source named {source:?}"))?;
+        let (reply, answer) = oneshot::channel();
+        let command = DeadLetterCommand { route: route.to_owned(), source_key, action, reply };
+        queue.sender.send(command).await.map_err(|_| "the engine is stopping".to_owned())?;
+        answer.await.map_err(|_| "the pipeline restarted before answering; run the command again".to_owned())?
     }
 
     /// Tells `source`'s pipeline that the store holds a new backfill request.

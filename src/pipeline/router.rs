@@ -9,14 +9,16 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use sluice_api::{ConnectorError, ErrorKind, Position, SourceEvent, TableName};
+use sluice_api::{Change, ConnectorError, ErrorKind, Position, SourceEvent, TableName};
 use tokio::sync::{mpsc, watch};
 
+use super::DeadLetterCommand;
 use super::chunks::{ChunkWindows, SnapshotMessage};
 use super::error::PipelineError;
 use super::writer::WriterInput;
 use crate::config::TargetConfig;
-use crate::route::{Route, RouteError};
+use crate::guard::retry::Action;
+use crate::route::{Guarded, Pending, Route, RouteError};
 use crate::snapshot::SnapshotError;
 use crate::snapshot::planner::PlannedChunk;
 use crate::snapshot::progress::ChunkDone;
@@ -53,6 +55,10 @@ pub(super) struct Router {
     /// table again after a schema change.
     pub(super) targets: Vec<(String, TargetConfig)>,
     pub(super) snapshots: RouterSnapshots,
+    /// Scratch space for one route's writes of one change.
+    pub(super) pending: Vec<Pending>,
+    /// `sluice dlq retry|drop` requests for this source.
+    pub(super) commands: tokio::sync::OwnedMutexGuard<mpsc::Receiver<DeadLetterCommand>>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -65,6 +71,20 @@ impl sluice_api::HasErrorKind for StreamClosed {
     }
 }
 
+/// Describes a route's target table again (after a source schema change
+/// named a column the target seemed to lack).
+async fn describe_again(source: &str, target: &(String, TargetConfig), route: &mut Route) -> Result<(), PipelineError> {
+    let (name, config) = target;
+    let described = crate::connectors::describe_target(config, &route.config.into)
+        .await
+        .map_err(|error| PipelineError::Target { name: name.clone(), pipeline: source.to_owned(), source: error })?;
+    if let Some(shape) = described {
+        tracing::info!(route = %route.config.name, "target table described again after a source schema change");
+        route.set_target_shape(shape);
+    }
+    Ok(())
+}
+
 impl Router {
     pub(super) async fn run(
         mut self,
@@ -74,8 +94,9 @@ impl Router {
     ) -> Result<RouterEnd, PipelineError> {
         let mut in_transaction = false;
         let mut stopping = false;
-        let mut writes = Vec::new();
-        let (mut planned_open, mut messages_open) = (true, true);
+        // The index of a change in its transaction (dead letters are ordered by it).
+        let mut change_index = 0u32;
+        let (mut planned_open, mut messages_open, mut commands_open) = (true, true, true);
         for route in std::mem::take(&mut self.snapshots.copying) {
             if let Some(gone) = self.set_copying(&route, true).await {
                 return Ok(RouterEnd::WriterGone(gone));
@@ -89,6 +110,7 @@ impl Router {
                 Event(Option<Result<SourceEvent, ConnectorError>>),
                 Planned(Option<PlannedChunk>),
                 Snapshot(Option<SnapshotMessage>),
+                Command(Option<DeadLetterCommand>),
             }
             let step = tokio::select! {
                 biased;
@@ -102,10 +124,21 @@ impl Router {
                 }
                 planned = self.snapshots.planned.recv(), if planned_open => Step::Planned(planned),
                 message = self.snapshots.messages.recv(), if messages_open => Step::Snapshot(message),
+                command = self.commands.recv(), if !in_transaction && commands_open => Step::Command(command),
                 event = events.recv() => Step::Event(event),
             };
             let event = match step {
                 Step::Event(event) => event,
+                Step::Command(None) => {
+                    commands_open = false;
+                    continue;
+                }
+                Step::Command(Some(command)) => {
+                    if let Some(gone) = self.dead_letters(command).await {
+                        return Ok(RouterEnd::WriterGone(gone));
+                    }
+                    continue;
+                }
                 Step::Planned(planned) => {
                     match planned {
                         Some(chunk) => {
@@ -150,51 +183,20 @@ impl Router {
             match event {
                 SourceEvent::Begin(transaction) => {
                     in_transaction = true;
+                    change_index = 0;
                     if let Some(gone) = self.broadcast(|| WriterInput::Begin(Arc::clone(&transaction))).await {
                         return Ok(RouterEnd::WriterGone(gone));
                     }
                 }
                 SourceEvent::Change(mut change) => {
+                    change_index += 1;
                     let suppressed = if self.snapshots.windows.is_empty() {
                         Vec::new()
                     } else {
                         self.snapshots.windows.observe(&change).await
                     };
-                    let Some(routes) = self.routes.get_mut(&change.table.name) else { continue };
-                    let last = routes.len() - 1;
-                    for (index, (route, writer)) in routes.iter_mut().enumerate() {
-                        if suppressed.contains(&route.config.name) {
-                            continue;
-                        }
-                        match route.map(&mut change, index == last, &mut writes) {
-                            Ok(()) => {}
-                            Err(RouteError::TargetColumnMissing { .. }) => {
-                                // The target may have gained the column since it
-                                // was described: look again, once.
-                                writes.clear();
-                                let (name, target) = &self.targets[*writer];
-                                let described = crate::connectors::describe_target(target, &route.config.into)
-                                    .await
-                                    .map_err(|source| PipelineError::Target {
-                                        name: name.clone(),
-                                        pipeline: self.source.clone(),
-                                        source,
-                                    })?;
-                                if let Some(shape) = described {
-                                    tracing::info!(route = %route.config.name, "target table described again after a source schema change");
-                                    route.set_target_shape(shape);
-                                }
-                                route.map(&mut change, index == last, &mut writes)?;
-                            }
-                            Err(other) => return Err(other.into()),
-                        }
-                        if writes.is_empty() {
-                            continue;
-                        }
-                        let batch = std::mem::take(&mut writes);
-                        if self.writers[*writer].send(WriterInput::Writes(batch)).await.is_err() {
-                            return Ok(RouterEnd::WriterGone(*writer));
-                        }
+                    if let Some(gone) = self.route_change(&mut change, change_index, &suppressed).await? {
+                        return Ok(RouterEnd::WriterGone(gone));
                     }
                 }
                 SourceEvent::Commit { transaction, position } => {
@@ -222,6 +224,102 @@ impl Router {
         }
     }
 
+    /// Maps one change through every route of its table and sends each
+    /// writer its share: plain writes, or a guarded change (see
+    /// `route::pending`). A dead-letter route's change that cannot be mapped
+    /// is sent as such, to be recorded in the target's transaction order.
+    async fn route_change(
+        &mut self,
+        change: &mut Change,
+        change_index: u32,
+        suppressed: &[String],
+    ) -> Result<Option<usize>, PipelineError> {
+        let Some(routes) = self.routes.get_mut(&change.table.name) else { return Ok(None) };
+        let last = routes.len() - 1;
+        let mut origin: Option<Arc<Change>> = None;
+        for (index, (route, writer)) in routes.iter_mut().enumerate() {
+            if suppressed.contains(&route.config.name) {
+                continue;
+            }
+            let guarded = match route.is_guarded(&change.table) {
+                Ok(guarded) => guarded,
+                Err(RouteError::TargetColumnMissing { .. }) => {
+                    describe_again(&self.source, &self.targets[*writer], route).await?;
+                    route.is_guarded(&change.table)?
+                }
+                Err(other) => return Err(other.into()),
+            };
+            let dead_letter = route.tag().dead_letter;
+            if dead_letter && origin.is_none() {
+                origin = Some(Arc::new(change.clone()));
+            }
+            self.pending.clear();
+            let take = index == last && !guarded;
+            let outcome = match route.map(change, take, &mut self.pending) {
+                Ok(()) => Ok(()),
+                Err(RouteError::TargetColumnMissing { .. }) => {
+                    // The target may have gained the column since it was
+                    // described: look again, once.
+                    self.pending.clear();
+                    describe_again(&self.source, &self.targets[*writer], route).await?;
+                    route.map(change, take, &mut self.pending)
+                }
+                Err(other) => Err(other),
+            };
+            let input = if guarded {
+                let outcome = match outcome {
+                    Ok(()) if self.pending.is_empty() => continue,
+                    Ok(()) => Ok(std::mem::take(&mut self.pending)),
+                    Err(error @ RouteError::Data { .. }) if dead_letter => Err(error.to_string()),
+                    Err(error) => return Err(error.into()),
+                };
+                let transaction = &change.transaction;
+                WriterInput::Guarded(Box::new(Guarded {
+                    route: Arc::clone(route.tag()),
+                    source_key: route.source_key_text(change).unwrap_or_default(),
+                    seq: format!("{}.{change_index:08}", transaction.position.sort_key()),
+                    origin: origin.clone(),
+                    outcome,
+                }))
+            } else {
+                outcome?;
+                if self.pending.is_empty() {
+                    continue;
+                }
+                let writes = self
+                    .pending
+                    .drain(..)
+                    .map(|pending| match pending {
+                        Pending::Write(write) => write,
+                        other => unreachable!("a route that is not guarded made {other:?}"),
+                    })
+                    .collect();
+                WriterInput::Writes(writes)
+            };
+            if self.writers[*writer].send(input).await.is_err() {
+                return Ok(Some(*writer));
+            }
+        }
+        Ok(None)
+    }
+
+    /// Hands a dead-letter command to the writer of its route (between
+    /// transactions: the select above only takes commands then).
+    async fn dead_letters(&mut self, command: DeadLetterCommand) -> Option<usize> {
+        let found = self.routes.values().flatten().find(|(route, _)| route.config.name == command.route);
+        let Some((route, writer)) = found else {
+            let _ = command
+                .reply
+                .send(Err(format!("no route named {:?} reads from source {}", command.route, self.source)));
+            return None;
+        };
+        if route.config.on_error != crate::config::OnError::DeadLetter && command.action == Action::Retry {
+            tracing::info!(route = %route.config.name, "retrying dead letters of a route that now stops on errors");
+        }
+        let input = WriterInput::DeadLetters { route: Box::new(route.clone()), command };
+        self.writers[*writer].send(input).await.is_err().then_some(*writer)
+    }
+
     /// Between transactions at `position`: close the windows the stream has
     /// left behind, and write the chunks that are ready.
     async fn stream_passed(&mut self, position: &Position) -> Result<Option<usize>, PipelineError> {
@@ -234,6 +332,7 @@ impl Router {
 
     /// Sends every ready chunk to its route's writer (between transactions).
     async fn emit_chunks(&mut self) -> Result<Option<usize>, PipelineError> {
+        let stream_at = self.snapshots.stream_at.clone();
         for (chunk, schema, rows) in self.snapshots.windows.take_ready() {
             let job = &chunk.job;
             let count = rows.len() as u64;
@@ -248,7 +347,7 @@ impl Router {
                 }
                 .into());
             };
-            let writes = crate::snapshot::once::chunk_writes(route, &schema, rows)?;
+            let writes = crate::snapshot::once::chunk_writes(route, &schema, rows, stream_at.as_ref(), chunk.seq)?;
             let done = ChunkDone {
                 job: Arc::clone(job),
                 seq: chunk.seq,
@@ -257,7 +356,7 @@ impl Router {
                 _permit: Arc::clone(&chunk.permit),
             };
             let last = chunk.range.through.is_none();
-            if self.writers[*writer].send(WriterInput::Chunk { writes, done }).await.is_err() {
+            if self.writers[*writer].send(WriterInput::Chunk { rows: writes, done }).await.is_err() {
                 return Ok(Some(*writer));
             }
             if last && let Some(gone) = self.set_copying(&job.route, false).await {

@@ -78,11 +78,38 @@ pub(super) async fn run_session(
                 source_name: source_name.to_owned(),
                 message: format!("route {}: source table {} does not exist", route_config.name, route_config.table),
             })?;
-        let route = Route::new(route_config.clone(), shape, primary_key)?;
+        let route = Route::new(route_config.clone(), shape, primary_key, config.maps.clone())?;
         if !tables.contains(&route_config.table) {
             tables.push(route_config.table.clone());
         }
         routes.entry(route_config.table.clone()).or_default().push((route, writer));
+    }
+
+    // Many-to-one: a truncate of one source table must not empty a table
+    // other routes fill too.
+    for (route, _) in routes.values_mut().flatten() {
+        route.shares_target_table = config.routes.iter().any(|other| {
+            other.name != route.config.name && other.target == route.config.target && other.into == route.config.into
+        });
+    }
+
+    // Crosswalks and dead letters: their tables, and the rows waiting.
+    let mut guards = Vec::with_capacity(sinks.len());
+    for (name, sink) in target_names.iter().zip(sinks.iter_mut()) {
+        let routes_here: Vec<&crate::config::RouteConfig> =
+            config.routes_of_source(source_name).filter(|r| &r.target == name).collect();
+        let dead_letters = routes_here.iter().any(|r| r.on_error == crate::config::OnError::DeadLetter);
+        let crosswalks = config.routes.iter().any(|r| &r.target == name && r.crosswalk.is_some());
+        let guard = if dead_letters || crosswalks {
+            let owned = config.targets[name].owned();
+            let target_error =
+                |source| PipelineError::Target { name: name.clone(), pipeline: source_name.to_owned(), source };
+            sink.ensure_owned_tables(owned).await.map_err(target_error)?;
+            Some(crate::guard::Guard::load(sink, owned, source_name, dead_letters).await.map_err(target_error)?)
+        } else {
+            None
+        };
+        guards.push(guard);
     }
 
     // Where each target stands.
@@ -141,7 +168,7 @@ pub(super) async fn run_session(
     let mut writer_inputs = Vec::new();
     let mut writer_tasks = Vec::new();
     let mut durable_receivers = Vec::new();
-    for ((name, sink), position) in target_names.iter().zip(sinks).zip(applied) {
+    for (((name, sink), position), guard) in target_names.iter().zip(sinks).zip(applied).zip(guards) {
         let (input_tx, input_rx) = mpsc::channel(config.apply.queue_capacity);
         let (durable_tx, durable_rx) = watch::channel(Durable { position: position.clone(), commit_time_micros: 0 });
         let writer = Writer {
@@ -159,6 +186,7 @@ pub(super) async fn run_session(
             durable: durable_tx,
             notify: Arc::clone(&notify),
             chunks_done: snapshots.done.clone(),
+            guard,
         };
         writer_inputs.push(input_tx);
         durable_receivers.push((name.clone(), durable_rx));
@@ -199,6 +227,8 @@ pub(super) async fn run_session(
             copying: copying_routes,
             stream_at: None,
         },
+        pending: Vec::new(),
+        commands: Arc::clone(&control.commands[source_name].receiver).lock_owned().await,
     };
     let mut events = stream.events;
     let router_result = router.run(&mut events, stop, writer_failed_rx).await;

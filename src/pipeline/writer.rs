@@ -15,6 +15,10 @@
 //! `max_batch_delay` have accumulated (many source transactions per target
 //! commit under load — group commit).
 //! After each commit the writer publishes its durable position.
+//!
+//! Changes routes hand over as guarded (crosswalk keys, lookups, dead-letter
+//! routes) are buffered in order with the plain writes and finished by the
+//! writer's [`Guard`] when the buffer is flushed (see `guard`).
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -22,8 +26,12 @@ use std::time::{Duration, Instant};
 use sluice_api::{Position, RowWrite, Sink, TableName, Transaction};
 use tokio::sync::{Notify, mpsc, watch};
 
+use super::DeadLetterCommand;
 use super::error::PipelineError;
 use crate::connectors::AnySink;
+use crate::guard::retry;
+use crate::guard::{Guard, GuardError, Item, holds_dead_letter_routes};
+use crate::route::{Guarded, Route, RouteError};
 use crate::snapshot::progress::ChunkDone;
 
 /// What the router sends a writer, in source log order.
@@ -31,18 +39,64 @@ use crate::snapshot::progress::ChunkDone;
 pub(super) enum WriterInput {
     Begin(Arc<Transaction>),
     Writes(Vec<RowWrite>),
+    /// A change the writer finishes itself (see `guard`).
+    Guarded(Box<Guarded>),
     Commit(Arc<Transaction>, Position),
     /// Idle progress: an empty transaction at this position.
     Progress(Position),
     /// A snapshot chunk's rows, between source transactions: written and
     /// committed at once, then reported done.
     Chunk {
-        writes: Vec<RowWrite>,
+        rows: ChunkRows,
         done: ChunkDone,
     },
     /// A snapshot job starts (`true`) or finishes (`false`) copying into
     /// this target table (see `Sink::set_copying`).
     Copying(TableName, bool),
+    /// Retry or drop a route's dead letters, between source transactions.
+    DeadLetters {
+        route: Box<Route>,
+        command: DeadLetterCommand,
+    },
+}
+
+/// A snapshot chunk's rows as a route mapped them.
+#[derive(Debug)]
+pub(crate) enum ChunkRows {
+    /// Upserts the sink may bulk-load.
+    Plain(Vec<RowWrite>),
+    /// Rows of a guarded route, applied through the writer's guard.
+    Guarded(Vec<Item>),
+}
+
+/// The writer's buffer: plain writes and guarded changes in source order.
+#[derive(Default)]
+struct Buffer {
+    items: Vec<Item>,
+    guarded: bool,
+}
+
+impl Buffer {
+    fn len(&self) -> usize {
+        self.items.len()
+    }
+
+    fn is_empty(&self) -> bool {
+        self.items.is_empty()
+    }
+
+    fn extend(&mut self, writes: Vec<RowWrite>) {
+        self.items.extend(writes.into_iter().map(Item::Write));
+    }
+
+    fn push_guarded(&mut self, change: Box<Guarded>) {
+        self.guarded = true;
+        self.items.push(Item::Guarded(change));
+    }
+
+    fn take(&mut self) -> (Vec<Item>, bool) {
+        (std::mem::take(&mut self.items), std::mem::replace(&mut self.guarded, false))
+    }
 }
 
 /// A position durable in the target, with the commit time of the last
@@ -71,6 +125,8 @@ pub(super) struct Writer {
     pub(super) notify: Arc<Notify>,
     /// Where committed snapshot chunks are reported.
     pub(super) chunks_done: mpsc::UnboundedSender<ChunkDone>,
+    /// Crosswalks and dead letters, when a guarded route writes here.
+    pub(super) guard: Option<Guard>,
 }
 
 impl Writer {
@@ -79,7 +135,7 @@ impl Writer {
     }
 
     pub(super) async fn run(mut self) -> Result<(), PipelineError> {
-        let mut buffer: Vec<RowWrite> = Vec::new();
+        let mut buffer = Buffer::default();
         let mut in_transaction = false;
         let mut skipping = false;
         let mut open_rows = 0usize;
@@ -125,8 +181,17 @@ impl Writer {
                     open_rows += writes.len();
                     buffer.extend(writes);
                     if buffer.len() >= self.settings.max_rows_per_statement {
-                        let batch = std::mem::take(&mut buffer);
-                        self.sink.write(batch).await.map_err(|e| self.error(e))?;
+                        self.flush(&mut buffer).await?;
+                    }
+                }
+                WriterInput::Guarded(change) => {
+                    if skipping {
+                        continue;
+                    }
+                    open_rows += 1;
+                    buffer.push_guarded(change);
+                    if buffer.len() >= self.settings.max_rows_per_statement {
+                        self.flush(&mut buffer).await?;
                     }
                 }
                 WriterInput::Commit(transaction, position) => {
@@ -141,26 +206,56 @@ impl Writer {
                     self.sink.set_copying(&table, copying);
                     continue;
                 }
-                WriterInput::Chunk { writes, done } => {
+                WriterInput::Chunk { rows, done } => {
                     // Between source transactions (the router guarantees it):
                     // stream writes accepted so far go first, then the chunk,
                     // then one commit for both.
-                    if !buffer.is_empty() {
-                        let batch = std::mem::take(&mut buffer);
-                        self.sink.write(batch).await.map_err(|e| self.error(e))?;
+                    self.flush(&mut buffer).await?;
+                    match rows {
+                        ChunkRows::Plain(writes) if !writes.is_empty() => {
+                            self.sink.load(writes).await.map_err(|e| self.error(e))?;
+                        }
+                        ChunkRows::Plain(_) => {}
+                        ChunkRows::Guarded(items) => {
+                            let isolate = holds_dead_letter_routes(&items);
+                            self.apply_guarded(items, isolate).await?;
+                        }
                     }
-                    if !writes.is_empty() {
-                        self.sink.load(writes).await.map_err(|e| self.error(e))?;
-                    }
-                    match pending.take().or_else(|| self.applied.clone().map(|p| (p, 0))) {
-                        Some((position, commit_time)) => self.commit(&mut buffer, position, commit_time).await?,
-                        None => self.sink.commit_rows().await.map_err(|e| self.error(e))?,
-                    }
+                    self.commit_between(&mut buffer, pending.take()).await?;
                     last_commit = Some(Instant::now());
                     open_rows = 0;
                     open_since = None;
                     coalesce_until = None;
                     let _ = self.chunks_done.send(done);
+                    continue;
+                }
+                WriterInput::DeadLetters { mut route, command } => {
+                    // Between source transactions (the router guarantees it).
+                    self.flush(&mut buffer).await?;
+                    let guard = self.guard.as_mut().expect("a dead-letter route's writer has a guard");
+                    let key = command.source_key.as_deref();
+                    let worked = retry::work_off(guard, &mut self.sink, &mut route, key, command.action).await;
+                    let outcome = match worked {
+                        Ok(outcome) => outcome,
+                        Err(error) => {
+                            let error = match error {
+                                GuardError::Sink(error) => self.error(error),
+                                GuardError::Mapping { route, message } => {
+                                    RouteError::Incomplete { route, message }.into()
+                                }
+                            };
+                            let _ = command.reply.send(Err(crate::redact::chain(&error)));
+                            return Err(error);
+                        }
+                    };
+                    self.commit_between(&mut buffer, pending.take()).await?;
+                    last_commit = Some(Instant::now());
+                    open_rows = 0;
+                    open_since = None;
+                    coalesce_until = None;
+                    tracing::info!(target_name = %self.target, route = %route.config.name, action = ?command.action,
+                        done = outcome.done, remaining = outcome.remaining, "dead letters worked off");
+                    let _ = command.reply.send(Ok(outcome));
                     continue;
                 }
                 WriterInput::Progress(position) => {
@@ -201,6 +296,9 @@ impl Writer {
         if in_transaction && !skipping {
             tracing::info!(target_name = %self.target, "stopping mid-transaction; rolling back the open target transaction");
             self.sink.rollback().await.map_err(|e| self.error(e))?;
+            if let Some(guard) = &mut self.guard {
+                guard.rolled_back();
+            }
         } else if let Some((position, commit_time)) = pending.take() {
             self.commit(&mut buffer, position, commit_time).await?;
         }
@@ -210,17 +308,65 @@ impl Writer {
         Ok(())
     }
 
-    async fn commit(
+    /// Commits between source transactions (after a snapshot chunk or dead
+    /// letters worked off): with the pending position, else the applied one
+    /// again, else without touching the offsets table (nothing applied yet).
+    async fn commit_between(
         &mut self,
-        buffer: &mut Vec<RowWrite>,
-        position: Position,
-        commit_time: i64,
+        buffer: &mut Buffer,
+        pending: Option<(Position, i64)>,
     ) -> Result<(), PipelineError> {
-        if !buffer.is_empty() {
-            let batch = std::mem::take(buffer);
-            self.sink.write(batch).await.map_err(|e| self.error(e))?;
+        match pending.or_else(|| self.applied.clone().map(|p| (p, 0))) {
+            Some((position, commit_time)) => self.commit(buffer, position, commit_time).await,
+            None => {
+                self.flush(buffer).await?;
+                self.sink.commit_rows().await.map_err(|e| self.error(e))?;
+                if let Some(guard) = &mut self.guard {
+                    guard.committed();
+                }
+                Ok(())
+            }
         }
+    }
+
+    /// Sends the buffer to the target (inside the open transaction).
+    async fn flush(&mut self, buffer: &mut Buffer) -> Result<(), PipelineError> {
+        if buffer.is_empty() {
+            return Ok(());
+        }
+        let (items, guarded) = buffer.take();
+        if guarded {
+            let isolate = holds_dead_letter_routes(&items);
+            return self.apply_guarded(items, isolate).await;
+        }
+        let writes = items
+            .into_iter()
+            .map(|item| match item {
+                Item::Write(write) => write,
+                Item::Guarded(_) => unreachable!("the buffer holds no guarded change"),
+            })
+            .collect();
+        self.sink.write(writes).await.map_err(|e| self.error(e))
+    }
+
+    async fn apply_guarded(&mut self, items: Vec<Item>, isolate: bool) -> Result<(), PipelineError> {
+        let guard = self.guard.as_mut().expect("a writer receiving guarded changes has a guard");
+        match guard.apply(&mut self.sink, items, isolate).await {
+            Ok(()) => Ok(()),
+            Err(GuardError::Sink(error)) => Err(self.error(error)),
+            Err(GuardError::Mapping { route, message }) => Err(RouteError::Incomplete { route, message }.into()),
+        }
+    }
+
+    async fn commit(&mut self, buffer: &mut Buffer, position: Position, commit_time: i64) -> Result<(), PipelineError> {
+        self.flush(buffer).await?;
         self.sink.commit(&self.pipeline, &position).await.map_err(|e| self.error(e))?;
+        if let Some(guard) = &mut self.guard {
+            if guard.recorded > 0 {
+                tracing::warn!(target_name = %self.target, dead_letters = guard.recorded, "committed with changes recorded as dead letters; see `sluice dlq list`");
+            }
+            guard.committed();
+        }
         self.applied = Some(position.clone());
         self.durable.send_replace(Durable { position: Some(position), commit_time_micros: commit_time });
         self.notify.notify_one();

@@ -7,7 +7,9 @@
 //! snapshot gets a job (resumed from its recorded cursor), and every
 //! unfinished backfill is resumed. A backfill request is recorded in the
 //! store first and then `wake`s the coordinator. Jobs run one after another
-//! (each one's chunks spread over the workers); chunk reads go through the
+//! (each one's chunks spread over the workers), routes with crosswalk lookups
+//! after the routes they look up (`RouteConfig::lookup_level`: every chunk of
+//! the lower levels is written first); chunk reads go through the
 //! router (see `pipeline/chunks.rs`), which opens each chunk's window before
 //! the read is requested.
 
@@ -154,8 +156,12 @@ async fn coordinate(
     let in_flight = Arc::new(Semaphore::new(config.snapshot.workers * 2));
     let mut started: HashSet<(String, i64)> = HashSet::new();
     let mut reader: Option<AnyReader> = None;
+    let permits = u32::try_from(config.snapshot.workers * 2).unwrap_or(u32::MAX);
+    let level_of = |route: &str| config.routes.iter().find(|r| r.name == route).map_or(0, |r| r.lookup_level);
+    let mut level = 0;
     loop {
-        let requests = pending_requests(config, source, store)?;
+        let mut requests = pending_requests(config, source, store)?;
+        requests.sort_by_key(|request| level_of(&request.route));
         let mut ran_any = false;
         for request in requests {
             let identity = (
@@ -166,6 +172,13 @@ async fn coordinate(
                 continue;
             }
             started.insert(identity.clone());
+            let request_level = level_of(&request.route);
+            if request_level > level {
+                // Lookups must find the rows they refer to: every chunk of
+                // the levels below is written before this one starts.
+                drop(in_flight.acquire_many(permits).await.expect("the semaphore is never closed"));
+            }
+            level = request_level;
             if reader.is_none() {
                 reader = Some(
                     AnyReader::connect(&config.sources[source])

@@ -12,9 +12,9 @@
 //! copy reconciled with the log.
 
 use std::collections::HashMap;
-use std::sync::{Arc, LazyLock};
+use std::sync::Arc;
 
-use sluice_api::{Change, Operation, Position, Row, RowWrite, Sink, TableSchema, Transaction};
+use sluice_api::{Change, Operation, Position, Row, Sink, TableSchema, Transaction};
 use sluice_checkpoints::CheckpointStore;
 use tokio::sync::{Mutex, Semaphore, broadcast, mpsc};
 
@@ -25,36 +25,72 @@ use super::progress::{self, ChunkDone, JobStatus};
 use super::reader::AnyReader;
 use crate::config::{Config, RouteConfig};
 use crate::connectors::{self, AnySink};
-use crate::route::{Route, RouteError};
+use crate::guard::{Guard, GuardError, Item, holds_dead_letter_routes};
+use crate::pipeline::ChunkRows;
+use crate::route::{Guarded, Pending, Route, RouteError};
 
-/// The transaction chunk rows are mapped under (routes do not look at it).
-static SNAPSHOT_TRANSACTION: LazyLock<Arc<Transaction>> = LazyLock::new(|| {
-    Arc::new(Transaction {
-        id: "snapshot".into(),
-        position: Position::Postgres(sluice_api::Lsn(0)),
-        commit_time_micros: 0,
-        origin: None,
-    })
-});
-
-/// Maps a chunk's rows through `route` into upserts for its target.
+/// Maps a chunk's rows through `route` into upserts for its target, as
+/// inserts of a transaction at `at` (the stream position the chunk is
+/// written after; `commit_time()` is the time of the mapping). Rows of a
+/// guarded route become guarded changes whose dead-letter order key is
+/// `at`'s sort key, `c`, the chunk's sequence number and the row's index.
 pub(crate) fn chunk_writes(
     route: &mut Route,
     schema: &Arc<TableSchema>,
     rows: Vec<Row>,
-) -> Result<Vec<RowWrite>, RouteError> {
+    at: Option<&Position>,
+    chunk_seq: u64,
+) -> Result<ChunkRows, RouteError> {
+    let transaction = Arc::new(Transaction {
+        id: "snapshot".into(),
+        position: at.cloned().unwrap_or(Position::Postgres(sluice_api::Lsn(0))),
+        commit_time_micros: now_micros(),
+        origin: None,
+    });
+    let guarded = route.is_guarded(schema)?;
+    let dead_letter = route.tag().dead_letter;
+    let mut pending = Vec::new();
     let mut writes = Vec::with_capacity(rows.len());
-    for row in rows {
+    let mut items = Vec::new();
+    let prefix = at.map(Position::sort_key).unwrap_or_default();
+    for (index, row) in rows.into_iter().enumerate() {
         let mut change = Change {
-            transaction: Arc::clone(&SNAPSHOT_TRANSACTION),
+            transaction: Arc::clone(&transaction),
             table: Arc::clone(schema),
             operation: Operation::Insert,
             before: None,
             after: Some(row),
         };
-        route.map(&mut change, true, &mut writes)?;
+        if !guarded {
+            route.map(&mut change, true, &mut pending)?;
+            writes.extend(pending.drain(..).map(|write| match write {
+                Pending::Write(write) => write,
+                other => unreachable!("a route that is not guarded made {other:?}"),
+            }));
+            continue;
+        }
+        let origin = dead_letter.then(|| Arc::new(change.clone()));
+        let outcome = match route.map(&mut change, false, &mut pending) {
+            Ok(()) if pending.is_empty() => continue,
+            Ok(()) => Ok(std::mem::take(&mut pending)),
+            Err(error @ RouteError::Data { .. }) if dead_letter => Err(error.to_string()),
+            Err(error) => return Err(error),
+        };
+        items.push(Item::Guarded(Box::new(Guarded {
+            route: Arc::clone(route.tag()),
+            source_key: route.source_key_text(&change).unwrap_or_default(),
+            seq: format!("{prefix}.c{chunk_seq:010}.{index:08}"),
+            origin,
+            outcome,
+        })));
     }
-    Ok(writes)
+    Ok(if guarded { ChunkRows::Guarded(items) } else { ChunkRows::Plain(writes) })
+}
+
+fn now_micros() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_micros()).unwrap_or(i64::MAX))
 }
 
 /// A route checked against its target, ready to be cloned per worker.
@@ -75,7 +111,7 @@ pub(crate) async fn build_route(config: &Config, route: &RouteConfig) -> Result<
             route: route.name.clone(),
             message: format!("source table {} does not exist", route.table),
         })?;
-    Ok(Route::new(route.clone(), shape, primary_key)?)
+    Ok(Route::new(route.clone(), shape, primary_key, config.maps.clone())?)
 }
 
 /// How a job's chunks move as undecoded COPY text (PostgreSQL → PostgreSQL
@@ -111,9 +147,15 @@ async fn copy_text(
     };
     if !paths.contains_key(&job.route) {
         let resolved = route.resolve(&job.schema)?;
-        let names: Vec<&str> = resolved.sources.iter().map(|&i| job.schema.columns[i].name.as_str()).collect();
+        // Only renames may move undecoded text: anything computed, filtered
+        // or finished by the writer needs the values.
+        let Some(sources) = resolved.plain_sources().filter(|_| !route.is_guarded(&job.schema).unwrap_or(true)) else {
+            paths.insert(job.route.clone(), None);
+            return Ok(None);
+        };
+        let names: Vec<&str> = sources.iter().map(|&i| job.schema.columns[i].name.as_str()).collect();
         let types = reader.column_type_names(&job.table, &names).await.map_err(source_error)?;
-        let path = TextPath { columns: resolved.sources.clone(), types, target: Arc::clone(&resolved.target) };
+        let path = TextPath { columns: sources.to_vec(), types, target: Arc::clone(&resolved.target) };
         paths.insert(job.route.clone(), Some(path));
     }
     let Some(Some(path)) = paths.get(&job.route) else { return Ok(None) };
@@ -173,10 +215,20 @@ pub(crate) async fn copy_source(
     let tracker = tokio::spawn(progress::track(store.clone(), done_rx, status));
 
     let chunk_rows = config.snapshot.chunk_rows;
-    let plan_jobs = jobs.clone();
+    let mut plan_jobs: Vec<(usize, Arc<Job>)> =
+        jobs.iter().map(|job| (route_configs[&job.route].lookup_level, Arc::clone(job))).collect();
+    plan_jobs.sort_by_key(|(level, _)| *level);
+    let permits = u32::try_from(workers * 2).unwrap_or(u32::MAX);
     let mut tasks = tokio::task::JoinSet::new();
     tasks.spawn(async move {
-        for job in plan_jobs {
+        let mut level = 0;
+        for (job_level, job) in plan_jobs {
+            if job_level > level {
+                // Lookups must find the rows they refer to: every chunk of
+                // the levels below is written before this one starts.
+                drop(in_flight.acquire_many(permits).await.expect("the semaphore is never closed"));
+                level = job_level;
+            }
             planner::plan(job, &mut planner_reader, chunk_rows, Arc::clone(&in_flight), planned_tx.clone()).await?;
         }
         Ok::<(), SnapshotError>(())
@@ -200,6 +252,10 @@ pub(crate) async fn copy_source(
         let planned_rx = Arc::clone(&planned_rx);
         let done_tx = done_tx.clone();
         let mut text_paths: HashMap<String, Option<TextPath>> = HashMap::new();
+        let mut guards: HashMap<String, Guard> = HashMap::new();
+        let source_name = source.to_owned();
+        let owned_tables: HashMap<String, sluice_api::owned::OwnedTables> =
+            config.targets.iter().map(|(name, target)| (name.clone(), target.owned().clone())).collect();
         tasks.spawn(async move {
             loop {
                 let chunk = planned_rx.lock().await.recv().await;
@@ -216,12 +272,33 @@ pub(crate) async fn copy_source(
                             .await
                             .map_err(|source| SnapshotError::Source { route: job.route.clone(), source })?;
                         let rows = read.read.rows.len() as u64;
-                        let writes = chunk_writes(route, &read.schema, read.read.rows)?;
-                        sink.load(writes).await.map_err(target_error)?;
+                        match chunk_writes(route, &read.schema, read.read.rows, None, chunk.seq)? {
+                            ChunkRows::Plain(writes) => sink.load(writes).await.map_err(target_error)?,
+                            ChunkRows::Guarded(items) => {
+                                if !guards.contains_key(target.as_str()) {
+                                    let owned = &owned_tables[target.as_str()];
+                                    let guard =
+                                        Guard::load(sink, owned, &source_name, true).await.map_err(target_error)?;
+                                    guards.insert(target.clone(), guard);
+                                }
+                                let guard = guards.get_mut(target.as_str()).expect("loaded above");
+                                let isolate = holds_dead_letter_routes(&items);
+                                match guard.apply(sink, items, isolate).await {
+                                    Ok(()) => {}
+                                    Err(GuardError::Sink(source)) => return Err(target_error(source)),
+                                    Err(GuardError::Mapping { route, message }) => {
+                                        return Err(RouteError::Incomplete { route, message }.into());
+                                    }
+                                }
+                            }
+                        }
                         rows
                     }
                 };
                 sink.commit_rows().await.map_err(target_error)?;
+                if let Some(guard) = guards.get_mut(target.as_str()) {
+                    guard.committed();
+                }
                 let _ = done_tx.send(ChunkDone {
                     job: Arc::clone(job),
                     seq: chunk.seq,

@@ -2,6 +2,8 @@
 
 mod cli;
 mod crash;
+mod mapping;
+mod mapping_mysql;
 mod mysql;
 mod mysql_snapshot;
 mod mysql_support;
