@@ -38,8 +38,11 @@ demo: setup
 # (benches/pg_to_pg.rs), MariaDB's primary -> replica replication
 # (benches/mysql.rs) and the initial-copy tools pgloader, pg_dump | psql and
 # pgcopydb (benches/snapshot.rs); print the Markdown tables for
-# docs/BENCHMARKS.md.
+# docs/BENCHMARKS.md. Then the per-row cost of mapping (benches/mapping.rs,
+# benches/expr.rs, criterion).
 bench: setup
+	$(CARGO) bench --bench mapping
+	$(CARGO) bench --bench expr
 	$(CARGO) bench --bench pg_to_pg
 	$(CARGO) bench --bench mysql
 	$(CARGO) bench --bench snapshot

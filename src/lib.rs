@@ -18,3 +18,7 @@ mod pipeline;
 mod redact;
 mod route;
 mod snapshot;
+
+/// Internals the benches drive; not an API.
+#[doc(hidden)]
+pub use route::bench_support;

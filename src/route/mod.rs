@@ -205,3 +205,40 @@ fn zero_date_policy(value: &mut Value, policy: ZeroDates) -> Result<(), String> 
     }
     Ok(())
 }
+
+/// Internals the benches drive (`benches/mapping.rs`); not an API.
+#[doc(hidden)]
+pub mod bench_support {
+    use sluice_api::Change;
+
+    use super::{Pending, Route, TargetShape};
+    use crate::config::Config;
+
+    /// One configured route, mapping changes the way the router does.
+    pub struct RouteMapper {
+        route: Route,
+        out: Vec<Pending>,
+    }
+
+    impl RouteMapper {
+        /// Route `index` of `config` against a target table with these columns and primary key.
+        pub fn new(config: &Config, index: usize, columns: &[&str], primary_key: &[&str]) -> RouteMapper {
+            let shape = TargetShape {
+                columns: columns.iter().map(|c| (*c).to_owned()).collect(),
+                primary_key: primary_key.iter().map(|c| (*c).to_owned()).collect(),
+                unique_keys: Vec::new(),
+            };
+            let route = Route::new(config.routes[index].clone(), shape, Vec::new(), config.maps.clone())
+                .unwrap_or_else(|e| panic!("{e}"));
+            RouteMapper { route, out: Vec::new() }
+        }
+
+        /// Maps one change (cells are moved out of it when the route allows);
+        /// returns the number of writes.
+        pub fn map(&mut self, change: &mut Change) -> usize {
+            self.out.clear();
+            self.route.map(change, true, &mut self.out).unwrap_or_else(|e| panic!("{e}"));
+            self.out.len()
+        }
+    }
+}
