@@ -22,23 +22,41 @@ pub(crate) enum AnySink {
 
 impl AnySink {
     pub(crate) async fn connect(config: &TargetConfig, apply: &ApplySection) -> Result<AnySink, ConnectorError> {
+        AnySink::open(config, apply, true).await
+    }
+
+    /// Connects without creating anything in the target (not even the
+    /// offsets table), for commands that must leave it as it is.
+    pub(crate) async fn connect_without_setup(
+        config: &TargetConfig,
+        apply: &ApplySection,
+    ) -> Result<AnySink, ConnectorError> {
+        AnySink::open(config, apply, false).await
+    }
+
+    async fn open(config: &TargetConfig, apply: &ApplySection, setup: bool) -> Result<AnySink, ConnectorError> {
         match config {
             TargetConfig::Postgres { url, offsets_table, .. } => {
-                let sink = PostgresSink::connect(PostgresSinkConfig {
+                let config = PostgresSinkConfig {
                     url: url.expose().to_owned(),
                     offsets_table: offsets_table.clone(),
                     max_rows_per_statement: apply.max_rows_per_statement,
-                })
-                .await?;
+                };
+                let sink = if setup {
+                    PostgresSink::connect(config).await?
+                } else {
+                    PostgresSink::connect_without_setup(config).await?
+                };
                 Ok(AnySink::Postgres(sink))
             }
             TargetConfig::Mysql { url, offsets_table, .. } => {
-                let sink = MySqlSink::connect(MySqlSinkConfig {
+                let config = MySqlSinkConfig {
                     url: url.expose().to_owned(),
                     offsets_table: offsets_table.clone(),
                     max_rows_per_statement: apply.max_rows_per_statement,
-                })
-                .await?;
+                };
+                let sink =
+                    if setup { MySqlSink::connect(config).await? } else { MySqlSink::connect_without_setup(config).await? };
                 Ok(AnySink::Mysql(sink))
             }
         }

@@ -40,7 +40,7 @@ pub(super) async fn show(config: Config, route: String, source_key: Option<Strin
         if connectors::describe_target(target, table).await?.is_none() {
             return Ok(Vec::new());
         }
-        let mut sink = AnySink::connect(target, &config.apply).await?;
+        let mut sink = AnySink::connect_without_setup(target, &config.apply).await?;
         let mut filter = vec![("name", route.as_str())];
         if let Some(key) = &source_key {
             filter.push(("source_key", key));

@@ -168,7 +168,7 @@ async fn read_target(
     if connectors::describe_target(target, table).await?.is_none() {
         return Ok(Vec::new());
     }
-    let mut sink = AnySink::connect(target, &config.apply).await?;
+    let mut sink = AnySink::connect_without_setup(target, &config.apply).await?;
     let columns = [
         "pipeline",
         "route",

@@ -117,7 +117,7 @@ async fn plan_route(config: &Config, route_config: &RouteConfig, args: &PlanArgs
         origin: None,
     });
     let target = &config.targets[&route_config.target];
-    let mut sink = AnySink::connect(target, &config.apply).await.map_err(|e| describe(&e))?;
+    let mut sink = AnySink::connect_without_setup(target, &config.apply).await.map_err(|e| describe(&e))?;
     let owned_exist = connectors::describe_target(target, &target.owned().crosswalk).await.ok().flatten().is_some()
         && connectors::describe_target(target, &target.owned().dead_letters).await.ok().flatten().is_some();
     let needs_owned = route.resolve(&job.schema).map_err(|e| e.to_string())?.needs_writer;

@@ -161,6 +161,15 @@ impl MySqlSink {
     /// exists (creating its database and table if needed). An account that
     /// may not create it gets a `Config` error naming the grant to run.
     pub async fn connect(config: MySqlSinkConfig) -> Result<MySqlSink, MySqlError> {
+        let mut sink = MySqlSink::connect_without_setup(config).await?;
+        offsets::ensure(&mut sink.conn, &sink.offsets_table).await?;
+        Ok(sink)
+    }
+
+    /// Connects without creating anything (not even the offsets table): for
+    /// commands that must leave the target as it is (`sluice plan`, `dlq
+    /// list`, `crosswalk show`). Writes through it are the caller's to roll back.
+    pub async fn connect_without_setup(config: MySqlSinkConfig) -> Result<MySqlSink, MySqlError> {
         let settings = ConnectSettings::parse(&config.url)?;
         let mut conn = settings.connect_with(&|builder| builder.client_found_rows(true)).await?;
         for statement in SESSION_SETTINGS {
@@ -171,7 +180,6 @@ impl MySqlSink {
             .query_first("SELECT @@max_allowed_packet")
             .await
             .map_err(|e| MySqlError::driver("reading max_allowed_packet", e))?;
-        offsets::ensure(&mut conn, &config.offsets_table).await?;
         tracing::debug!(endpoint = %settings.endpoint, server = flavor.name(), "sink connected");
         Ok(MySqlSink {
             conn,

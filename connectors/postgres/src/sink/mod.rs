@@ -119,8 +119,16 @@ impl PostgresSink {
     /// and table if needed). A role that may not create it gets a `Config`
     /// error naming the grant to run.
     pub async fn connect(config: PostgresSinkConfig) -> Result<PostgresSink, PostgresError> {
+        let sink = PostgresSink::connect_without_setup(config).await?;
+        offsets::ensure(&sink.client, &sink.offsets_table).await?;
+        Ok(sink)
+    }
+
+    /// Connects without creating anything (not even the offsets table): for
+    /// commands that must leave the target as it is (`sluice plan`, `dlq
+    /// list`, `crosswalk show`). Writes through it are the caller's to roll back.
+    pub async fn connect_without_setup(config: PostgresSinkConfig) -> Result<PostgresSink, PostgresError> {
         let client = crate::connect::connect(&config.url).await?;
-        offsets::ensure(&client, &config.offsets_table).await?;
         Ok(PostgresSink {
             client,
             offsets_table: config.offsets_table,
