@@ -55,8 +55,11 @@ impl AnySink {
                     offsets_table: offsets_table.clone(),
                     max_rows_per_statement: apply.max_rows_per_statement,
                 };
-                let sink =
-                    if setup { MySqlSink::connect(config).await? } else { MySqlSink::connect_without_setup(config).await? };
+                let sink = if setup {
+                    MySqlSink::connect(config).await?
+                } else {
+                    MySqlSink::connect_without_setup(config).await?
+                };
                 Ok(AnySink::Mysql(sink))
             }
         }

@@ -496,12 +496,8 @@ async fn plan_shows_what_sample_rows_become_and_writes_nothing() {
     assert!(text.contains("REFUSED by the target") && text.contains("positive"), "{text}");
     let written: i64 = fixture.target_client.query_one("SELECT count(*) FROM sales", &[]).await.unwrap().get(0);
     assert_eq!(written, 0, "plan writes nothing");
-    let created: bool = fixture
-        .target_client
-        .query_one("SELECT to_regnamespace('sluice') IS NOT NULL", &[])
-        .await
-        .unwrap()
-        .get(0);
+    let created: bool =
+        fixture.target_client.query_one("SELECT to_regnamespace('sluice') IS NOT NULL", &[]).await.unwrap().get(0);
     assert!(!created, "plan creates nothing in the target, not even the offsets table");
 }
 
