@@ -71,14 +71,19 @@ pub(super) async fn run_session(
                     route_config.name, route_config.into, route_config.target
                 ),
             })?;
-        let primary_key = connectors::source_primary_key(source_config, &route_config.table)
+        let schema = connectors::describe_source_table(source_config, &route_config.table)
             .await
             .map_err(source_error)?
             .ok_or_else(|| PipelineError::Setup {
                 source_name: source_name.to_owned(),
                 message: format!("route {}: source table {} does not exist", route_config.name, route_config.table),
             })?;
-        let route = Route::new(route_config.clone(), shape, primary_key, config.maps.clone())?;
+        let primary_key = schema.columns.iter().filter(|c| c.is_key).map(|c| c.name.clone()).collect();
+        let mut route = Route::new(route_config.clone(), shape, primary_key, config.maps.clone())?;
+        // Resolved against the catalog now, so a mapping that cannot work
+        // (an expression naming a column the table lacks) stops the start
+        // instead of waiting for the table's first change.
+        route.resolve(&Arc::new(schema))?;
         if !tables.contains(&route_config.table) {
             tables.push(route_config.table.clone());
         }

@@ -515,6 +515,20 @@ async fn expression_mistakes_are_config_errors_naming_the_route_and_the_problem(
     let text = String::from_utf8_lossy(&output.stdout);
     assert!(!output.status.success(), "{text}");
     assert!(text.contains("route orders") && text.contains("custmer"), "{text}");
+
+    // `run` refuses at start, before any change of the table arrives.
+    let config = ORDER_ROUTE
+        .replace("upper(trim(customer))", "upper(custmer)")
+        .replace("[routes.columns]", "snapshot = \"never\"\n[routes.columns]");
+    fixture.write_config(&[], &config);
+    let mut sluice = fixture.spawn();
+    assert_eq!(
+        sluice.wait_exit(WAIT),
+        Some(3),
+        "a mapping that cannot work is a prerequisite error\n{}",
+        sluice.log_tail()
+    );
+    assert!(sluice.log().contains("custmer"), "{}", sluice.log_tail());
 }
 
 #[tokio::test(flavor = "multi_thread")]
