@@ -65,7 +65,8 @@ impl Route {
             table: schema.name.to_string(),
             message,
         };
-        let key_sources: Vec<usize> = table.key.iter().map(|&k| sources[k]).collect();
+        // On the fast path the chunk key is the target key's source columns.
+        let key_sources = &resolved.key_sources;
         match change.operation {
             Operation::Insert => {
                 let after = change.after.as_mut().ok_or_else(|| data_error("insert without a new row".into()))?;
@@ -77,7 +78,7 @@ impl Route {
                 let after = change.after.as_mut().ok_or_else(|| data_error("update without a new row".into()))?;
                 let mut values = project_image(after, sources, take);
                 if let Some(before) = &change.before {
-                    let old_key = project(before, &key_sources);
+                    let old_key = project(before, key_sources);
                     // A key cell the new image did not capture is the old one.
                     for (position, &column) in table.key.iter().enumerate() {
                         if values[column] == Value::Unchanged {
@@ -100,7 +101,7 @@ impl Route {
             }
             Operation::Delete => {
                 let before = change.before.as_ref().ok_or_else(|| data_error("delete without an old row".into()))?;
-                let key = project(before, &key_sources);
+                let key = project(before, key_sources);
                 if key.iter().any(|v| matches!(v, Value::Unchanged)) {
                     return Err(data_error("the deleted row's image lacks key values".into()));
                 }
