@@ -199,6 +199,23 @@ async fn handle(
 
 /// Hands a dead-letter request to the engine at `path` and waits for the outcome.
 pub(crate) async fn request_dead_letters(path: &Path, request: &DeadLetterRequest) -> Result<Outcome, String> {
+    match ask(path, &AdminRequest::DeadLetters(request.clone())).await? {
+        AdminReply::DeadLetters(outcome) => Ok(outcome),
+        AdminReply::Refused { message } => Err(message),
+        _ => Err("unexpected answer".into()),
+    }
+}
+
+/// Asks the engine at `path` for its snapshot jobs' latest status.
+pub(crate) async fn request_status(path: &Path) -> Result<Vec<JobStatus>, String> {
+    match ask(path, &AdminRequest::Status).await? {
+        AdminReply::Jobs(jobs) => Ok(jobs),
+        _ => Err("unexpected answer".into()),
+    }
+}
+
+/// Sends one request and reads one answer.
+async fn ask(path: &Path, request: &AdminRequest) -> Result<AdminReply, String> {
     let stream = UnixStream::connect(path).await.map_err(|e| {
         format!(
             "the checkpoint store is in use (a sluice engine runs?) but its admin socket {} does not answer: {e}",
@@ -206,35 +223,12 @@ pub(crate) async fn request_dead_letters(path: &Path, request: &DeadLetterReques
         )
     })?;
     let (read, mut write) = stream.into_split();
-    let mut line = serde_json::to_vec(&AdminRequest::DeadLetters(request.clone())).expect("requests serialise");
+    let mut line = serde_json::to_vec(request).expect("requests serialise");
     line.push(b'\n');
     write.write_all(&line).await.map_err(|e| format!("sending the request: {e}"))?;
     let mut lines = BufReader::new(read).lines();
     match lines.next_line().await.map_err(|e| format!("reading the engine's answer: {e}"))? {
-        Some(line) => match serde_json::from_str(&line) {
-            Ok(AdminReply::DeadLetters(outcome)) => Ok(outcome),
-            Ok(AdminReply::Refused { message }) => Err(message),
-            Ok(_) => Err("unexpected answer".into()),
-            Err(e) => Err(format!("unexpected answer: {e}")),
-        },
-        None => Err("the engine closed the connection".into()),
-    }
-}
-
-/// Asks the engine at `path` for its snapshot jobs' latest status.
-pub(crate) async fn request_status(path: &Path) -> Result<Vec<JobStatus>, String> {
-    let stream = UnixStream::connect(path).await.map_err(|e| format!("admin socket {}: {e}", path.display()))?;
-    let (read, mut write) = stream.into_split();
-    let mut line = serde_json::to_vec(&AdminRequest::Status).expect("requests serialise");
-    line.push(b'\n');
-    write.write_all(&line).await.map_err(|e| format!("sending the request: {e}"))?;
-    let mut lines = BufReader::new(read).lines();
-    match lines.next_line().await.map_err(|e| format!("reading the answer: {e}"))? {
-        Some(line) => match serde_json::from_str(&line) {
-            Ok(AdminReply::Jobs(jobs)) => Ok(jobs),
-            Ok(_) => Err("unexpected answer".into()),
-            Err(e) => Err(format!("unexpected answer: {e}")),
-        },
+        Some(line) => serde_json::from_str(&line).map_err(|e| format!("unexpected answer: {e}")),
         None => Err("the engine closed the connection".into()),
     }
 }
