@@ -67,6 +67,9 @@ pub(super) async fn show(config: Config, route: String, source_key: Option<Strin
             return EXIT_FAILED;
         }
     };
+    // Numeric keys in numeric order (1, 2, 10), the others after them as text.
+    let mut pairs = pairs;
+    pairs.sort_by(|a, b| sort_key(&a.source_key).cmp(&sort_key(&b.source_key)));
     match format {
         Format::Json => {
             for pair in &pairs {
@@ -95,6 +98,13 @@ pub(super) async fn show(config: Config, route: String, source_key: Option<Strin
     EXIT_OK
 }
 
+fn sort_key(key: &str) -> (bool, i128, &str) {
+    match key.parse::<i128>() {
+        Ok(number) => (false, number, ""),
+        Err(_) => (true, 0, key),
+    }
+}
+
 /// RFC 4180: quote fields holding a comma, quote or line break; double quotes inside.
 fn csv_field(text: &str) -> String {
     if text.contains([',', '"', '\n', '\r']) { format!("\"{}\"", text.replace('"', "\"\"")) } else { text.to_owned() }
@@ -103,6 +113,13 @@ fn csv_field(text: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::csv_field;
+
+    #[test]
+    fn numeric_source_keys_sort_as_numbers_before_text_keys() {
+        let mut keys = vec!["100", "b", "2", "-1", "a", "10"];
+        keys.sort_by_key(|k| super::sort_key(k));
+        assert_eq!(keys, ["-1", "2", "10", "100", "a", "b"]);
+    }
 
     #[test]
     fn csv_fields_are_quoted_only_when_needed() {

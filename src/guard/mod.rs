@@ -25,8 +25,11 @@ mod crosswalk;
 pub(crate) mod dead_letter;
 pub(crate) mod retry;
 
+use std::collections::HashSet;
+use std::sync::Arc;
+
 use sluice_api::owned::OwnedTables;
-use sluice_api::{ConnectorError, ErrorKind, RowWrite, Sink, Value};
+use sluice_api::{ConnectorError, ErrorKind, RowWrite, Sink, TableName, Value};
 
 use self::crosswalk::CrosswalkCache;
 use self::dead_letter::{DeadLetters, WAITING};
@@ -63,6 +66,8 @@ impl From<ConnectorError> for GuardError {
 pub(crate) struct Guard {
     crosswalk: CrosswalkCache,
     dead_letters: DeadLetters,
+    /// Routes whose snapshot job waits to start (see `defer_lookups`).
+    deferring: HashSet<Arc<str>>,
     /// Dead letters recorded in the open target transaction.
     pub(crate) recorded: u64,
 }
@@ -88,7 +93,19 @@ impl Guard {
             tracing::warn!(pipeline, rows = dead_letters.blocked_count(), table = %dead_letters.table_name(),
                 "source rows wait behind dead letters; see `sluice dlq list`");
         }
-        Ok(Guard { crosswalk: CrosswalkCache::new(owned.crosswalk.clone()), dead_letters, recorded: 0 })
+        let crosswalk = CrosswalkCache::new(owned.crosswalk.clone());
+        Ok(Guard { crosswalk, dead_letters, deferring: HashSet::new(), recorded: 0 })
+    }
+
+    /// `route` has a snapshot job that has not copied anything yet
+    /// (`true`), or its first chunk is now planned (`false`). Until then a
+    /// lookup of its that finds no crosswalk entry is left to the snapshot.
+    pub(crate) fn defer_lookups(&mut self, route: Arc<str>, deferring: bool) {
+        if deferring {
+            self.deferring.insert(route);
+        } else {
+            self.deferring.remove(&route);
+        }
     }
 
     pub(crate) fn dead_letters(&mut self) -> &mut DeadLetters {
@@ -249,6 +266,7 @@ impl Guard {
         let mut resolved: Vec<Pending> = Vec::with_capacity(pending.len());
         for write in pending {
             let mut write = write.clone();
+            let table = pending_table(&write);
             let cells = match &mut write {
                 Pending::Lookup { write, cells } => Some((row_of(write), cells)),
                 Pending::Assign { values, cells, .. } => Some((values, cells)),
@@ -258,7 +276,16 @@ impl Guard {
                 for cell in cells.iter() {
                     match self.lookup(sink, cell).await? {
                         Ok(value) => row[cell.cell] = value,
-                        Err(message) => return Ok(Err(Unmappable(format!("route {}: {message}", change.route.name)))),
+                        // The route's snapshot has not started (it starts
+                        // after the routes it looks up have copied theirs):
+                        // every chunk of it is read later and brings the
+                        // row, with its lookup resolved. Nothing is lost by
+                        // leaving the stream's change to it.
+                        Err(_) if self.deferring.contains(&change.route.name) => {
+                            tracing::debug!(route = %change.route.name, table = %table, "lookup not resolvable before the route's snapshot; its chunk brings the row");
+                            return Ok(Ok(()));
+                        }
+                        Err(message) => return Ok(Err(Unmappable(message))),
                     }
                 }
             }
@@ -310,6 +337,15 @@ impl Guard {
             ))),
         }
     }
+}
+
+/// The target table a guarded write goes to.
+fn pending_table(pending: &Pending) -> TableName {
+    let table = match pending {
+        Pending::Write(write) | Pending::Lookup { write, .. } | Pending::Unassign { write, .. } => write.table(),
+        Pending::Assign { table, .. } => table,
+    };
+    TableName::new(table.schema.clone(), table.name.clone())
 }
 
 /// The cells of a write that lookups fill: values of upserts and patches,

@@ -33,6 +33,9 @@ pub(super) struct RouterSnapshots {
     pub(super) progress_wanted: watch::Sender<Option<Position>>,
     /// Routes with a snapshot job to run or resume: copying from the start.
     pub(super) copying: Vec<String>,
+    /// Routes whose snapshot job has copied nothing yet: their lookups wait
+    /// for it until its first chunk is planned.
+    pub(super) not_started: Vec<String>,
     /// The last position the stream passed between transactions.
     pub(super) stream_at: Option<Position>,
 }
@@ -102,6 +105,11 @@ impl Router {
                 return Ok(RouterEnd::WriterGone(gone));
             }
         }
+        for route in self.snapshots.not_started.clone() {
+            if let Some(gone) = self.defer_lookups(&route, true).await {
+                return Ok(RouterEnd::WriterGone(gone));
+            }
+        }
         loop {
             if stopping && !in_transaction {
                 return Ok(RouterEnd::Stopped);
@@ -146,6 +154,12 @@ impl Router {
                                 && let Some(gone) = self.set_copying(&chunk.job.route, true).await
                             {
                                 return Ok(RouterEnd::WriterGone(gone));
+                            }
+                            if let Some(at) = self.snapshots.not_started.iter().position(|r| r == &chunk.job.route) {
+                                let route = self.snapshots.not_started.remove(at);
+                                if let Some(gone) = self.defer_lookups(&route, false).await {
+                                    return Ok(RouterEnd::WriterGone(gone));
+                                }
                             }
                             self.snapshots.windows.planned(chunk).await;
                         }
@@ -381,6 +395,13 @@ impl Router {
     async fn set_copying(&self, route: &str, copying: bool) -> Option<usize> {
         let (route, writer) = self.routes.values().flatten().find(|(r, _)| r.config.name == route)?;
         let input = WriterInput::Copying(route.config.into.clone(), copying);
+        self.writers[*writer].send(input).await.is_err().then_some(*writer)
+    }
+
+    /// Tells the writer of `route` whether its lookups wait for its snapshot.
+    async fn defer_lookups(&self, route: &str, deferring: bool) -> Option<usize> {
+        let (route, writer) = self.routes.values().flatten().find(|(r, _)| r.config.name == route)?;
+        let input = WriterInput::DeferLookups(Arc::clone(&route.tag().name), deferring);
         self.writers[*writer].send(input).await.is_err().then_some(*writer)
     }
 

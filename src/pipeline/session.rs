@@ -155,10 +155,13 @@ pub(super) async fn run_session(
     tracing::info!(source = source_name, resume = %resume.as_ref().map(Position::encode).unwrap_or_else(|| "slot position".into()), targets = target_names.len(), "streaming");
 
     // Snapshots: coordinator, readers and progress tracker for this source.
-    let copying_routes: Vec<String> = crate::snapshot::live::pending_requests(config, source_name, store)?
-        .into_iter()
-        .map(|request| request.route)
+    let pending_jobs = crate::snapshot::live::pending_requests(config, source_name, store)?;
+    let not_started: Vec<String> = pending_jobs
+        .iter()
+        .filter(|request| request.resume.as_ref().is_none_or(|progress| progress.chunks_done == 0))
+        .map(|request| request.route.clone())
         .collect();
+    let copying_routes: Vec<String> = pending_jobs.into_iter().map(|request| request.route).collect();
     let snapshots = crate::snapshot::live::start(
         Arc::clone(config),
         source_name.to_owned(),
@@ -230,6 +233,7 @@ pub(super) async fn run_session(
             messages,
             progress_wanted: stream.progress_wanted.clone(),
             copying: copying_routes,
+            not_started,
             stream_at: None,
         },
         pending: Vec::new(),

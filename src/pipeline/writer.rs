@@ -34,6 +34,9 @@ use crate::guard::{Guard, GuardError, Item, holds_dead_letter_routes};
 use crate::route::{Guarded, Route, RouteError};
 use crate::snapshot::progress::ChunkDone;
 
+/// The least time between two commits that only move the position.
+const IDLE_PROGRESS_SPACING: Duration = Duration::from_secs(5);
+
 /// What the router sends a writer, in source log order.
 #[derive(Debug)]
 pub(super) enum WriterInput {
@@ -53,6 +56,9 @@ pub(super) enum WriterInput {
     /// A snapshot job starts (`true`) or finishes (`false`) copying into
     /// this target table (see `Sink::set_copying`).
     Copying(TableName, bool),
+    /// A route's snapshot job has not copied anything yet (`true`), or its
+    /// first chunk is planned (`false`): see `Guard::defer_lookups`.
+    DeferLookups(Arc<str>, bool),
     /// Retry or drop a route's dead letters, between source transactions.
     DeadLetters {
         route: Box<Route>,
@@ -206,6 +212,12 @@ impl Writer {
                     self.sink.set_copying(&table, copying);
                     continue;
                 }
+                WriterInput::DeferLookups(route, deferring) => {
+                    if let Some(guard) = &mut self.guard {
+                        guard.defer_lookups(route, deferring);
+                    }
+                    continue;
+                }
                 WriterInput::Chunk { rows, done } => {
                     // Between source transactions (the router guarantees it):
                     // stream writes accepted so far go first, then the chunk,
@@ -273,11 +285,19 @@ impl Writer {
             if in_transaction || pending.is_none() {
                 continue;
             }
-            let full = open_rows >= self.settings.max_batch_rows
-                || open_since.is_some_and(|since| since.elapsed() >= self.settings.max_batch_delay);
+            // Nothing written since the last commit: only the position moves
+            // (idle progress, transactions for other targets). Such commits
+            // are spaced IDLE_PROGRESS_SPACING apart — enough to keep a slot
+            // advancing, and it damps the echo between two systems that are
+            // each other's source and target (each offsets write is a new
+            // transaction in the other's log, which comes back as progress).
+            let progress_only = open_rows == 0 && buffer.is_empty();
+            let spacing = if progress_only { IDLE_PROGRESS_SPACING } else { self.settings.commit_coalesce };
+            let full = !progress_only
+                && (open_rows >= self.settings.max_batch_rows
+                    || open_since.is_some_and(|since| since.elapsed() >= self.settings.max_batch_delay));
             let idle = self.input.is_empty();
-            let recent =
-                last_commit.map(|at| at + self.settings.commit_coalesce).filter(|until| *until > Instant::now());
+            let recent = last_commit.map(|at| at + spacing).filter(|until| *until > Instant::now());
             if full || (idle && recent.is_none()) {
                 let (position, commit_time) = pending.take().expect("checked above");
                 self.commit(&mut buffer, position, commit_time).await?;

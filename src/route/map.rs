@@ -181,18 +181,22 @@ impl Mapper<'_> {
             }
             Operation::Update => {
                 let after = after.ok_or_else(|| self.error("update without a new row".into()))?;
-                if let Some(when) = &resolved.when {
-                    let fires = when.test(&self.context(Some(after))).map_err(|e| self.eval_error("when", e))?;
-                    return if fires { self.upsert(after, out) } else { Ok(()) };
+                if resolved.when.is_some() {
+                    return if self.passes(after)? { self.upsert(after, out) } else { Ok(()) };
                 }
                 if let Some(filter) = &resolved.filter {
                     let in_now = filter.test(&self.context(Some(after))).map_err(|e| self.eval_error("where", e))?;
                     if !in_now {
+                        let known = change.table.full_before_image || resolved.filter_on_key;
                         let was_in = match before {
-                            Some(old) if change.table.full_before_image => {
+                            Some(old) if known => {
                                 filter.test(&self.context(Some(old))).map_err(|e| self.eval_error("where", e))?
                             }
-                            // Unknown: removing a row the target does not hold is harmless.
+                            // No old image: the identity columns did not change.
+                            None if resolved.filter_on_key => false,
+                            // Unknown: removing the row is harmless, as the
+                            // route's key identifies one source row (checked
+                            // when the route was resolved).
                             _ => true,
                         };
                         if was_in {
@@ -214,7 +218,7 @@ impl Mapper<'_> {
                     return Ok(());
                 }
                 if let Some(filter) = &resolved.filter
-                    && change.table.full_before_image
+                    && (change.table.full_before_image || resolved.filter_on_key)
                     && !filter.test(&self.context(Some(before))).map_err(|e| self.eval_error("where", e))?
                 {
                     return Ok(());
@@ -230,14 +234,17 @@ impl Mapper<'_> {
         }
     }
 
-    /// Whether an inserted row enters the route (`where`, `when`).
+    /// Whether an inserted or updated row enters the route: `where` holds
+    /// for it, and for an action, `when` too.
     fn passes(&self, row: &[Value]) -> Result<bool, RouteError> {
         let context = self.context(Some(row));
-        if let Some(when) = &self.resolved.when {
-            return when.test(&context).map_err(|e| self.eval_error("when", e));
+        if let Some(filter) = &self.resolved.filter
+            && !filter.test(&context).map_err(|e| self.eval_error("where", e))?
+        {
+            return Ok(false);
         }
-        match &self.resolved.filter {
-            Some(filter) => filter.test(&context).map_err(|e| self.eval_error("where", e)),
+        match &self.resolved.when {
+            Some(when) => when.test(&context).map_err(|e| self.eval_error("when", e)),
             None => Ok(true),
         }
     }

@@ -58,6 +58,10 @@ pub struct ResolvedRoute {
     /// identity; a crosswalk's `source_key`).
     pub(crate) row_key: Vec<usize>,
     pub(crate) filter: Option<Bound>,
+    /// The filter reads only the source's identity columns, which every
+    /// old row image carries (and an update without an old image did not
+    /// change): whether a row *was* in the filter is always known.
+    pub(crate) filter_on_key: bool,
     pub(crate) when: Option<Bound>,
     /// Soft deletes: the patch table (key columns first) and its feeds.
     pub(crate) soft: Option<(Arc<TargetTable>, Vec<Feed>)>,
@@ -316,6 +320,9 @@ impl Route {
         });
 
         let filter = config.filter.as_ref().map(|f| bind("where", f)).transpose()?;
+        let filter_reads: Vec<usize> =
+            config.filter.iter().flat_map(|f| f.columns()).filter_map(|c| schema.column_index(&c.name)).collect();
+        let filter_on_key = filter_reads.iter().all(|&i| schema.columns[i].is_key);
         let when = config.when.as_ref().map(|w| bind("when", w)).transpose()?;
         let soft = if soft_columns.is_empty() {
             None
@@ -369,6 +376,46 @@ impl Route {
             row_key.push(index);
         }
 
+        // When it cannot be known whether an updated or deleted row was in
+        // the filter, its removal is applied anyway — harmless only if the
+        // route's key identifies one source row. With a coarser key (many
+        // source rows, one target row: inventory per warehouse -> stock per
+        // SKU, filtered to one warehouse) it would remove another source
+        // row's target row.
+        if filter.is_some() && !filter_on_key && !schema.full_before_image && config.when.is_none() {
+            let key_reads: Vec<usize> = key
+                .iter()
+                .flat_map(|&k| match &ordered_feeds[k] {
+                    Feed::Column(index) => vec![*index],
+                    _ => {
+                        let expression = config.columns.get(&columns[k]);
+                        let expression =
+                            expression.map(|e| e.as_lookup().map(|(_, key)| key).unwrap_or_else(|| e.clone()));
+                        expression
+                            .map(|e| e.columns().iter().filter_map(|c| schema.column_index(&c.name)).collect())
+                            .unwrap_or_default()
+                    }
+                })
+                .collect();
+            let source_key: Vec<usize> = schema.key_indices();
+            if source_key.is_empty() || source_key.iter().any(|i| !key_reads.contains(i)) {
+                let outside: Vec<&str> = filter_reads
+                    .iter()
+                    .filter(|&&i| !schema.columns[i].is_key)
+                    .map(|&i| schema.columns[i].name.as_str())
+                    .collect();
+                return Err(self.config_error(format!(
+                    "`where` reads {} of {}, which old row images lack, and the route's key does not identify one \
+                     source row: an update or delete outside the filter could remove another source row's target \
+                     row. Run ALTER TABLE {} REPLICA IDENTITY FULL (MySQL: binlog_row_image=FULL), or make the \
+                     key the source key",
+                    outside.join(", "),
+                    schema.name,
+                    schema.name
+                )));
+            }
+        }
+
         let plain_key: Option<Vec<usize>> =
             key.iter().map(|&k| if let Feed::Column(i) = ordered_feeds[k] { Some(i) } else { None }).collect();
         let key_sources = match plain_key {
@@ -402,6 +449,7 @@ impl Route {
             key_sources,
             row_key,
             filter,
+            filter_on_key,
             when,
             soft,
             crosswalk,

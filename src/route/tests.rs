@@ -419,3 +419,67 @@ fn a_truncate_is_refused_where_it_would_remove_rows_that_are_not_the_routes() {
     ignoring.map(&mut truncate, true, &mut out).unwrap();
     assert!(out.is_empty());
 }
+
+#[test]
+fn a_filter_on_identity_columns_knows_which_rows_were_in_even_without_old_images() {
+    // inventory per (sku, warehouse) -> stock per sku, main warehouse only.
+    let source = schema(vec![text_column("sku", true), text_column("warehouse", true), column("qty", false)]);
+    let mut route = configured(
+        "key = [\"sku\"]\nother_columns = \"ignore\"\nwhere = \"warehouse = 'MAIN'\"\n[routes.columns]\nsku = \"sku\"\nqty = \"qty\"\n",
+        &["sku", "qty"],
+        &["sku"],
+    );
+    let mut out = Vec::new();
+    // An update of another warehouse's row: no old image (its key did not change).
+    let mut east = change(&source, Operation::Update, None, Some(vec![text("A"), text("EAST"), Value::Int(20)]));
+    route.map(&mut east, true, &mut out).unwrap();
+    // A delete of another warehouse's row: the old image holds the key columns.
+    let mut gone = change(&source, Operation::Delete, Some(vec![text("B"), text("EAST"), Value::Null]), None);
+    route.map(&mut gone, true, &mut out).unwrap();
+    assert!(out.is_empty(), "rows outside the filter never touch the main warehouse's stock: {out:?}");
+    let mut main = change(&source, Operation::Delete, Some(vec![text("B"), text("MAIN"), Value::Null]), None);
+    route.map(&mut main, true, &mut out).unwrap();
+    assert!(matches!(&writes(out)[..], [RowWrite::Delete { key, .. }] if key == &[text("B")]));
+}
+
+#[test]
+fn a_filter_on_other_columns_with_a_key_coarser_than_the_source_row_is_refused() {
+    let source = schema(vec![text_column("sku", true), text_column("warehouse", true), text_column("state", false)]);
+    let mut route = configured(
+        "key = [\"sku\"]\nother_columns = \"ignore\"\nwhere = \"state = 'active'\"\n[routes.columns]\nsku = \"sku\"\n",
+        &["sku"],
+        &["sku"],
+    );
+    let mut insert = change(&source, Operation::Insert, None, Some(vec![text("A"), text("MAIN"), text("active")]));
+    let message = route.map(&mut insert, true, &mut Vec::new()).unwrap_err().to_string();
+    assert!(message.contains("REPLICA IDENTITY FULL") && message.contains("state"), "{message}");
+}
+
+#[test]
+fn an_action_fires_only_for_rows_its_filter_admits() {
+    let source = full_schema(vec![column("id", true), text_column("kind", false), text_column("status", false)]);
+    let mut route = configured(
+        "key = [\"request\"]\nother_columns = \"ignore\"\nwhere = \"kind = 'shipment'\"\n\
+         when = \"before.status IS DISTINCT FROM 'approved' AND after.status = 'approved'\"\n\
+         [routes.columns]\nrequest = \"'R-' || id\"\n",
+        &["request"],
+        &["request"],
+    );
+    let approve = |id: i64, kind: &str| {
+        change(
+            &source,
+            Operation::Update,
+            Some(vec![Value::Int(id), text(kind), text("pending")]),
+            Some(vec![Value::Int(id), text(kind), text("approved")]),
+        )
+    };
+    let mut out = Vec::new();
+    route.map(&mut approve(1, "expense"), true, &mut out).unwrap();
+    assert!(out.is_empty(), "an approved expense claim ships nothing");
+    route.map(&mut approve(2, "shipment"), true, &mut out).unwrap();
+    assert_eq!(out.len(), 1);
+    let mut insert =
+        change(&source, Operation::Insert, None, Some(vec![Value::Int(3), text("expense"), text("approved")]));
+    route.map(&mut insert, true, &mut out).unwrap();
+    assert_eq!(out.len(), 1);
+}

@@ -605,3 +605,31 @@ async fn an_initial_snapshot_copies_crosswalk_routes_before_the_routes_that_look
     );
     assert_eq!(sluice.terminate(), Some(0));
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_lookup_of_a_row_still_being_copied_waits_for_the_snapshot_instead_of_failing() {
+    let fixture = Fixture::new("map_xwalk_early", CRM).await;
+    let source = &fixture.source_client;
+    source
+        .batch_execute("INSERT INTO crm_orders SELECT i, 'customer ' || i, i FROM generate_series(1, 20000) i")
+        .await
+        .unwrap();
+    fixture.write_config(&[], &format!("[snapshot]\nchunk_rows = 1000\nworkers = 2\n{CRM_ROUTES}"));
+    let mut sluice = fixture.spawn();
+    fixture.wait_streaming(&mut sluice).await;
+    // Lines of orders the snapshot has not copied yet, streamed while it runs.
+    source
+        .batch_execute(
+            "INSERT INTO crm_lines VALUES (20000, 1, 'SKU-LAST', 1), (19999, 1, 'SKU-X', 2);
+             UPDATE crm_lines SET qty = 3 WHERE order_id = 19999;",
+        )
+        .await
+        .unwrap();
+    let target = &fixture.target_client;
+    wait_for(Duration::from_secs(120), &mut sluice, || async {
+        rows(target, LINES_VIA_CROSSWALK).await == rows(source, CRM_LINES).await
+            && rows(target, "SELECT count(*)::text FROM sales_orders").await == table(&[&["20000"]])
+    })
+    .await;
+    assert_eq!(sluice.terminate(), Some(0));
+}
