@@ -28,8 +28,11 @@ lint:
 fmt:
 	$(CARGO) fmt --all
 
-# A small ERP replicated into a reporting database on two private
-# PostgreSQL servers, with a generator writing (examples/demo.rs).
+# The ERP/CRM/OA example (examples/erp-crm-oa): a CRM and a web shop on
+# MariaDB, an ERP and an OA system on PostgreSQL, and a reporting database,
+# joined up by one sluice.toml on private servers while a generator writes
+# for DEMO_SECONDS (default 20); every rule is checked at the end
+# (examples/demo.rs). Exits non-zero if one fails.
 demo: setup
 	$(CARGO) build --release --bin sluice --example demo
 	SLUICE_BIN=target/release/sluice target/release/examples/demo

@@ -1,224 +1,297 @@
-//! `make demo`: Sluice replicating a small ERP into a reporting database,
-//! on two private PostgreSQL servers this program starts itself.
+//! `make demo`: the ERP/CRM/OA example (examples/erp-crm-oa) running on
+//! private servers this program starts itself.
 //!
-//! It creates an ERP-like schema (customers, products, inventory, sales
-//! orders and lines) in one server and the reporting tables in the other,
-//! writes a `sluice.toml`, starts `sluice run`, and lets a generator write
-//! orders, stock movements, status changes and cancellations while it prints,
-//! every second, the rows arriving and the lag. At the end it stops the
-//! generator, waits for Sluice to catch up, compares every table row for row
-//! and stops Sluice with SIGTERM.
+//! It starts a MariaDB server (CRM and web shop), a PostgreSQL server (ERP
+//! and OA) and a second PostgreSQL server (reporting), creates the
+//! example's schemas from its SQL files, seeds a little data, runs `sluice
+//! check` and `sluice plan --sample 3` on the example's `sluice.toml`, then
+//! `sluice run` — first copying the seed, then streaming while the three
+//! systems' users write for `DEMO_SECONDS` (default 20). Every second it
+//! prints what arrived where and the lag. At the end it waits for Sluice to
+//! catch up, checks every rule of the example row for row, shows the order
+//! crosswalk, the dead letters and the reporting dashboard, and stops Sluice
+//! with SIGTERM. It exits non-zero if any rule fails.
 //!
-//! `DEMO_SECONDS` (default 20) sets how long the generator writes;
-//! `SLUICE_BIN` the sluice binary (default: target/release/sluice).
+//! `SLUICE_BIN` names the sluice binary (default: target/release/sluice).
+//! Work files (sluice.log, the checkpoint store) go to `.demo/`.
 
-use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
+#[path = "erp-crm-oa/scenario/mod.rs"]
+mod scenario;
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Stdio};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
-use sluice_testkit::PgServer;
-use tokio_postgres::Client;
+use scenario::generator::{self, SharedTally, Tally};
+use scenario::{Systems, maria_count, pg_count, rules};
 
-const ERP_SCHEMA: &str = "
-CREATE TABLE customers (id bigint PRIMARY KEY, name text NOT NULL, city text, created_at timestamptz NOT NULL DEFAULT now());
-CREATE TABLE products (sku text PRIMARY KEY, name text NOT NULL, price numeric(12,2) NOT NULL);
-CREATE TABLE inventory (sku text PRIMARY KEY REFERENCES products, warehouse text NOT NULL, qty integer NOT NULL, updated_at timestamptz NOT NULL DEFAULT now());
-CREATE TABLE sales_orders (id bigserial PRIMARY KEY, customer_id bigint NOT NULL REFERENCES customers, status text NOT NULL,
-                           total numeric(14,2) NOT NULL, note text, created_at timestamptz NOT NULL DEFAULT now());
-CREATE TABLE sales_order_lines (order_id bigint NOT NULL REFERENCES sales_orders ON DELETE CASCADE, line_no int NOT NULL,
-                                sku text NOT NULL REFERENCES products, qty int NOT NULL, price numeric(12,2) NOT NULL,
-                                PRIMARY KEY (order_id, line_no));
-";
-
-const REPORT_SCHEMA: &str = "
-CREATE TABLE customers (id bigint PRIMARY KEY, name text NOT NULL, city text, created_at timestamptz NOT NULL);
-CREATE TABLE products (sku text PRIMARY KEY, name text NOT NULL, price numeric(12,2) NOT NULL);
-CREATE TABLE stock (sku text PRIMARY KEY, warehouse text NOT NULL, qty_on_hand integer NOT NULL, updated_at timestamptz NOT NULL,
-                    loaded_at timestamptz NOT NULL DEFAULT now());
-CREATE TABLE orders (id bigint PRIMARY KEY, customer_id bigint NOT NULL, status text NOT NULL, total numeric(14,2) NOT NULL,
-                     note text, created_at timestamptz NOT NULL);
-CREATE TABLE order_lines (order_id bigint NOT NULL, line_no int NOT NULL, sku text NOT NULL, qty int NOT NULL,
-                          price numeric(12,2) NOT NULL, PRIMARY KEY (order_id, line_no));
-";
-
-/// (source table, its columns, target table, its columns) compared row for row.
-const COMPARED: &[(&str, &str, &str, &str)] = &[
-    ("customers", "id, name, city, created_at", "customers", "id, name, city, created_at"),
-    ("products", "sku, name, price", "products", "sku, name, price"),
-    ("inventory", "sku, warehouse, qty, updated_at", "stock", "sku, warehouse, qty_on_hand, updated_at"),
-    (
-        "sales_orders",
-        "id, customer_id, status, total, note, created_at",
-        "orders",
-        "id, customer_id, status, total, note, created_at",
-    ),
-    ("sales_order_lines", "order_id, line_no, sku, qty, price", "order_lines", "order_id, line_no, sku, qty, price"),
-];
-
-fn config(erp_url: &str, report_url: &str, state: &str) -> String {
-    format!(
-        r#"# Written by `make demo`.
-[checkpoints]
-path = "{state}"
-
-[sources.erp]
-kind = "postgres"
-url = "{erp_url}"
-
-[targets.report]
-kind = "postgres"
-url = "{report_url}"
-
-[[routes]]
-source = "erp"
-table = "public.customers"
-target = "report"
-
-[[routes]]
-source = "erp"
-table = "public.products"
-target = "report"
-
-[[routes]]
-name = "stock"
-source = "erp"
-table = "public.inventory"
-target = "report"
-into = "public.stock"
-[routes.columns]
-qty_on_hand = "qty"
-
-[[routes]]
-source = "erp"
-table = "public.sales_orders"
-target = "report"
-into = "public.orders"
-
-[[routes]]
-source = "erp"
-table = "public.sales_order_lines"
-target = "report"
-into = "public.order_lines"
-"#
-    )
-}
+/// How long Sluice may take to copy the seed, and to catch up after the traffic.
+const CATCH_UP: Duration = Duration::from_secs(60);
 
 #[tokio::main]
 async fn main() -> Result<()> {
     let seconds: u64 = std::env::var("DEMO_SECONDS").ok().and_then(|s| s.parse().ok()).unwrap_or(20);
-    let sluice_bin =
-        std::env::var("SLUICE_BIN").map(PathBuf::from).unwrap_or_else(|_| PathBuf::from("target/release/sluice"));
-    if !sluice_bin.exists() {
-        bail!("{} not found; run `cargo build --release` first (make demo does)", sluice_bin.display());
+    let bin = std::env::var("SLUICE_BIN").map(PathBuf::from).unwrap_or_else(|_| PathBuf::from("target/release/sluice"));
+    if !bin.exists() {
+        bail!("{} not found; run `cargo build --release --bin sluice` first (make demo does)", bin.display());
     }
-
-    println!("== starting two private PostgreSQL servers (ERP and reporting)");
-    let erp_server = PgServer::start();
-    let report_server = PgServer::start();
-    let erp = erp_server.create_database("erp").await;
-    let report = report_server.create_database("report").await;
-    let erp_client = erp.connect().await;
-    let report_client = report.connect().await;
-    erp_client.batch_execute(ERP_SCHEMA).await.context("creating the ERP schema")?;
-    report_client.batch_execute(REPORT_SCHEMA).await.context("creating the reporting schema")?;
-    println!("   ERP       {}", erp.url());
-    println!("   reporting {}", report.url());
-
     let work = PathBuf::from(".demo");
     std::fs::create_dir_all(&work)?;
-    let state = std::fs::canonicalize(&work)?.join("sluice-state");
+    let work = std::fs::canonicalize(&work)?;
+    let state = work.join("sluice-state");
     let _ = std::fs::remove_dir_all(&state);
-    let config_path = work.join("sluice.toml");
-    std::fs::write(&config_path, config(&erp.url(), &report.url(), &state.display().to_string()))?;
-    println!("== config written to {}", config_path.display());
+
+    println!("== starting private servers: MariaDB (CRM, web shop), PostgreSQL (ERP, OA), PostgreSQL (reporting)");
+    let systems = Systems::start(&state).await?;
+    for (name, value) in systems.env() {
+        println!("   {name:<12} {}", redact(&value));
+    }
+    println!("   schemas from examples/erp-crm-oa/{{crm,shop,erp,oa,report}}.sql; config {}", scenario::CONFIG);
+
+    let tally: SharedTally = Arc::new(Mutex::new(Tally::default()));
+    generator::seed(&systems.urls, &tally).await.context("seeding")?;
+    println!(
+        "== seeded: CRM customers, products, orders (one draft); ERP stock at MAIN and EAST, phone orders; OA expense claims"
+    );
 
     println!("== sluice check");
-    let check = Command::new(&sluice_bin).args(["check", "-c"]).arg(&config_path).status()?;
+    let check = systems.sluice(&bin, &["check"]).status()?;
     if !check.success() {
         bail!("sluice check failed");
     }
 
-    println!("== starting sluice run (log: .demo/sluice.log)");
-    let log = std::fs::File::create(work.join("sluice.log"))?;
-    let mut sluice = Running(
-        Command::new(&sluice_bin)
-            .args(["run", "-c"])
-            .arg(&config_path)
-            .stdout(Stdio::null())
-            .stderr(log)
-            .spawn()
-            .context("starting sluice")?,
-    );
-    wait_for_slot(&erp_client, &mut sluice).await?;
-
-    println!("== generator writing for {seconds} s: new customers, orders with lines, stock moves, status changes");
-    let generator = tokio::spawn(generate(erp.connect().await, Duration::from_secs(seconds)));
-    let started = Instant::now();
-    while !generator.is_finished() {
-        tokio::time::sleep(Duration::from_secs(1)).await;
-        print_progress(&erp_client, &report_client, started).await?;
-    }
-    let written = generator.await??;
-    println!("== generator done: {written} transactions; waiting for sluice to catch up");
-    let deadline = Instant::now() + Duration::from_secs(60);
-    loop {
-        if tables_equal(&erp_client, &report_client).await? {
-            break;
-        }
-        if Instant::now() > deadline {
-            bail!("sluice did not catch up within 60 s; see .demo/sluice.log");
-        }
-        if let Some(status) = sluice.try_wait()? {
-            bail!("sluice exited with {status}; see .demo/sluice.log");
-        }
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
-    print_progress(&erp_client, &report_client, started).await?;
-
-    println!("== comparing every table row for row");
-    let mut all_equal = true;
-    for (source, source_columns, target, target_columns) in COMPARED {
-        let (source_rows, source_digest) = digest(&erp_client, source, source_columns).await?;
-        let (target_rows, target_digest) = digest(&report_client, target, target_columns).await?;
-        let equal = source_rows == target_rows && source_digest == target_digest;
-        all_equal &= equal;
+    println!("== sluice plan --sample 3   (a dry run on the seed rows; nothing is written)");
+    let plan = systems.sluice(&bin, &["plan", "--sample", "3"]).status()?;
+    if !plan.success() {
         println!(
-            "   {source:<18} {source_rows:>7} rows -> {target:<12} {target_rows:>7} rows  {}",
-            if equal { "equal" } else { "DIFFERENT" }
+            "   (plan exit {}: it found rows that would not be written as they are; see above)",
+            plan.code().unwrap_or(-1)
         );
     }
 
-    println!("== sluice status");
-    let _ = Command::new(&sluice_bin).args(["status", "-c"]).arg(&config_path).status();
+    println!("== sluice run   (log: .demo/sluice.log)");
+    let log = std::fs::File::create(work.join("sluice.log"))?;
+    let mut sluice =
+        Running(systems.sluice(&bin, &["run"]).stdout(Stdio::null()).stderr(log).spawn().context("starting sluice")?);
+    let started = Instant::now();
+    let seeded = catch_up(&systems, &bin, &tally, &mut sluice).await?;
+    let failed: Vec<&rules::Outcome> = seeded.iter().filter(|o| !o.passed).collect();
+    if !failed.is_empty() {
+        print_outcomes(&seeded);
+        bail!("the initial copy did not satisfy every rule; see .demo/sluice.log");
+    }
+    println!("   initial copy done in {:.1} s: every rule holds for the seed", started.elapsed().as_secs_f64());
+
+    println!("== the three systems' users write for {seconds} s; each line: rows at the source -> rows at the target");
+    let writing = tokio::spawn(generator::run(systems.urls.clone(), Duration::from_secs(seconds), Arc::clone(&tally)));
+    let started = Instant::now();
+    while !writing.is_finished() {
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        sluice.check_running()?;
+        println!("{}", progress(&systems, &bin, started).await.unwrap_or_else(|e| format!("   (progress: {e:#})")));
+    }
+    writing.await?.context("the generator failed")?;
+    let done = tally.lock().unwrap().clone();
+    println!(
+        "== users done: {} CRM, {} ERP, {} OA transactions ({} ERP retries after deadlocks); waiting for sluice to catch up",
+        done.crm_transactions, done.erp_transactions, done.oa_transactions, done.erp_retries
+    );
+    let waited = Instant::now();
+    let outcomes = catch_up(&systems, &bin, &tally, &mut sluice).await?;
+    println!("{}", progress(&systems, &bin, started).await.unwrap_or_default());
+    if outcomes.iter().all(|o| o.passed) {
+        println!("   caught up in {:.1} s", waited.elapsed().as_secs_f64());
+    } else {
+        println!("   waited {:.1} s: some rules still do not hold", waited.elapsed().as_secs_f64());
+    }
+
+    println!("== rules");
+    print_outcomes(&outcomes);
+
+    println!("== sluice crosswalk show --route crm_orders   (first lines)");
+    let shown = systems.sluice_output(&bin, &["crosswalk", "show", "--route", "crm_orders"])?;
+    let text = String::from_utf8_lossy(&shown.stdout);
+    let lines: Vec<&str> = text.lines().collect();
+    for line in lines.iter().take(8) {
+        println!("   {line}");
+    }
+    if let Some(last) = lines.last().filter(|_| lines.len() > 8) {
+        println!("   …\n   {last}");
+    }
+
+    println!("== sluice dlq list");
+    let listed = systems.sluice_output(&bin, &["dlq", "list"])?;
+    for line in String::from_utf8_lossy(&listed.stdout).lines() {
+        println!("   {line}");
+    }
+
+    println!("== SELECT * FROM dashboard   (reporting database)");
+    print_dashboard(&systems).await?;
 
     println!("== stopping sluice (SIGTERM)");
-    let stopped = Command::new("kill").args(["-TERM", &sluice.id().to_string()]).status()?;
-    if !stopped.success() {
-        bail!("could not signal sluice");
-    }
-    let status = sluice.wait()?;
+    let status = sluice.terminate()?;
     println!("   sluice exited with {status}");
-    if !all_equal || !status.success() {
-        bail!("demo failed");
+    let failed = outcomes.iter().filter(|o| !o.passed).count();
+    if failed > 0 || !status.success() {
+        bail!("demo failed: {failed} rule(s) broken, sluice {status}; see .demo/sluice.log");
     }
-    println!("== demo complete: the reporting database equals the ERP");
+    println!("== demo complete: every rule holds");
     Ok(())
+}
+
+/// [`rules::settle`] while sluice runs.
+async fn catch_up(
+    systems: &Systems,
+    bin: &Path,
+    tally: &SharedTally,
+    sluice: &mut Running,
+) -> Result<Vec<rules::Outcome>> {
+    rules::settle(systems, bin, tally, CATCH_UP, || sluice.check_running()).await
+}
+
+fn print_outcomes(outcomes: &[rules::Outcome]) {
+    for outcome in outcomes {
+        println!("   {}  {}", if outcome.passed { "PASS" } else { "FAIL" }, outcome.rule);
+        println!("         {}", outcome.detail);
+        if !outcome.evidence.is_empty() {
+            let counts: Vec<String> = outcome.evidence.iter().map(|(what, n)| format!("{what}: {n}")).collect();
+            println!("         exercised by {}", counts.join(", "));
+        }
+    }
+}
+
+/// One line: per flow, rows at the source -> rows at the target; stock
+/// SKUs that differ; dead letters; lag per source from `sluice status`.
+async fn progress(systems: &Systems, bin: &Path, started: Instant) -> Result<String> {
+    let mut crm = systems.urls.crm().await?;
+    let erp = systems.urls.erp().await?;
+    let oa = systems.urls.oa().await?;
+    let report = systems.urls.report().await?;
+    let crm_customers = maria_count(&mut crm, "SELECT COUNT(*) FROM customers").await?;
+    let crm_orders = maria_count(&mut crm, "SELECT COUNT(*) FROM orders WHERE status <> 'draft'").await?;
+    let crm_lines = maria_count(&mut crm, "SELECT COUNT(*) FROM order_lines").await?;
+    let crm_all = maria_count(&mut crm, "SELECT COUNT(*) FROM orders").await?;
+    let erp_customers = pg_count(&erp, "SELECT count(*) FROM customers WHERE source = 'crm'").await?;
+    let erp_orders = pg_count(&erp, "SELECT count(*) FROM sales_orders WHERE source = 'crm'").await?;
+    let erp_lines = pg_count(
+        &erp,
+        "SELECT count(*) FROM sales_order_lines l JOIN sales_orders o ON o.id = l.sales_order_id WHERE o.source = 'crm'",
+    )
+    .await?;
+    let erp_all = pg_count(&erp, "SELECT count(*) FROM sales_orders").await?;
+    let shipments = pg_count(&erp, "SELECT count(*) FROM shipment_requests").await?;
+    let dead = pg_count(&erp, "SELECT count(*) FROM sluice.dead_letters").await.unwrap_or(0);
+    let approved = pg_count(
+        &oa,
+        "SELECT count(DISTINCT e.request_id) FROM approval_events e JOIN approval_requests r ON r.id = e.request_id
+          WHERE e.status = 'approved' AND r.kind = 'shipment'",
+    )
+    .await?;
+    let approvals = pg_count(&oa, "SELECT count(*) FROM approval_requests").await?;
+    let report_crm =
+        pg_count(&report, "SELECT count(*) FROM orders WHERE origin = 'crm' AND deleted_at IS NULL").await?;
+    let report_deleted = pg_count(&report, "SELECT count(*) FROM orders WHERE deleted_at IS NOT NULL").await?;
+    let report_erp = pg_count(&report, "SELECT count(*) FROM orders WHERE origin = 'erp'").await?;
+    let report_approvals = pg_count(&report, "SELECT count(*) FROM approvals").await?;
+    let main = scenario::pg_rows(
+        &erp,
+        "SELECT sku, (qty_on_hand - qty_reserved)::text, greatest(qty_on_hand - qty_reserved, 0)::text
+           FROM inventory WHERE warehouse = 'MAIN'",
+    )
+    .await?;
+    let crm_stock = scenario::maria_rows(&mut crm, "SELECT sku, CAST(available AS CHAR) FROM product_stock").await?;
+    let shop_stock =
+        scenario::maria_rows(&mut systems.urls.shop().await?, "SELECT sku, CAST(available AS CHAR) FROM stock").await?;
+    let crm_differ = differing(&main, 1, &crm_stock);
+    let shop_differ = differing(&main, 2, &shop_stock);
+    Ok(format!(
+        "   {:>3}s  customers {crm_customers}->{erp_customers}  orders {crm_orders}->{erp_orders}  \
+         lines {crm_lines}->{erp_lines}  stock off: crm {crm_differ} shop {shop_differ}  \
+         shipments {approved}->{shipments}  report: crm {crm_all}->{report_crm}(+{report_deleted} deleted) erp {erp_all}->{report_erp} \
+         approvals {approvals}->{report_approvals}  dlq {dead}  lag {}",
+        started.elapsed().as_secs(),
+        lag(systems, bin)
+    ))
+}
+
+/// SKUs whose availability (column `column` of the ERP's rows) the target rows do not show.
+fn differing(erp: &[Vec<String>], column: usize, target: &[Vec<String>]) -> usize {
+    let shown: std::collections::BTreeMap<&str, &str> = target.iter().map(|r| (r[0].as_str(), r[1].as_str())).collect();
+    erp.iter().filter(|r| shown.get(r[0].as_str()) != Some(&r[column].as_str())).count()
+}
+
+/// `crm 0.1s erp 0.0s oa 0.0s` from `sluice status --json`.
+fn lag(systems: &Systems, bin: &Path) -> String {
+    let Ok(output) = systems.sluice_output(bin, &["status", "--json"]) else { return "?".into() };
+    let Ok(status) = serde_json::from_slice::<serde_json::Value>(&output.stdout) else { return "?".into() };
+    let sources = status.as_array().cloned().unwrap_or_default();
+    sources
+        .iter()
+        .map(|s| {
+            let name = s["source"].as_str().unwrap_or("?");
+            match (s["lag_seconds"].as_f64(), s["lag_bytes"].as_u64()) {
+                (Some(seconds), _) => format!("{name} {seconds:.1}s"),
+                (None, Some(bytes)) => format!("{name} {bytes}B"),
+                (None, None) => format!("{name} ?"),
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+async fn print_dashboard(systems: &Systems) -> Result<()> {
+    let report = systems.urls.report().await?;
+    let rows = report.query("SELECT section, item, value FROM dashboard", &[]).await?;
+    let mut section = String::new();
+    let mut shown = 0;
+    for row in &rows {
+        let (this, item, value): (String, String, String) = (row.get(0), row.get(1), row.get(2));
+        if this != section {
+            println!("   {this}");
+            section = this;
+            shown = 0;
+        }
+        shown += 1;
+        if shown <= 6 {
+            println!("      {item:<34} {value}");
+        } else if shown == 7 {
+            println!("      …");
+        }
+    }
+    Ok(())
+}
+
+/// `scheme://user:password@host` shown as `scheme://user:***@host`.
+fn redact(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme), Some(at)) if url[scheme + 3..at].contains(':') => {
+            let colon = scheme + 3 + url[scheme + 3..at].find(':').expect("checked");
+            format!("{}***{}", &url[..=colon], &url[at..])
+        }
+        _ => url.to_owned(),
+    }
 }
 
 /// The sluice child process; killed if the demo fails before stopping it.
 struct Running(Child);
 
-impl std::ops::Deref for Running {
-    type Target = Child;
-    fn deref(&self) -> &Child {
-        &self.0
+impl Running {
+    fn check_running(&mut self) -> Result<()> {
+        if let Some(status) = self.0.try_wait()? {
+            bail!("sluice exited with {status}; see .demo/sluice.log");
+        }
+        Ok(())
     }
-}
 
-impl std::ops::DerefMut for Running {
-    fn deref_mut(&mut self) -> &mut Child {
-        &mut self.0
+    /// SIGTERM, then waits for the exit.
+    fn terminate(&mut self) -> Result<std::process::ExitStatus> {
+        let signalled = std::process::Command::new("kill").args(["-TERM", &self.0.id().to_string()]).status()?;
+        if !signalled.success() {
+            bail!("could not signal sluice");
+        }
+        Ok(self.0.wait()?)
     }
 }
 
@@ -229,134 +302,4 @@ impl Drop for Running {
             let _ = self.0.wait();
         }
     }
-}
-
-async fn wait_for_slot(client: &Client, sluice: &mut Child) -> Result<()> {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        let row = client
-            .query_one("SELECT count(*) FROM pg_stat_replication r JOIN pg_replication_slots s ON s.active_pid = r.pid WHERE s.slot_name = 'sluice_erp' AND r.state = 'streaming'", &[])
-            .await?;
-        if row.get::<_, i64>(0) == 1 {
-            return Ok(());
-        }
-        if let Some(status) = sluice.try_wait()? {
-            bail!("sluice exited with {status} before streaming; see .demo/sluice.log");
-        }
-        if Instant::now() > deadline {
-            bail!("sluice did not start streaming within 30 s; see .demo/sluice.log");
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-}
-
-/// Writes a mix of ERP transactions until `duration` has passed; returns how many.
-async fn generate(client: Client, duration: Duration) -> Result<u64> {
-    client
-        .batch_execute(
-            "INSERT INTO products SELECT 'SKU-' || i, 'Product ' || i, (i * 3.25)::numeric(12,2) FROM generate_series(1, 200) i;
-             INSERT INTO inventory (sku, warehouse, qty) SELECT sku, CASE WHEN random() < 0.5 THEN 'north' ELSE 'south' END, 1000 FROM products;
-             INSERT INTO customers (id, name, city) SELECT i, 'Customer ' || i, (ARRAY['Berlin','Lyon','Osaka','Austin'])[1 + i % 4] FROM generate_series(1, 100) i;",
-        )
-        .await?;
-    let mut count = 3u64;
-    let started = Instant::now();
-    let mut next_customer = 101i64;
-    while started.elapsed() < duration {
-        let n = count as i64;
-        // A new order with three lines, reserving stock, in one transaction.
-        client
-            .batch_execute(&format!(
-                "BEGIN;
-                 WITH o AS (INSERT INTO sales_orders (customer_id, status, total, note)
-                            VALUES ({c}, 'new', 0, CASE WHEN {n} % 7 = 0 THEN 'rush' END) RETURNING id)
-                 INSERT INTO sales_order_lines SELECT o.id, l, 'SKU-' || (1 + ({n} * 7 + l * 13) % 200), 1 + l, 9.99 * l FROM o, generate_series(1, 3) l;
-                 UPDATE sales_orders SET total = (SELECT sum(qty * price) FROM sales_order_lines WHERE order_id = sales_orders.id)
-                  WHERE id = currval('sales_orders_id_seq');
-                 UPDATE inventory SET qty = qty - 1, updated_at = now() WHERE sku IN (SELECT sku FROM sales_order_lines WHERE order_id = currval('sales_orders_id_seq'));
-                 COMMIT;",
-                c = 1 + n % 100,
-            ))
-            .await?;
-        count += 1;
-        if count.is_multiple_of(5) {
-            client.batch_execute("UPDATE sales_orders SET status = 'paid' WHERE id = (SELECT min(id) FROM sales_orders WHERE status = 'new')").await?;
-            count += 1;
-        }
-        if count.is_multiple_of(23) {
-            client
-                .batch_execute(
-                    "DELETE FROM sales_orders WHERE id = (SELECT max(id) FROM sales_orders WHERE status = 'new')",
-                )
-                .await?;
-            count += 1;
-        }
-        if count.is_multiple_of(50) {
-            client
-                .execute(
-                    "INSERT INTO customers (id, name, city) VALUES ($1::bigint, 'Customer ' || $1::bigint::text, 'Porto')",
-                    &[&next_customer],
-                )
-                .await?;
-            next_customer += 1;
-            client.batch_execute("UPDATE inventory SET qty = qty + 50, updated_at = now() WHERE qty < 990").await?;
-            count += 2;
-        }
-        tokio::time::sleep(Duration::from_millis(2)).await;
-    }
-    Ok(count)
-}
-
-async fn count(client: &Client, table: &str) -> Result<i64> {
-    Ok(client.query_one(&format!("SELECT count(*) FROM {table}"), &[]).await?.get(0))
-}
-
-async fn print_progress(erp: &Client, report: &Client, started: Instant) -> Result<()> {
-    let source_orders = count(erp, "sales_orders").await?;
-    let target_orders = count(report, "orders").await?;
-    let source_lines = count(erp, "sales_order_lines").await?;
-    let target_lines = count(report, "order_lines").await?;
-    let lag = erp
-        .query_one(
-            "SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), confirmed_flush_lsn)::bigint,
-                    (SELECT EXTRACT(EPOCH FROM flush_lag)::float8 FROM pg_stat_replication WHERE application_name = 'sluice' LIMIT 1)
-             FROM pg_replication_slots WHERE slot_name = 'sluice_erp'",
-            &[],
-        )
-        .await?;
-    let lag_bytes: i64 = lag.get(0);
-    let lag_seconds: Option<f64> = lag.get(1);
-    println!(
-        "   t={:>3}s  orders {:>6} -> {:>6}   lines {:>6} -> {:>6}   slot lag {:>8} B  {:>6.3} s",
-        started.elapsed().as_secs(),
-        source_orders,
-        target_orders,
-        source_lines,
-        target_lines,
-        lag_bytes,
-        lag_seconds.unwrap_or(0.0)
-    );
-    Ok(())
-}
-
-/// True when every compared table holds the same rows in both databases.
-async fn tables_equal(erp: &Client, report: &Client) -> Result<bool> {
-    for (source, source_columns, target, target_columns) in COMPARED {
-        if digest(erp, source, source_columns).await? != digest(report, target, target_columns).await? {
-            return Ok(false);
-        }
-    }
-    Ok(true)
-}
-
-async fn digest(client: &Client, table: &str, columns: &str) -> Result<(i64, String)> {
-    let row = client
-        .query_one(
-            &format!(
-                "SELECT count(*), coalesce(md5(string_agg(t::text, '|' ORDER BY t::text)), '') FROM (SELECT {columns} FROM {table}) t"
-            ),
-            &[],
-        )
-        .await?;
-    Ok((row.get(0), row.get(1)))
 }

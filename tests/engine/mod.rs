@@ -2,6 +2,7 @@
 
 mod cli;
 mod crash;
+mod example;
 mod mapping;
 mod mapping_mysql;
 mod mysql;
