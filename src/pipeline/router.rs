@@ -291,7 +291,7 @@ impl Router {
                 WriterInput::Guarded(Box::new(Guarded {
                     route: Arc::clone(route.tag()),
                     source_key: route.source_key_text(change).unwrap_or_default(),
-                    seq: format!("{}.{change_index:08}", transaction.position.sort_key()),
+                    seq: crate::route::stream_seq(&transaction.position, change_index),
                     origin: origin.clone(),
                     outcome,
                 }))

@@ -28,7 +28,7 @@ use std::sync::Arc;
 use sluice_api::{Change, TableSchema, TargetTable, Value};
 
 pub(crate) use map::key_text;
-pub(crate) use pending::{Guarded, LookupCell, Pending, RouteTag};
+pub(crate) use pending::{Guarded, LookupCell, Pending, RouteTag, chunk_seq, stream_seq};
 pub use resolve::ResolvedRoute;
 
 use crate::config::{OnError, RouteConfig, ZeroDates};

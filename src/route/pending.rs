@@ -58,6 +58,23 @@ pub(crate) enum Pending {
     Unassign { crosswalk: Arc<str>, source_key: String, write: RowWrite, key_cell: usize },
 }
 
+/// The dead-letter order key of a streamed change: its transaction's
+/// position (`Position::sort_key`), `.1`, and its index in the transaction.
+/// Fixed-width digits and upper-case hex only, so it sorts the same under
+/// any collation.
+pub(crate) fn stream_seq(transaction: &sluice_api::Position, change_index: u32) -> String {
+    format!("{}.1{change_index:010}", transaction.sort_key())
+}
+
+/// The dead-letter order key of a snapshot chunk's row: the stream position
+/// the chunk is written after, `.0` (before any transaction starting at that
+/// same position: adjacent commit records share it), the chunk's number and
+/// the row's index.
+pub(crate) fn chunk_seq(at: Option<&sluice_api::Position>, chunk: u64, row: usize) -> String {
+    let prefix = at.map(sluice_api::Position::sort_key).unwrap_or_default();
+    format!("{prefix}.0{chunk:010}{row:010}")
+}
+
 /// The route a guarded change belongs to, as the writer needs it.
 #[derive(Debug)]
 pub(crate) struct RouteTag {
@@ -73,8 +90,8 @@ pub(crate) struct Guarded {
     /// Canonical text of the source row's key: the dead-letter key later
     /// changes of the same row wait behind.
     pub(crate) source_key: String,
-    /// Orders dead letters (`Position::sort_key` of the transaction, then
-    /// the change's index in it) and makes a replayed one the same row.
+    /// Orders dead letters ([`stream_seq`], [`chunk_seq`]) and makes a
+    /// replayed one the same row.
     pub(crate) seq: String,
     /// The raw change, for the dead-letter record (dead-letter routes only).
     pub(crate) origin: Option<Arc<Change>>,

@@ -483,3 +483,14 @@ fn an_action_fires_only_for_rows_its_filter_admits() {
     route.map(&mut insert, true, &mut out).unwrap();
     assert_eq!(out.len(), 1);
 }
+
+#[test]
+fn a_chunk_row_orders_before_a_transaction_starting_where_the_chunk_was_written() {
+    let at = Position::Postgres(Lsn(0x16B_3748));
+    let chunk = chunk_seq(Some(&at), 3, 9);
+    let same_start = stream_seq(&at, 0);
+    let later = stream_seq(&Position::Postgres(Lsn(0x16B_3749)), 0);
+    let earlier = stream_seq(&Position::Postgres(Lsn(0x16B_3747)), 99);
+    assert!(earlier < chunk && chunk < same_start && same_start < later, "{earlier} {chunk} {same_start} {later}");
+    assert!(stream_seq(&at, 2) < stream_seq(&at, 10), "changes of one transaction in order");
+}

@@ -32,8 +32,8 @@ use crate::route::{Guarded, Pending, Route, RouteError};
 /// Maps a chunk's rows through `route` into upserts for its target, as
 /// inserts of a transaction at `at` (the stream position the chunk is
 /// written after; `commit_time()` is the time of the mapping). Rows of a
-/// guarded route become guarded changes whose dead-letter order key is
-/// `at`'s sort key, `c`, the chunk's sequence number and the row's index.
+/// guarded route become guarded changes ordered for dead letters by
+/// [`crate::route::chunk_seq`].
 pub(crate) fn chunk_writes(
     route: &mut Route,
     schema: &Arc<TableSchema>,
@@ -52,7 +52,6 @@ pub(crate) fn chunk_writes(
     let mut pending = Vec::new();
     let mut writes = Vec::with_capacity(rows.len());
     let mut items = Vec::new();
-    let prefix = at.map(Position::sort_key).unwrap_or_default();
     for (index, row) in rows.into_iter().enumerate() {
         let mut change = Change {
             transaction: Arc::clone(&transaction),
@@ -79,7 +78,7 @@ pub(crate) fn chunk_writes(
         items.push(Item::Guarded(Box::new(Guarded {
             route: Arc::clone(route.tag()),
             source_key: route.source_key_text(&change).unwrap_or_default(),
-            seq: format!("{prefix}.c{chunk_seq:010}.{index:08}"),
+            seq: crate::route::chunk_seq(at, chunk_seq, index),
             origin,
             outcome,
         })));
