@@ -131,6 +131,14 @@ impl TargetTable {
         self.insert_only.contains(&index)
     }
 
+    /// The columns an update of an existing row sets: neither key nor
+    /// insert-only, nor `unchanged` in the image (indices into `columns`).
+    pub fn settable(&self, unchanged: &[usize]) -> Vec<usize> {
+        (0..self.columns.len())
+            .filter(|i| !self.key.contains(i) && !self.insert_only.contains(i) && !unchanged.contains(i))
+            .collect()
+    }
+
     pub fn qualified(&self) -> String {
         format!("{}.{}", self.schema, self.name)
     }

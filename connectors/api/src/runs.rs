@@ -19,26 +19,26 @@ pub enum RunKind {
     },
     Delete,
     Truncate,
-    /// Updates of existing rows by key (soft deletes); missing rows are skipped.
-    Patch,
+    /// Updates of existing rows by key (soft deletes) whose images have
+    /// `Value::Unchanged` at these column indices; missing rows are skipped.
+    Patch {
+        unchanged: Vec<usize>,
+    },
 }
 
 impl RunKind {
     pub fn of(write: &RowWrite) -> RunKind {
         match write {
-            RowWrite::Upsert { values, .. } => RunKind::Upsert {
-                unchanged: values
-                    .iter()
-                    .enumerate()
-                    .filter(|(_, v)| matches!(v, Value::Unchanged))
-                    .map(|(i, _)| i)
-                    .collect(),
-            },
+            RowWrite::Upsert { values, .. } => RunKind::Upsert { unchanged: unchanged_cells(values) },
             RowWrite::Delete { .. } => RunKind::Delete,
             RowWrite::Truncate { .. } => RunKind::Truncate,
-            RowWrite::Patch { .. } => RunKind::Patch,
+            RowWrite::Patch { values, .. } => RunKind::Patch { unchanged: unchanged_cells(values) },
         }
     }
+}
+
+fn unchanged_cells(values: &[Value]) -> Vec<usize> {
+    values.iter().enumerate().filter(|(_, v)| matches!(v, Value::Unchanged)).map(|(i, _)| i).collect()
 }
 
 /// One run: `writes[range]` all have `kind`; all target one table, except

@@ -70,7 +70,7 @@ impl MySqlSink {
             let resolved = self.resolve(run[0].table()).await?;
             match kind {
                 RunKind::Truncate => self.truncate(&resolved).await?,
-                RunKind::Patch => self.patch(&resolved, run).await?,
+                RunKind::Patch { unchanged } => self.patch(&resolved, run, &unchanged).await?,
                 RunKind::Delete => self.delete(&resolved, run).await?,
                 RunKind::Upsert { unchanged } if unchanged.is_empty() => self.upsert(&resolved, run).await?,
                 RunKind::Upsert { unchanged } => self.update_present(&resolved, run, &unchanged).await?,
@@ -210,42 +210,34 @@ impl MySqlSink {
     }
 
     /// Updates the rows of a patch run that exist, setting the columns that
-    /// are neither key nor insert-only (nor unchanged in that image); keys
-    /// the target does not hold are left absent.
-    async fn patch(&mut self, table: &ResolvedTable, run: &[RowWrite]) -> Result<(), MySqlError> {
+    /// are neither key nor insert-only nor `unchanged` (the run's images
+    /// share them); keys the target does not hold are left absent.
+    async fn patch(&mut self, table: &ResolvedTable, run: &[RowWrite], unchanged: &[usize]) -> Result<(), MySqlError> {
+        if let Some(&k) = table.key.iter().find(|k| unchanged.contains(k)) {
+            return Err(value_error(table, k, TypeError::new("a key column is unchanged in a patch")));
+        }
+        let set = run[0].table().settable(unchanged);
+        if set.is_empty() {
+            return Ok(());
+        }
+        // Each row: the `set` values, then the key values (the statement's parameter order).
+        let mut rows = Vec::with_capacity(run.len());
+        for write in run {
+            if let RowWrite::Patch { values, .. } = write {
+                check_width(table, values.len(), table.columns.len())?;
+                rows.push(encode_cells(table, set.iter().chain(table.key.iter()).map(|&i| (&values[i], i)))?);
+            }
+        }
+        let key_positions: Vec<usize> = (set.len()..set.len() + table.key.len()).collect();
+        let rows = if table.ordered { rows } else { last_per_key(rows, &key_positions, &[]) };
+        let set_names: Vec<&str> = set.iter().map(|&i| table.columns[i].name.as_str()).collect();
+        let sql = statements::update(&table.name, &set_names, &table.key_names());
         let mut updated = 0;
-        // Consecutive patches with the same unchanged cells share a statement shape.
-        let mut start = 0;
-        while start < run.len() {
-            let unchanged = unchanged_cells(&run[start]);
-            let end = start + run[start..].iter().take_while(|w| unchanged_cells(w) == unchanged).count();
-            if let Some(&k) = table.key.iter().find(|k| unchanged.contains(k)) {
-                return Err(value_error(table, k, TypeError::new("a key column is unchanged in a patch")));
+        for row in rows {
+            if let Err(error) = self.conn.exec_drop(&sql, Params::Positional(row)).await {
+                return Err(write_error(table, format!("patch of {}", table.name), error));
             }
-            let set: Vec<usize> = (0..table.columns.len())
-                .filter(|i| !table.key.contains(i) && !table.insert_only.contains(i) && !unchanged.contains(i))
-                .collect();
-            if !set.is_empty() {
-                // Each row: the `set` values, then the key values (the statement's parameter order).
-                let mut rows = Vec::with_capacity(end - start);
-                for write in &run[start..end] {
-                    if let RowWrite::Patch { values, .. } = write {
-                        check_width(table, values.len(), table.columns.len())?;
-                        rows.push(encode_cells(table, set.iter().chain(table.key.iter()).map(|&i| (&values[i], i)))?);
-                    }
-                }
-                let key_positions: Vec<usize> = (set.len()..set.len() + table.key.len()).collect();
-                let rows = if table.ordered { rows } else { last_per_key(rows, &key_positions, &[]) };
-                let set_names: Vec<&str> = set.iter().map(|&i| table.columns[i].name.as_str()).collect();
-                let sql = statements::update(&table.name, &set_names, &table.key_names());
-                for row in rows {
-                    if let Err(error) = self.conn.exec_drop(&sql, Params::Positional(row)).await {
-                        return Err(write_error(table, format!("patch of {}", table.name), error));
-                    }
-                    updated += self.conn.affected_rows().min(1);
-                }
-            }
-            start = end;
+            updated += self.conn.affected_rows().min(1);
         }
         tracing::debug!(table = %table.name, rows = updated, "patched target rows");
         Ok(())
@@ -383,16 +375,6 @@ fn cell_identity(param: &Param, out: &mut Vec<u8>) {
             out.extend_from_slice(&[*h, *mi, *s]);
             out.extend_from_slice(&us.to_le_bytes());
         }
-    }
-}
-
-/// The indices of a write's unchanged cells.
-fn unchanged_cells(write: &RowWrite) -> Vec<usize> {
-    match write {
-        RowWrite::Upsert { values, .. } | RowWrite::Patch { values, .. } => {
-            values.iter().enumerate().filter(|(_, v)| matches!(v, Value::Unchanged)).map(|(i, _)| i).collect()
-        }
-        _ => Vec::new(),
     }
 }
 

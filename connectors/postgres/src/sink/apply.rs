@@ -106,9 +106,9 @@ impl PostgresSink {
                     let resolved = self.resolve(run[0].table()).await?;
                     self.delete(&resolved, run).await?;
                 }
-                RunKind::Patch => {
+                RunKind::Patch { unchanged } => {
                     let resolved = self.resolve(run[0].table()).await?;
-                    self.patch(&resolved, run).await?;
+                    self.patch(&resolved, run, &unchanged).await?;
                 }
                 RunKind::Upsert { unchanged } => {
                     let resolved = self.resolve(run[0].table()).await?;
@@ -235,38 +235,34 @@ impl PostgresSink {
     }
 
     /// Updates the rows of a patch run that exist, setting the columns that
-    /// are neither key nor insert-only (nor unchanged in that image); keys
-    /// the target does not hold are left absent.
-    async fn patch(&mut self, table: &ResolvedTable, run: &[RowWrite]) -> Result<(), PostgresError> {
-        let mut updated = 0;
-        // Consecutive patches with the same unchanged cells share a statement.
-        let mut start = 0;
-        while start < run.len() {
-            let unchanged = unchanged_cells(&run[start]);
-            let end = start + run[start..].iter().take_while(|w| unchanged_cells(w) == unchanged).count();
-            if let Some(&k) = table.key.iter().find(|k| unchanged.contains(k)) {
-                return Err(value_error(table, k, TypeError::new("a key column is unchanged in a patch")));
-            }
-            let set: Vec<usize> = (0..table.columns.len())
-                .filter(|i| !table.key.contains(i) && !table.insert_only.contains(i) && !unchanged.contains(i))
-                .collect();
-            if !set.is_empty() {
-                let present: Vec<usize> = table.key.iter().chain(&set).copied().collect();
-                let mut rows = Vec::with_capacity(end - start);
-                for write in &run[start..end] {
-                    if let RowWrite::Patch { values, .. } = write {
-                        check_width(table, values.len(), table.columns.len())?;
-                        rows.push(encode_cells(table, present.iter().map(|&i| (&values[i], i)))?);
-                    }
-                }
-                let key_positions: Vec<usize> = (0..table.key.len()).collect();
-                let rows = last_per_key(rows, &key_positions, &[]);
-                let columns: Vec<Col<'_>> = present.iter().map(|&i| table.col(i)).collect();
-                let sql = statements::update(&table.name, &columns, &table.key_cols());
-                updated += self.execute_chunks(&sql, rows, || format!("patch of {}", table.name)).await?;
-            }
-            start = end;
+    /// are neither key nor insert-only nor `unchanged` (the run's images
+    /// share them); keys the target does not hold are left absent.
+    async fn patch(
+        &mut self,
+        table: &ResolvedTable,
+        run: &[RowWrite],
+        unchanged: &[usize],
+    ) -> Result<(), PostgresError> {
+        if let Some(&k) = table.key.iter().find(|k| unchanged.contains(k)) {
+            return Err(value_error(table, k, TypeError::new("a key column is unchanged in a patch")));
         }
+        let set = run[0].table().settable(unchanged);
+        if set.is_empty() {
+            return Ok(());
+        }
+        let present: Vec<usize> = table.key.iter().chain(&set).copied().collect();
+        let mut rows = Vec::with_capacity(run.len());
+        for write in run {
+            if let RowWrite::Patch { values, .. } = write {
+                check_width(table, values.len(), table.columns.len())?;
+                rows.push(encode_cells(table, present.iter().map(|&i| (&values[i], i)))?);
+            }
+        }
+        let key_positions: Vec<usize> = (0..table.key.len()).collect();
+        let rows = last_per_key(rows, &key_positions, &[]);
+        let columns: Vec<Col<'_>> = present.iter().map(|&i| table.col(i)).collect();
+        let sql = statements::update(&table.name, &columns, &table.key_cols());
+        let updated = self.execute_chunks(&sql, rows, || format!("patch of {}", table.name)).await?;
         tracing::debug!(table = %table.name, rows = updated, "patched target rows");
         Ok(())
     }
@@ -475,16 +471,6 @@ pub(super) fn encode_cell(value: &Value, target: &ColumnType) -> Result<Option<S
             ))
         }
         _ => encode_text(value),
-    }
-}
-
-/// The indices of a write's unchanged cells.
-fn unchanged_cells(write: &RowWrite) -> Vec<usize> {
-    match write {
-        RowWrite::Upsert { values, .. } | RowWrite::Patch { values, .. } => {
-            values.iter().enumerate().filter(|(_, v)| matches!(v, Value::Unchanged)).map(|(i, _)| i).collect()
-        }
-        _ => Vec::new(),
     }
 }
 
