@@ -40,6 +40,41 @@ pub const DEAD_LETTER_COLUMNS: [&str; 9] =
 /// Key columns of the dead-letter table (indices into [`DEAD_LETTER_COLUMNS`]).
 pub const DEAD_LETTER_KEY: [usize; 3] = [1, 2, 3];
 
+/// One Sluice-owned table as every sink creates it: the text columns the
+/// engine writes, their key, the creation-time column the target fills,
+/// and a column with an index of its own.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct OwnedShape {
+    /// For messages: "crosswalk", "dead-letter table".
+    pub what: &'static str,
+    /// The columns the engine writes, in its order.
+    pub columns: &'static [&'static str],
+    /// Indices into `columns`.
+    pub key: &'static [usize],
+    /// The timestamp column the target fills when the row is written.
+    pub time_column: &'static str,
+    /// A column with an index of its own.
+    pub indexed: Option<&'static str>,
+}
+
+/// The crosswalk's shape.
+pub const CROSSWALK: OwnedShape = OwnedShape {
+    what: "crosswalk",
+    columns: &CROSSWALK_COLUMNS,
+    key: &CROSSWALK_KEY,
+    time_column: "created_at",
+    indexed: None,
+};
+
+/// The dead-letter table's shape.
+pub const DEAD_LETTERS: OwnedShape = OwnedShape {
+    what: "dead-letter table",
+    columns: &DEAD_LETTER_COLUMNS,
+    key: &DEAD_LETTER_KEY,
+    time_column: "recorded_at",
+    indexed: Some("pipeline"),
+};
+
 /// Where a target keeps its Sluice-owned tables.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct OwnedTables {

@@ -41,7 +41,7 @@ use std::sync::Arc;
 
 use mysql_async::Conn;
 use mysql_async::prelude::Queryable;
-use sluice_api::owned::{CROSSWALK_COLUMNS, CROSSWALK_KEY, DEAD_LETTER_COLUMNS, DEAD_LETTER_KEY, OwnedTables};
+use sluice_api::owned::{CROSSWALK, DEAD_LETTERS, OwnedShape as Shape, OwnedTables};
 use sluice_api::{TableName, TargetTable};
 
 use super::MySqlSink;
@@ -50,36 +50,6 @@ use crate::error::MySqlError;
 
 /// Privilege errors: 1044 database access denied, 1142 table command denied, 1227 privilege needed.
 const ACCESS_DENIED: &[u16] = &[1044, 1142, 1227];
-
-/// One of the owned tables: what the engine writes and what the target fills.
-struct Shape {
-    /// For messages: "crosswalk", "dead-letter table".
-    what: &'static str,
-    /// The columns, in the engine's order (typed by `column_type`).
-    columns: &'static [&'static str],
-    /// Indices into `columns`.
-    key: &'static [usize],
-    /// The `DATETIME(6)` column filled by `CURRENT_TIMESTAMP(6)`.
-    time_column: &'static str,
-    /// A column with an index of its own.
-    indexed: Option<&'static str>,
-}
-
-const CROSSWALK: Shape = Shape {
-    what: "crosswalk",
-    columns: &CROSSWALK_COLUMNS,
-    key: &CROSSWALK_KEY,
-    time_column: "created_at",
-    indexed: None,
-};
-
-const DEAD_LETTERS: Shape = Shape {
-    what: "dead-letter table",
-    columns: &DEAD_LETTER_COLUMNS,
-    key: &DEAD_LETTER_KEY,
-    time_column: "recorded_at",
-    indexed: Some("pipeline"),
-};
 
 /// The type of an owned table's column. Key and indexed columns are
 /// `VARCHAR`s (see the module documentation); the rest `TEXT`, and the
@@ -215,8 +185,8 @@ mod tests {
 
     #[test]
     fn keys_fit_innodbs_key_limit() {
-        let crosswalk: Vec<&str> = CROSSWALK_KEY.iter().map(|&k| CROSSWALK_COLUMNS[k]).collect();
-        let dead: Vec<&str> = DEAD_LETTER_KEY.iter().map(|&k| DEAD_LETTER_COLUMNS[k]).collect();
+        let crosswalk: Vec<&str> = CROSSWALK.key.iter().map(|&k| CROSSWALK.columns[k]).collect();
+        let dead: Vec<&str> = DEAD_LETTERS.key.iter().map(|&k| DEAD_LETTERS.columns[k]).collect();
         assert_eq!(key_bytes(&crosswalk), 2760);
         assert_eq!(key_bytes(&dead), 3016);
         assert!(key_bytes(&["pipeline"]) <= 3072);

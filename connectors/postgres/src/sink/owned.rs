@@ -34,7 +34,7 @@
 
 use std::sync::Arc;
 
-use sluice_api::owned::{CROSSWALK_COLUMNS, CROSSWALK_KEY, DEAD_LETTER_COLUMNS, DEAD_LETTER_KEY, OwnedTables};
+use sluice_api::owned::{CROSSWALK, DEAD_LETTERS, OwnedShape as Shape, OwnedTables};
 use sluice_api::{TableName, TargetTable};
 use tokio_postgres::Client;
 use tokio_postgres::error::SqlState;
@@ -42,36 +42,6 @@ use tokio_postgres::error::SqlState;
 use super::PostgresSink;
 use super::statements::{quote_ident, quote_table};
 use crate::error::PostgresError;
-
-/// One of the owned tables: what the engine writes and what the target fills.
-struct Shape {
-    /// For messages: "crosswalk", "dead-letter table".
-    what: &'static str,
-    /// The text columns, in the engine's order.
-    columns: &'static [&'static str],
-    /// Indices into `columns`.
-    key: &'static [usize],
-    /// The `timestamptz` column filled by `now()`.
-    time_column: &'static str,
-    /// A column with an index of its own.
-    indexed: Option<&'static str>,
-}
-
-const CROSSWALK: Shape = Shape {
-    what: "crosswalk",
-    columns: &CROSSWALK_COLUMNS,
-    key: &CROSSWALK_KEY,
-    time_column: "created_at",
-    indexed: None,
-};
-
-const DEAD_LETTERS: Shape = Shape {
-    what: "dead-letter table",
-    columns: &DEAD_LETTER_COLUMNS,
-    key: &DEAD_LETTER_KEY,
-    time_column: "recorded_at",
-    indexed: Some("pipeline"),
-};
 
 impl PostgresSink {
     /// Creates the crosswalk and the dead-letter table (and their schemas)
