@@ -459,6 +459,24 @@ async fn dead_letters_hold_refused_rows_while_the_rest_flows_and_retry_applies_t
     assert_eq!(state, "REVIEW");
     let listed = fixture.command(&["dlq", "list"]);
     assert!(String::from_utf8_lossy(&listed.stdout).contains("no dead letters"));
+
+    // A change nobody wants applied is dropped, through the running engine.
+    let mut sluice = fixture.spawn();
+    fixture.wait_streaming(&mut sluice).await;
+    source.batch_execute("INSERT INTO orders VALUES (5, 'odd', 5, 'e', NULL)").await.unwrap();
+    wait_for(WAIT, &mut sluice, || async {
+        String::from_utf8_lossy(&fixture.command(&["dlq", "list", "--json"]).stdout).lines().count() == 1
+    })
+    .await;
+    let dropped = fixture.command(&["dlq", "drop", "--route", "orders", "--source-key", "5", "--yes"]);
+    let text = String::from_utf8_lossy(&dropped.stdout).to_string() + &String::from_utf8_lossy(&dropped.stderr);
+    assert!(dropped.status.success() && text.contains("1 dead letter(s) dropped, 0 remaining"), "{text}");
+    let listed = fixture.command(&["dlq", "list"]);
+    assert!(String::from_utf8_lossy(&listed.stdout).contains("no dead letters"));
+    // The row no longer waits: its next change applies (its status is mapped now).
+    source.batch_execute("UPDATE orders SET status = 'paid' WHERE id = 5").await.unwrap();
+    wait_rows(&fixture, &mut sluice, "SELECT state FROM sales WHERE order_id = 5", &[&["CONFIRMED"]]).await;
+    assert_eq!(sluice.terminate(), Some(0));
 }
 
 #[tokio::test(flavor = "multi_thread")]
