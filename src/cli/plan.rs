@@ -113,7 +113,7 @@ async fn plan_route(config: &Config, route_config: &RouteConfig, args: &PlanArgs
     let transaction = Arc::new(Transaction {
         id: "plan".into(),
         position: Position::Postgres(sluice_api::Lsn(0)),
-        commit_time_micros: now_micros(),
+        commit_time_micros: crate::snapshot::job::now_micros(),
         origin: None,
     });
     let target = &config.targets[&route_config.target];
@@ -322,10 +322,4 @@ fn print(route: &RouteConfig, planned: &[Planned], json: bool) {
             }
         }
     }
-}
-
-fn now_micros() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| i64::try_from(d.as_micros()).unwrap_or(i64::MAX))
 }

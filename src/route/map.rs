@@ -343,11 +343,9 @@ impl Mapper<'_> {
                 RowWrite::Patch { table: Arc::clone(patch), values }
             }
             None => {
-                let table = &resolved.target;
-                let key_feeds: Vec<Feed> = table.key.iter().map(|&k| resolved.feeds[k].clone()).collect();
-                let key_table = key_only(table);
-                let key = self.values(&key_feeds, &key_table, key_row, &mut cells)?;
-                RowWrite::Delete { table: Arc::clone(table), key }
+                let (key_table, key_feeds) = &resolved.delete_key;
+                let key = self.values(key_feeds, key_table, key_row, &mut cells)?;
+                RowWrite::Delete { table: Arc::clone(&resolved.target), key }
             }
         };
         let key = match &write {
@@ -467,12 +465,6 @@ fn fill_uncaptured_from_old_row(change: &mut Change) {
             *new = old.clone();
         }
     }
-}
-
-/// A table with only the key columns (for evaluating key feeds of deletes).
-fn key_only(table: &TargetTable) -> TargetTable {
-    let columns = table.key.iter().map(|&k| table.columns[k].clone()).collect();
-    TargetTable::new(table.schema.clone(), table.name.clone(), columns, (0..table.key.len()).collect())
 }
 
 /// Canonical text of a key: one column's [`text_of`], or a JSON array of

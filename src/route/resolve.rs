@@ -63,6 +63,9 @@ pub struct ResolvedRoute {
     /// change): whether a row *was* in the filter is always known.
     pub(crate) filter_on_key: bool,
     pub(crate) when: Option<Bound>,
+    /// The key columns alone and their feeds: what a delete evaluates over
+    /// the old row.
+    pub(crate) delete_key: (TargetTable, Vec<Feed>),
     /// Soft deletes: the patch table (key columns first) and its feeds.
     pub(crate) soft: Option<(Arc<TargetTable>, Vec<Feed>)>,
     pub(crate) crosswalk: Option<CrosswalkPlan>,
@@ -441,8 +444,18 @@ impl Route {
             seen.len() == sources.len()
         });
         let needs_writer = crosswalk.is_some() || ordered_feeds.iter().any(|f| matches!(f, Feed::Lookup { .. }));
+        let delete_key = (
+            TargetTable::new(
+                config.into.schema.clone(),
+                config.into.name.clone(),
+                key.iter().map(|&k| columns[k].clone()).collect(),
+                (0..key.len()).collect(),
+            ),
+            key.iter().map(|&k| ordered_feeds[k].clone()).collect(),
+        );
         Ok(ResolvedRoute {
             target,
+            delete_key,
             feeds: ordered_feeds,
             plain,
             sources_unique,

@@ -44,7 +44,7 @@ pub(crate) fn chunk_writes(
     let transaction = Arc::new(Transaction {
         id: "snapshot".into(),
         position: at.cloned().unwrap_or(Position::Postgres(sluice_api::Lsn(0))),
-        commit_time_micros: now_micros(),
+        commit_time_micros: crate::snapshot::job::now_micros(),
         origin: None,
     });
     let guarded = route.is_guarded(schema)?;
@@ -84,12 +84,6 @@ pub(crate) fn chunk_writes(
         })));
     }
     Ok(if guarded { ChunkRows::Guarded(items) } else { ChunkRows::Plain(writes) })
-}
-
-fn now_micros() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| i64::try_from(d.as_micros()).unwrap_or(i64::MAX))
 }
 
 /// A route checked against its target, ready to be cloned per worker.
