@@ -31,12 +31,27 @@ impl FromStr for Lsn {
 }
 
 /// A MySQL/MariaDB binlog coordinate: file and byte offset just past a
-/// transaction's commit event, plus the transaction's GTID when the server
-/// uses GTIDs (MariaDB `domain-server-seq`, MySQL `uuid:n`).
+/// transaction's commit event, plus GTID metadata when the server uses
+/// GTIDs. The metadata is text of one of these forms, told apart by their
+/// shape:
+/// - MariaDB: the GTID state, `domain-server-seq` per domain, comma
+///   separated (`0-1-7,1-2-9`; never contains `:` or `=`);
+/// - MySQL, on commit and progress positions: `gtid_set=` and the executed
+///   GTID set including the transaction (`gtid_set=3e11fa47-…:1-5:11-18,…`,
+///   tags as `uuid:tag:1-3`, [`BinlogPosition::MYSQL_GTID_SET`]);
+/// - MySQL, on a transaction's begin position (`Transaction::position`):
+///   `gtid=` and that transaction's own GTID (`gtid=3e11fa47-…:23`,
+///   [`BinlogPosition::MYSQL_GTID`]);
+/// - anything else is information only (positions written before Sluice
+///   tracked MySQL GTID sets carry the last transaction's bare `uuid:n`,
+///   which must never be read as a set).
 ///
 /// Ordered by the file's numeric suffix (`mysql-bin.000009` <
 /// `mysql-bin.000010` < `mysql-bin.1000000`), then the offset; the GTID
-/// does not take part in ordering (it is resumption metadata).
+/// does not take part in ordering, equality or [`Position::sort_key`] (it
+/// is resumption metadata). Positions of different servers (after a
+/// failover) do not order meaningfully by file and offset: only the MySQL
+/// GTID form makes [`Position::is_covered_by`] exact across servers.
 #[derive(Clone, Debug)]
 pub struct BinlogPosition {
     pub file: String,
@@ -45,6 +60,21 @@ pub struct BinlogPosition {
 }
 
 impl BinlogPosition {
+    /// Marks a MySQL executed GTID set in [`BinlogPosition::gtid`].
+    pub const MYSQL_GTID_SET: &'static str = "gtid_set=";
+    /// Marks one MySQL transaction's GTID in [`BinlogPosition::gtid`].
+    pub const MYSQL_GTID: &'static str = "gtid=";
+
+    /// The MySQL executed GTID set this position carries (text after [`Self::MYSQL_GTID_SET`]).
+    pub fn mysql_gtid_set(&self) -> Option<&str> {
+        self.gtid.as_deref()?.strip_prefix(Self::MYSQL_GTID_SET)
+    }
+
+    /// The MySQL GTID of the transaction this begin position starts (text after [`Self::MYSQL_GTID`]).
+    pub fn mysql_gtid(&self) -> Option<&str> {
+        self.gtid.as_deref()?.strip_prefix(Self::MYSQL_GTID)
+    }
+
     fn sequence(&self) -> (u64, &str) {
         let (base, suffix) = self.file.rsplit_once('.').unwrap_or(("", self.file.as_str()));
         (suffix.parse().unwrap_or(0), base)
@@ -100,10 +130,22 @@ impl Position {
     /// starts before the applied commit record's end (adjacent commit
     /// records: the next one's LSN equals the previous `end_lsn`); binlog —
     /// its first event starts before the applied commit event's end.
+    ///
+    /// MySQL with GTIDs: when the transaction's begin position names its
+    /// GTID and the applied position carries the executed GTID set, covered
+    /// means the set contains the GTID — exact also when the two positions
+    /// come from different servers of one replication topology (after a
+    /// failover, file names and offsets of the servers are unrelated).
     pub fn is_covered_by(&self, applied: &Position) -> bool {
         match (self, applied) {
             (Position::Postgres(tx), Position::Postgres(done)) => tx < done,
-            (Position::Binlog(tx), Position::Binlog(done)) => tx < done,
+            (Position::Binlog(tx), Position::Binlog(done)) => match (tx.mysql_gtid(), done.mysql_gtid_set()) {
+                (Some(gtid), Some(set)) => match mysql_gtid_set_contains(set, gtid) {
+                    Some(contained) => contained,
+                    None => tx < done,
+                },
+                _ => tx < done,
+            },
             // Positions of different kinds never belong to one source.
             _ => false,
         }
@@ -156,6 +198,64 @@ impl fmt::Display for Position {
     }
 }
 
+/// Whether MySQL GTID set text (`uuid:1-5:11-18:tag:1-3,uuid2:1-27`)
+/// contains the GTID `uuid:n` or `uuid:tag:n`; `None` when either is
+/// malformed. UUIDs and tags compare case-insensitively, as MySQL's do.
+/// (The MySQL connector owns the full set arithmetic; this is the one
+/// question the engine asks.)
+fn mysql_gtid_set_contains(set: &str, gtid: &str) -> Option<bool> {
+    let uuid_like = |text: &str| {
+        let hex = text.bytes().filter(u8::is_ascii_hexdigit).count();
+        hex == 32 && text.bytes().all(|b| b.is_ascii_hexdigit() || b == b'-')
+    };
+    let tag_like = |text: &str| {
+        text.len() <= 32
+            && text.starts_with(|c: char| c.is_ascii_alphabetic() || c == '_')
+            && text.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
+    };
+    let parts: Vec<&str> = gtid.split(':').map(str::trim).collect();
+    let (uuid, tag, number) = match parts.as_slice() {
+        [uuid, number] => (*uuid, "", number.parse::<i64>().ok()?),
+        [uuid, tag, number] if tag_like(tag) => (*uuid, *tag, number.parse::<i64>().ok()?),
+        _ => return None,
+    };
+    if !uuid_like(uuid) {
+        return None;
+    }
+    if set.trim().is_empty() {
+        return Some(false);
+    }
+    let mut contained = false;
+    for uuid_set in set.split(',') {
+        let mut items = uuid_set.split(':').map(str::trim);
+        let this_uuid = items.next().filter(|u| uuid_like(u))?;
+        let same_uuid = this_uuid.eq_ignore_ascii_case(uuid);
+        let mut current_tag = "";
+        let mut intervals = 0;
+        for item in items {
+            if !item.starts_with(|c: char| c.is_ascii_digit()) {
+                current_tag = Some(item).filter(|t| tag_like(t))?;
+                continue;
+            }
+            let (start, end) = match item.split_once('-') {
+                Some((start, end)) => (start.trim().parse::<i64>().ok()?, end.trim().parse::<i64>().ok()?),
+                None => (item.parse::<i64>().ok()?, item.parse::<i64>().ok()?),
+            };
+            if start < 1 || end < start {
+                return None;
+            }
+            intervals += 1;
+            if same_uuid && current_tag.eq_ignore_ascii_case(tag) && (start..=end).contains(&number) {
+                contained = true;
+            }
+        }
+        if intervals == 0 {
+            return None;
+        }
+    }
+    Some(contained)
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("Not a Sluice position: {0:?}; expected e.g. \"pg:0/16B3748\"")]
 pub struct InvalidPosition(pub String);
@@ -205,6 +305,82 @@ mod tests {
         assert!(at("b.999999", 900) < at("b.1000000", 4));
         assert!(at("b.000010", 4) < at("b.000010", 5));
         assert_eq!(at("b.000010", 4), BinlogPosition { gtid: Some("x".into()), ..at("b.000010", 4) });
+    }
+
+    #[test]
+    fn gtid_metadata_round_trips_and_takes_no_part_in_order() {
+        let set = "3e11fa47-71ca-11e1-9e33-c80aa9429562:1-5:11-18:tag:1-3,8d5b4a8c-0000-4000-8000-000000000001:1-27";
+        let at = |file: &str, offset, gtid: Option<String>| BinlogPosition { file: file.into(), offset, gtid };
+        let mysql = Position::Binlog(at("binlog.000003", 1234, Some(format!("gtid_set={set}"))));
+        assert_eq!(mysql.encode(), format!("binlog:binlog.000003:1234:gtid_set={set}"));
+        let decoded = Position::decode(&mysql.encode()).unwrap();
+        let Position::Binlog(decoded) = &decoded else { panic!() };
+        assert_eq!(decoded.mysql_gtid_set(), Some(set));
+        assert_eq!(decoded.mysql_gtid(), None);
+        // MariaDB states and bare (older) MySQL GTIDs are not MySQL sets.
+        for other in ["0-1-7,1-2-9", "3e11fa47-71ca-11e1-9e33-c80aa9429562:23"] {
+            let position = at("b.000001", 4, Some(other.into()));
+            assert_eq!(position.mysql_gtid_set(), None, "{other}");
+            assert_eq!(position.mysql_gtid(), None, "{other}");
+        }
+        let begin = at("binlog.000003", 900, Some("gtid=3e11fa47-71ca-11e1-9e33-c80aa9429562:19".into()));
+        assert_eq!(begin.mysql_gtid(), Some("3e11fa47-71ca-11e1-9e33-c80aa9429562:19"));
+        // Equality, order and sort keys ignore the metadata.
+        let plain = Position::Binlog(at("binlog.000003", 1234, None));
+        assert_eq!(mysql, plain);
+        assert_eq!(mysql.sort_key(), plain.sort_key());
+        assert!(Position::Binlog(begin) < mysql);
+    }
+
+    #[test]
+    fn mysql_gtids_decide_coverage_across_servers() {
+        let set = "3e11fa47-71ca-11e1-9e33-c80aa9429562:1-5:11-18:tag:1-3,8d5b4a8c-0000-4000-8000-000000000001:1-27";
+        let applied = Position::Binlog(BinlogPosition {
+            file: "old-primary-bin.000010".into(),
+            offset: 5000,
+            gtid: Some(format!("gtid_set={set}")),
+        });
+        // After a failover the new server's offsets say nothing: the GTID decides.
+        let begin = |offset, gtid: &str| {
+            Position::Binlog(BinlogPosition {
+                file: "replica-bin.000002".into(),
+                offset,
+                gtid: Some(format!("gtid={gtid}")),
+            })
+        };
+        assert!(begin(300, "3E11FA47-71CA-11E1-9E33-C80AA9429562:12").is_covered_by(&applied));
+        assert!(!begin(300, "3e11fa47-71ca-11e1-9e33-c80aa9429562:19").is_covered_by(&applied));
+        assert!(begin(300, "3e11fa47-71ca-11e1-9e33-c80aa9429562:TAG:3").is_covered_by(&applied));
+        assert!(!begin(300, "3e11fa47-71ca-11e1-9e33-c80aa9429562:tag:4").is_covered_by(&applied));
+        assert!(!begin(300, "3e11fa47-71ca-11e1-9e33-c80aa9429562:other:1").is_covered_by(&applied));
+        assert!(begin(9_000_000, "8d5b4a8c-0000-4000-8000-000000000001:27").is_covered_by(&applied));
+        assert!(!begin(1, "8d5b4a8c-0000-4000-8000-000000000001:28").is_covered_by(&applied));
+        // Without a set on the applied side (or a GTID on the transaction), file and offset decide.
+        let plain = Position::Binlog(BinlogPosition { file: "b.000001".into(), offset: 200, gtid: None });
+        let tx = Position::Binlog(BinlogPosition {
+            file: "b.000001".into(),
+            offset: 100,
+            gtid: Some("gtid=3e11fa47-71ca-11e1-9e33-c80aa9429562:1".into()),
+        });
+        assert!(tx.is_covered_by(&plain));
+        // A malformed set falls back to file and offset; the empty set contains nothing.
+        for malformed in [
+            "gtid_set=nonsense:1",
+            "gtid_set=3e11fa47-71ca-11e1-9e33-c80aa9429562:x",
+            "gtid_set=3e11fa47-71ca-11e1-9e33-c80aa9429562",
+        ] {
+            let broken = Position::Binlog(BinlogPosition { gtid: Some(malformed.into()), ..binlog(&plain) });
+            assert!(tx.is_covered_by(&broken), "{malformed}");
+        }
+        let empty = Position::Binlog(BinlogPosition { gtid: Some("gtid_set=".into()), ..binlog(&plain) });
+        assert!(!tx.is_covered_by(&empty), "nothing executed: nothing covered");
+    }
+
+    fn binlog(position: &Position) -> BinlogPosition {
+        match position {
+            Position::Binlog(position) => position.clone(),
+            Position::Postgres(_) => panic!(),
+        }
     }
 
     #[test]

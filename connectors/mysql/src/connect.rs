@@ -29,6 +29,8 @@ use std::path::PathBuf;
 use mysql_async::prelude::Queryable;
 use mysql_async::{Conn, DriverError, Opts, OptsBuilder, SslOpts};
 
+use sluice_api::TableName;
+
 use crate::error::MySqlError;
 
 /// How the connection uses TLS (`ssl-mode`).
@@ -189,6 +191,39 @@ pub async fn connect(url: &str) -> Result<Conn, MySqlError> {
 pub(crate) struct ServerFlavor {
     pub(crate) mariadb: bool,
     pub(crate) version: (u32, u32, u32),
+    /// How the server compares database and table names.
+    pub(crate) names: NameCase,
+}
+
+/// How the server compares database and table names (`lower_case_table_names`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) enum NameCase {
+    /// 0: as written.
+    #[default]
+    Sensitive,
+    /// 1 or 2: lowercase.
+    Insensitive,
+}
+
+impl NameCase {
+    pub(crate) fn of(lower_case_table_names: u8) -> NameCase {
+        if lower_case_table_names == 0 { NameCase::Sensitive } else { NameCase::Insensitive }
+    }
+
+    /// The name as the server compares it.
+    pub(crate) fn key(self, table: &TableName) -> TableName {
+        match self {
+            NameCase::Sensitive => table.clone(),
+            NameCase::Insensitive => TableName::new(table.schema.to_lowercase(), table.name.to_lowercase()),
+        }
+    }
+
+    pub(crate) fn same(self, a: &str, b: &str) -> bool {
+        match self {
+            NameCase::Sensitive => a == b,
+            NameCase::Insensitive => a.to_lowercase() == b.to_lowercase(),
+        }
+    }
 }
 
 impl ServerFlavor {
@@ -198,15 +233,19 @@ impl ServerFlavor {
             version.split(|c: char| !c.is_ascii_digit()).take(3).map(|part| part.parse::<u32>().unwrap_or(0));
         let mut next = || numbers.next().unwrap_or(0);
         let version_tuple = (next(), next(), next());
-        ServerFlavor { mariadb: version.contains("MariaDB"), version: version_tuple }
+        ServerFlavor { mariadb: version.contains("MariaDB"), version: version_tuple, names: NameCase::Sensitive }
     }
 
+    /// The flavor, version and `lower_case_table_names` of the server.
     pub(crate) async fn detect(conn: &mut Conn) -> Result<ServerFlavor, MySqlError> {
-        let version: Option<String> = conn
-            .query_first("SELECT VERSION()")
+        let row: Option<(Option<String>, Option<u8>)> = conn
+            .query_first("SELECT VERSION(), @@lower_case_table_names")
             .await
             .map_err(|e| MySqlError::driver("reading the server version", e))?;
-        Ok(ServerFlavor::parse(&version.unwrap_or_default()))
+        let (version, lower_case_table_names) = row.unwrap_or_default();
+        let mut flavor = ServerFlavor::parse(&version.unwrap_or_default());
+        flavor.names = NameCase::of(lower_case_table_names.unwrap_or(0));
+        Ok(flavor)
     }
 
     /// MySQL 8.0.19+ takes `INSERT … VALUES … AS new ON DUPLICATE KEY UPDATE
@@ -285,7 +324,7 @@ mod tests {
     #[test]
     fn flavour_and_version_come_from_the_version_string() {
         let maria = ServerFlavor::parse("10.11.19-MariaDB-0+deb12u1-log");
-        assert_eq!(maria, ServerFlavor { mariadb: true, version: (10, 11, 19) });
+        assert_eq!(maria, ServerFlavor { mariadb: true, version: (10, 11, 19), names: NameCase::Sensitive });
         assert!(!maria.has_row_alias());
         assert!(ServerFlavor::parse("8.0.36").has_row_alias());
         assert!(!ServerFlavor::parse("8.0.18-log").has_row_alias());

@@ -12,7 +12,9 @@
 //!   18446744073709551615), decimals against precision and scale (MySQL
 //!   rounds surplus fraction digits with only a note, even in strict mode),
 //!   floats for exact representability; NaN and infinities are refused
-//!   (neither DECIMAL nor FLOAT/DOUBLE holds them);
+//!   (neither DECIMAL nor FLOAT/DOUBLE holds them); FLOAT(M,D) and
+//!   DOUBLE(M,D) take a number only when the server's rounding to D
+//!   decimals leaves it unchanged (`numeric::to_scaled_float`);
 //! - dates and times against the types' ranges (DATE/DATETIME years
 //!   1000–9999, TIMESTAMP 1970-01-01 00:00:01 to 2038-01-19 03:14:07.999999
 //!   UTC, TIME ±838:59:59) and fractional digits against the column's `fsp`
@@ -102,6 +104,9 @@ pub(crate) fn encode(value: &Value, kind: &ColumnKind, nullable: bool) -> Result
         ColumnKind::Decimal { precision, scale } => numeric::to_decimal(value, *precision, *scale),
         ColumnKind::Float32 => numeric::to_float32(value),
         ColumnKind::Float64 => numeric::to_float64(value),
+        ColumnKind::ScaledFloat { double, precision, scale, unsigned } => {
+            numeric::to_scaled_float(value, *double, *precision, *scale, *unsigned)
+        }
         ColumnKind::Bit { len } => numeric::to_bit(value, *len),
         ColumnKind::Text { charset, max_chars } => text::to_text(value, charset.as_deref(), *max_chars),
         ColumnKind::Json => text::to_json(value),

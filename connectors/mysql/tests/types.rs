@@ -1,7 +1,9 @@
 //! Every supported value through the sink into a real MariaDB column, read
 //! back with a plain query and compared exactly; values a column cannot hold
 //! exactly are refused with the table and column named; TIMESTAMP and
-//! DATETIME keep the instant when the server runs in another time zone.
+//! DATETIME keep the instant when the server runs in another time zone;
+//! FLOAT(M,D)/DOUBLE(M,D) take exactly the numbers the server's rounding
+//! keeps.
 
 use std::sync::Arc;
 
@@ -129,6 +131,18 @@ fn samples() -> Vec<Sample> {
         sample("varchar(40)", Value::TimestampTz(TimestampTz::Micros(-1)), "1969-12-31 23:59:59.999999+00:00"),
         sample("varchar(40)", Value::Raw { type_name: "point".into(), text: "(1,2)".into() }, "(1,2)"),
         sample("text", Value::Decimal(Decimal::parse("NaN").unwrap()), "NaN"),
+        // FLOAT(M,D)/DOUBLE(M,D): numbers the rounding to D decimals keeps.
+        Sample { sql_type: "float(7,2)", value: Value::Float32(0.25), check: Check::Double(0.25) },
+        Sample { sql_type: "float(7,2)", value: decimal("12345.67"), check: Check::Double(f64::from(12345.67f32)) },
+        Sample { sql_type: "float(7,2)", value: Value::Float32(-0.1), check: Check::Double(f64::from(-0.1f32)) },
+        Sample { sql_type: "double(10,3)", value: Value::Float64(1.002), check: Check::Double(1.002) },
+        Sample {
+            sql_type: "double(10,3) unsigned",
+            value: decimal("9999999.999"),
+            check: Check::Double(9_999_999.999),
+        },
+        Sample { sql_type: "double(10,3)", value: Value::Int(-42), check: Check::Double(-42.0) },
+        read_as("double(10,3)", Value::Float64(1.5), "CAST({} AS CHAR)", "1.500"),
     ]
 }
 
@@ -221,6 +235,10 @@ async fn values_a_column_cannot_hold_exactly_are_refused_naming_table_and_column
         ("varchar(10)", Value::Bytes(vec![1]), "bytes"),
         ("varchar(3)", Value::Text("abcd".into()), "3 characters"),
         ("year", Value::Int(5), "YEAR"),
+        ("float(7,2)", Value::Float32(0.125), "2 fraction digits"),
+        ("double(10,3)", Value::Float64(1.0015), "would round"),
+        ("double(10,3)", Value::Float64(10_000_000.0), "7 integer digits"),
+        ("float(5,1) unsigned", Value::Float64(-1.5), "negative"),
     ];
     for (i, (sql_type, value, reason)) in cases.into_iter().enumerate() {
         let error = refusal(&mut target, &format!("refuse_{i}"), sql_type, value).await;
@@ -350,4 +368,73 @@ fn timestamps_keep_their_instant_on_a_server_in_another_time_zone() {
         assert_eq!(row.2, "2023-11-14 22:13:20.123456", "a DATETIME gets the UTC wall-clock time");
         assert_eq!(row.3, "2024-03-10 02:30:00.000000", "a zone-less DATETIME is written as is");
     });
+}
+
+/// FLOAT(M,D)/DOUBLE(M,D) against the server itself: numbers with up to a
+/// few more decimals than the column keeps, some at the edges of its range,
+/// are classified by the encoder the sink uses and also written raw (a
+/// prepared statement with the same FLOAT/DOUBLE parameter). Every number
+/// Sluice accepts reads back bit for bit; every number it refuses is one
+/// the server changes (rounds) or rejects (out of range).
+#[tokio::test]
+async fn scaled_float_columns_take_exactly_what_the_server_keeps() {
+    let target = Target::new("types_scaled_floats", "").await;
+    let mut conn = target.database.connect().await;
+    let columns = [("float(7,2)", false), ("double(10,3)", true), ("double(16,4) unsigned", true)];
+    let ddl: Vec<String> = columns.iter().enumerate().map(|(i, (t, _))| format!("c{i} {t}")).collect();
+    conn.query_drop(format!("CREATE TABLE scaled (id int PRIMARY KEY, {}) ENGINE=InnoDB", ddl.join(", ")))
+        .await
+        .unwrap();
+    let name = sluice_api::TableName::new(target.database.name.clone(), "scaled");
+    let info = sluice_mysql::describe_target_table(&target.database.url(), &name).await.unwrap().unwrap();
+
+    // Deterministic numbers: a mantissa and 0 to 5 decimals, both signs, plus edges.
+    let mut numbers: Vec<f64> = Vec::new();
+    let mut seed: u64 = 0x5eed;
+    for _ in 0..400 {
+        seed = seed.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1_442_695_040_888_963_407);
+        let mantissa = (seed >> 20) % 2_000_000_000;
+        let decimals = (seed >> 8) % 6;
+        let sign = if seed & 1 == 0 { 1.0 } else { -1.0 };
+        numbers.push(sign * mantissa as f64 / 10f64.powi(decimals as i32));
+    }
+    numbers.extend([0.125, 0.135, 2.675, 1.005, 0.0005, 99_999.99, 99_999.995, 9_999_999.999, 0.1 + 0.2, 1e-9]);
+
+    let (mut accepted, mut refused) = (0, 0);
+    for (c, (sql_type, double)) in columns.iter().enumerate() {
+        let column = info.column(&format!("c{c}")).unwrap();
+        for (i, &number) in numbers.iter().enumerate() {
+            let value = if *double { Value::Float64(number) } else { Value::Float32(number as f32) };
+            let param =
+                if *double { mysql_async::Value::Double(number) } else { mysql_async::Value::Float(number as f32) };
+            let id = (c * 10_000 + i) as i64;
+            let written =
+                conn.exec_drop(format!("INSERT INTO scaled (id, c{c}) VALUES (?, ?)"), (id, param.clone())).await;
+            let kept = match written {
+                Ok(()) => {
+                    let read: Option<f64> = conn
+                        .exec_first(format!("SELECT CAST(c{c} AS DOUBLE) FROM scaled WHERE id = ?"), (id,))
+                        .await
+                        .unwrap();
+                    let read = read.unwrap();
+                    if *double { read == number } else { read as f32 == number as f32 }
+                }
+                // 1264: out of range (strict mode).
+                Err(mysql_async::Error::Server(error)) if error.code == 1264 => false,
+                Err(error) => panic!("{sql_type} {number}: {error}"),
+            };
+            match sluice_mysql::encode_value(&value, column) {
+                Ok(encoded) => {
+                    accepted += 1;
+                    assert_eq!(encoded, param, "{sql_type} {number}");
+                    assert!(kept, "{sql_type}: Sluice accepted {number:?}, which the server changes or refuses");
+                }
+                Err(reason) => {
+                    refused += 1;
+                    assert!(!kept, "{sql_type}: Sluice refused {number:?} ({reason}), which the server keeps");
+                }
+            }
+        }
+    }
+    assert!(accepted > 300 && refused > 300, "both outcomes exercised: {accepted} accepted, {refused} refused");
 }

@@ -152,6 +152,20 @@ fn verdict(source: &ColumnType, kind: &ColumnKind) -> Verdict {
         }
         (S::Float32, K::Float32 | K::Float64) | (S::Float64, K::Float64) => Verdict::Exact,
         (S::Float64, K::Float32) => Verdict::Checked("doubles a 4-byte FLOAT cannot represent exactly are refused"),
+        (S::Int { bytes, unsigned }, K::ScaledFloat { double, precision, scale, unsigned: target_unsigned }) => {
+            let (lo, hi) = int_range(*bytes, *unsigned);
+            let representable = if *double { *bytes <= 4 } else { *bytes <= 2 };
+            let fits = digits(lo).max(digits(hi)) <= precision.saturating_sub(*scale);
+            if representable && fits && (*unsigned || !*target_unsigned) {
+                Verdict::Exact
+            } else {
+                Verdict::Checked("integers beyond the column's digits (or its float's exact range) are refused")
+            }
+        }
+        (S::Bool, K::ScaledFloat { precision, scale, .. }) if precision > scale => Verdict::Exact,
+        (S::Float32 | S::Float64 | S::Decimal { .. } | S::Text { .. }, K::ScaledFloat { .. }) => Verdict::Checked(
+            "numbers the server would round to the column's decimals, or with too many integer digits, are refused",
+        ),
         (S::Float32 | S::Float64, K::Decimal { .. } | K::Int { .. }) => {
             Verdict::Checked("floats with more digits than the column holds are refused")
         }
@@ -255,6 +269,17 @@ mod tests {
         assert_eq!(compatibility(&short, &utf8).0, Severity::Ok);
         assert_eq!(compatibility(&short, &gbk).0, Severity::Warning);
         assert_eq!(compatibility(&ColumnType::Text { max_chars: None }, &utf8).0, Severity::Warning);
+    }
+
+    #[test]
+    fn scaled_floats_take_numbers_with_a_check() {
+        let float72 = column("float(7,2)", ColumnType::Float32);
+        let (severity, message) = compatibility(&ColumnType::Float32, &float72);
+        assert_eq!(severity, Severity::Warning, "{message}");
+        assert!(message.contains("round"), "{message}");
+        assert_eq!(compatibility(&ColumnType::Int { bytes: 2, unsigned: false }, &float72).0, Severity::Ok);
+        assert_eq!(compatibility(&ColumnType::Int { bytes: 4, unsigned: false }, &float72).0, Severity::Warning);
+        assert_eq!(compatibility(&ColumnType::Date, &float72).0, Severity::Error);
     }
 
     #[test]

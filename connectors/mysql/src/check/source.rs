@@ -22,8 +22,18 @@
 //!   (or `expire_logs_days`); a file's last write is when the next file was
 //!   created, read from that file's first event (see `binlog_age`). A
 //!   warning comes at 80% of the retention period.
+//!   With MySQL and `gtid_mode=ON` a checkpoint carrying an executed GTID
+//!   set is resumed by that set, on whichever server of the topology: then
+//!   what counts is that `@@gtid_purged` is a subset of the checkpoint's
+//!   set (nothing the targets lack has been purged), not where its file is.
+//! - MySQL GTIDs: `gtid_mode` and `enforce_gtid_consistency` say whether
+//!   the source resumes by GTID set (ON: also after a failover to another
+//!   server of the replication topology) or by file and offset (which only
+//!   this server knows); the permissive modes of a migration allow
+//!   transactions without GTIDs, so they resume by file and offset too.
 //! - Tables: each routed table exists and has a primary key or a unique
-//!   key of NOT NULL columns, by which changes are applied.
+//!   key of NOT NULL columns, by which changes are applied. Names are
+//!   matched as the server matches them (`lower_case_table_names`).
 
 use std::collections::HashMap;
 
@@ -35,6 +45,7 @@ use super::{Finding, binlog_age, server_code};
 use crate::connect::{ConnectSettings, ServerFlavor};
 use crate::error::MySqlError;
 use crate::sink::{describe, quote_ident, quote_table};
+use crate::source::GtidSet;
 
 const SERVER: &str = "source server";
 const BINLOG: &str = "binlog";
@@ -48,7 +59,9 @@ const TABLE_ACCESS_DENIED: u16 = 1142;
 
 const VARIABLES_SQL: &str = "SHOW GLOBAL VARIABLES WHERE Variable_name IN ('log_bin', 'binlog_format', \
      'binlog_row_image', 'binlog_row_metadata', 'log_bin_compress', 'binlog_row_value_options', 'server_id', \
-     'expire_logs_days', 'binlog_expire_logs_seconds')";
+     'expire_logs_days', 'binlog_expire_logs_seconds', 'gtid_mode', 'enforce_gtid_consistency', 'gtid_purged')";
+
+const GTIDS: &str = "GTIDs";
 
 /// Checks a binlog source for a pipeline that reads it as `server_id`,
 /// routes `tables` and, if it has run before, resumes at `checkpoint`.
@@ -83,10 +96,12 @@ pub async fn check_source(
         }
     };
     binlog_settings(&variables, &flavor, &mut findings);
+    let by_gtid = !flavor.mariadb && mysql_gtids(&variables, &mut findings);
     privileges(&mut conn, &flavor, &mut findings).await;
     server_ids(&mut conn, &flavor, server_id, &variables, &mut findings).await;
     if let Some(checkpoint) = checkpoint {
-        retention(&mut conn, &settings, checkpoint, &variables, &mut findings).await;
+        let resumes_by_set = by_gtid && gtid_retention(checkpoint, &variables, &mut findings);
+        retention(&mut conn, &settings, checkpoint, &variables, resumes_by_set, &mut findings).await;
     }
     for table in tables {
         source_table(&mut conn, &flavor, table, &mut findings).await;
@@ -155,6 +170,119 @@ fn binlog_settings(variables: &HashMap<String, String>, flavor: &ServerFlavor, f
             Some(format!("SET GLOBAL binlog_row_value_options = ''; and set it {persist}")),
         ));
     }
+}
+
+/// MySQL: explains `gtid_mode` and `enforce_gtid_consistency`; true when
+/// the source resumes by GTID set.
+fn mysql_gtids(variables: &HashMap<String, String>, findings: &mut Vec<Finding>) -> bool {
+    let value = |name: &str| variables.get(name).map(|v| v.to_ascii_uppercase());
+    let consistency = value("enforce_gtid_consistency").unwrap_or_else(|| "unknown".into());
+    let steps = "SET PERSIST enforce_gtid_consistency = WARN (until the error log stays free of GTID \
+                 warnings), then = ON; SET PERSIST gtid_mode = OFF_PERMISSIVE; SET PERSIST gtid_mode = \
+                 ON_PERMISSIVE; wait until SHOW STATUS LIKE 'ONGOING_ANONYMOUS_TRANSACTION_COUNT' is 0; \
+                 SET PERSIST gtid_mode = ON;";
+    match value("gtid_mode").as_deref() {
+        Some("ON") if consistency == "ON" => {
+            findings.push(Finding::ok(
+                GTIDS,
+                "gtid_mode and enforce_gtid_consistency are ON: positions carry the executed GTID set and Sluice \
+                 resumes by it (COM_BINLOG_DUMP_GTID), also after a failover to another server of this \
+                 replication topology",
+            ));
+            true
+        }
+        Some("ON") => {
+            findings.push(Finding::warning(
+                GTIDS,
+                format!(
+                    "gtid_mode is ON but enforce_gtid_consistency is {consistency}; Sluice resumes by GTID set, \
+                     and statements unsafe for GTIDs may fail or replicate oddly"
+                ),
+                Some("SET PERSIST enforce_gtid_consistency = ON;".into()),
+            ));
+            true
+        }
+        Some(mode @ ("OFF_PERMISSIVE" | "ON_PERMISSIVE")) => {
+            findings.push(Finding::warning(
+                GTIDS,
+                format!(
+                    "gtid_mode is {mode} (a migration step): transactions without GTIDs can occur, so Sluice \
+                     resumes by binlog file and offset, which only this server knows; after a failover the \
+                     pipeline needs a new snapshot"
+                ),
+                Some(format!("Finish the migration to gtid_mode = ON: {steps}")),
+            ));
+            false
+        }
+        Some(mode) => {
+            findings.push(Finding::ok(
+                GTIDS,
+                format!(
+                    "gtid_mode is {mode}: Sluice resumes by binlog file and offset, which only this server knows \
+                     (after a failover to a replica the pipeline needs a new snapshot). To resume by GTID set \
+                     instead: {steps}"
+                ),
+            ));
+            false
+        }
+        None => false,
+    }
+}
+
+/// MySQL resuming by GTID set: the server must still hold every
+/// transaction the checkpoint's set lacks. True when the checkpoint carries
+/// a set (and the source resumes by it).
+fn gtid_retention(
+    checkpoint: &BinlogPosition,
+    variables: &HashMap<String, String>,
+    findings: &mut Vec<Finding>,
+) -> bool {
+    let Some(text) = checkpoint.mysql_gtid_set() else {
+        findings.push(Finding::ok(
+            GTIDS,
+            "The checkpoint carries no GTID set (written before GTIDs were on or tracked): the next start resumes \
+             by file and offset and learns the set from there",
+        ));
+        return false;
+    };
+    let subject = "checkpoint GTID set";
+    let reset = "Reset the pipeline's checkpoints and take a new snapshot (sluice checkpoints reset, then run)";
+    let executed = match GtidSet::parse(text) {
+        Ok(set) => set,
+        Err(error) => {
+            findings.push(Finding::error(
+                subject,
+                format!("The checkpoint's GTID set is malformed: {error}"),
+                Some(reset.into()),
+            ));
+            return true;
+        }
+    };
+    let purged = match GtidSet::parse(variables.get("gtid_purged").map_or("", String::as_str)) {
+        Ok(set) => set,
+        Err(error) => {
+            findings.push(Finding::warning(subject, format!("@@gtid_purged could not be read: {error}"), None));
+            return true;
+        }
+    };
+    if purged.is_subset_of(&executed) {
+        findings.push(Finding::ok(
+            subject,
+            "Every transaction the checkpoint lacks is still in the server's binlogs (gtid_purged is a subset of \
+             the checkpoint's set)",
+        ));
+    } else {
+        findings.push(Finding::error(
+            subject,
+            format!(
+                "The server purged transactions {} that the targets never received: the changes since the \
+                 checkpoint are incomplete",
+                purged.difference(&executed)
+            ),
+            Some(reset.into()),
+        ));
+    }
+    true
 }
 
 /// The privilege names of the account's global grants (`GRANT … ON *.* TO …`).
@@ -271,11 +399,15 @@ fn retention_seconds(variables: &HashMap<String, String>) -> f64 {
     variables.get("expire_logs_days").and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0) * 86_400.0
 }
 
+/// Retention of the checkpoint's binlog file; `by_gtid_set`: the source
+/// resumes by GTID set (`gtid_retention` decided), so the file only matters
+/// for its age, and may well be on another server.
 async fn retention(
     conn: &mut Conn,
     settings: &ConnectSettings,
     checkpoint: &BinlogPosition,
     variables: &HashMap<String, String>,
+    by_gtid_set: bool,
     findings: &mut Vec<Finding>,
 ) {
     let subject = format!("checkpoint {}:{}", checkpoint.file, checkpoint.offset);
@@ -289,6 +421,17 @@ async fn retention(
     let files: Vec<(String, u64)> =
         logs.iter().filter_map(|row| Some((row.get::<String, _>(0)?, row.get::<u64, _>(1).unwrap_or(0)))).collect();
     let Some(index) = files.iter().position(|(name, _)| *name == checkpoint.file) else {
+        if by_gtid_set {
+            findings.push(Finding::ok(
+                subject,
+                format!(
+                    "{} is not on this server (a server before a failover, or purged); the source resumes by \
+                     GTID set, which does not need it",
+                    checkpoint.file
+                ),
+            ));
+            return;
+        }
         findings.push(Finding::error(
             subject,
             format!(
@@ -303,7 +446,7 @@ async fn retention(
         ));
         return;
     };
-    if checkpoint.offset > files[index].1 {
+    if checkpoint.offset > files[index].1 && !by_gtid_set {
         findings.push(Finding::error(
             subject,
             format!(
@@ -415,10 +558,45 @@ async fn source_table(conn: &mut Conn, flavor: &ServerFlavor, table: &TableName,
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::check::Severity;
+
+    fn vars(pairs: &[(&str, &str)]) -> HashMap<String, String> {
+        pairs.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect()
+    }
+
+    const A: &str = "3e11fa47-71ca-11e1-9e33-c80aa9429562";
+
+    #[test]
+    fn gtid_mode_is_explained() {
+        let mut findings = Vec::new();
+        assert!(mysql_gtids(&vars(&[("gtid_mode", "ON"), ("enforce_gtid_consistency", "ON")]), &mut findings));
+        assert_eq!(findings[0].severity, Severity::Ok);
+        assert!(findings[0].message.contains("failover"), "{}", findings[0].message);
+        assert!(!mysql_gtids(&vars(&[("gtid_mode", "ON_PERMISSIVE")]), &mut findings));
+        assert_eq!(findings[1].severity, Severity::Warning);
+        assert!(findings[1].fix.as_deref().is_some_and(|fix| fix.contains("gtid_mode = ON")));
+        assert!(!mysql_gtids(&vars(&[("gtid_mode", "OFF"), ("enforce_gtid_consistency", "OFF")]), &mut findings));
+        assert!(findings[2].message.contains("file and offset"), "{}", findings[2].message);
+        assert!(!mysql_gtids(&vars(&[]), &mut findings), "MariaDB has no gtid_mode");
+        assert_eq!(findings.len(), 3);
+    }
+
+    #[test]
+    fn gtid_retention_wants_purged_within_the_checkpoint_set() {
+        let at = |gtid: Option<String>| BinlogPosition { file: "binlog.000007".into(), offset: 900, gtid };
+        let checkpoint = at(Some(format!("gtid_set={A}:1-40")));
+        let mut findings = Vec::new();
+        assert!(gtid_retention(&checkpoint, &vars(&[("gtid_purged", &format!("{A}:1-30"))]), &mut findings));
+        assert_eq!(findings[0].severity, Severity::Ok);
+        assert!(gtid_retention(&checkpoint, &vars(&[("gtid_purged", &format!("{A}:1-45"))]), &mut findings));
+        assert_eq!(findings[1].severity, Severity::Error);
+        assert!(findings[1].message.contains(&format!("{A}:41-45")), "{}", findings[1].message);
+        assert!(!gtid_retention(&at(None), &vars(&[]), &mut findings), "no set: file and offset");
+        assert!(!gtid_retention(&at(Some(format!("{A}:23"))), &vars(&[]), &mut findings), "a bare GTID is no set");
+    }
 
     #[test]
     fn retention_prefers_seconds_over_days() {
-        let vars = |pairs: &[(&str, &str)]| pairs.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect();
         assert_eq!(retention_seconds(&vars(&[("expire_logs_days", "1.500000")])), 129_600.0);
         assert_eq!(retention_seconds(&vars(&[("expire_logs_days", "1"), ("binlog_expire_logs_seconds", "60")])), 60.0);
         assert_eq!(retention_seconds(&vars(&[("binlog_expire_logs_seconds", "0")])), 0.0);

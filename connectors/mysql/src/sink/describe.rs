@@ -5,15 +5,18 @@
 //! handling, `insert_returning`) and for `sluice check`.
 //!
 //! `information_schema` may compare names case-insensitively; the rows are
-//! filtered here to the exact name the route gives (on Linux, with
-//! `lower_case_table_names=0`, table names are case-sensitive). Column types
+//! filtered here to the name the route gives, compared as the server
+//! compares names: exactly with `lower_case_table_names=0` (the Linux
+//! default), lowercase with 1 or 2 (then a route `crm.Orders` describes the
+//! stored `crm.orders`). Column types
 //! come from `COLUMN_TYPE` (`bigint(20) unsigned`, `enum('a','b')`), with
 //! ` CHARACTER SET <charset>` appended for character columns, because the
 //! charset decides what text a column can hold. `tinyint(1)` (what BOOLEAN
 //! creates) is described as `Bool`. MariaDB's JSON is an alias for LONGTEXT
 //! with a `json_valid` check constraint; such columns are described as `Json`.
 //! MariaDB's `uuid` is `Uuid`; `inet6`/`inet4` and spatial types are `Other`
-//! named by their type.
+//! named by their type. FLOAT(M,D)/DOUBLE(M,D) are `Float32`/`Float64` (what
+//! they hold); their `type_name` keeps the (M,D) the encoder checks against.
 //!
 //! Every unique index counts for the upsert's conflict handling — prefix and
 //! functional ones included, since `ON DUPLICATE KEY UPDATE` fires on any of
@@ -167,9 +170,11 @@ pub(crate) async fn describe(
 ) -> Result<Option<DescribedTable>, MySqlError> {
     let context = || format!("describing table {table}");
     let key = (table.schema.as_str(), table.name.as_str());
+    // `lower_case_table_names` 1 or 2: the catalog holds the stored spelling.
+    let is_table = |name: &str| flavor.names.same(name, &table.name);
     let tables: Vec<(String, String, Option<String>)> =
         conn.exec(TABLE_SQL, key).await.map_err(|e| MySqlError::driver(context(), e))?;
-    let Some((_, table_type, engine)) = tables.into_iter().find(|(name, ..)| *name == table.name) else {
+    let Some((_, table_type, engine)) = tables.into_iter().find(|(name, ..)| is_table(name)) else {
         return Ok(None);
     };
 
@@ -178,7 +183,7 @@ pub(crate) async fn describe(
             conn.exec(JSON_CHECKS_SQL, key).await.map_err(|e| MySqlError::driver(context(), e))?;
         checks
             .into_iter()
-            .filter(|(name, column, clause)| *name == table.name && *clause == format!("json_valid(`{column}`)"))
+            .filter(|(name, column, clause)| is_table(name) && *clause == format!("json_valid(`{column}`)"))
             .map(|(_, column, _)| column)
             .collect()
     } else {
@@ -188,11 +193,11 @@ pub(crate) async fn describe(
     let rows: Vec<ColumnRow> = conn.exec(COLUMNS_SQL, key).await.map_err(|e| MySqlError::driver(context(), e))?;
     let auto_increment = rows
         .iter()
-        .find(|row| row.0 == table.name && row.6.to_ascii_lowercase().contains("auto_increment"))
+        .find(|row| is_table(&row.0) && row.6.to_ascii_lowercase().contains("auto_increment"))
         .map(|row| row.1.clone());
     let columns = rows
         .into_iter()
-        .filter(|row| row.0 == table.name)
+        .filter(|row| is_table(&row.0))
         .map(
             |(_, name, data_type, column_type, nullable, has_default, extra, charset, chars, precision, scale, fsp)| {
                 let facts = TypeFacts {
@@ -225,7 +230,7 @@ pub(crate) async fn describe(
     let index_rows: Vec<(String, String, Option<String>, bool)> =
         conn.exec(INDEXES_SQL, key).await.map_err(|e| MySqlError::driver(context(), e))?;
     let mut unique_indexes: Vec<UniqueIndex> = Vec::new();
-    for (_, index, column, prefix) in index_rows.into_iter().filter(|row| row.0 == table.name) {
+    for (_, index, column, prefix) in index_rows.into_iter().filter(|row| is_table(&row.0)) {
         match unique_indexes.last_mut() {
             Some(last) if last.name == index => {
                 last.columns.push(column);
@@ -244,9 +249,9 @@ pub(crate) async fn describe(
 
     let references: Vec<(String, String, String)> =
         conn.exec(SELF_REFERENCE_SQL, key).await.map_err(|e| MySqlError::driver(context(), e))?;
-    let self_referencing = references
-        .iter()
-        .any(|(name, referenced, schema)| *name == table.name && *referenced == table.name && *schema == table.schema);
+    let self_referencing = references.iter().any(|(name, referenced, schema)| {
+        is_table(name) && is_table(referenced) && flavor.names.same(schema, &table.schema)
+    });
 
     let info = TargetTableInfo { name: table.clone(), columns, primary_key, unique_keys };
     Ok(Some(DescribedTable { info, table_type, engine, unique_indexes, self_referencing, auto_increment }))
@@ -279,8 +284,9 @@ impl TypeFacts {
             "decimal" | "numeric" | "fixed" => {
                 ColumnType::Decimal { precision: small(self.precision), scale: small(self.scale) }
             }
-            // FLOAT(M,D)/DOUBLE(M,D) round to D decimals: no exact type of ours.
-            "float" | "double" | "real" if self.scale.is_some() => self.other(),
+            // FLOAT(M,D)/DOUBLE(M,D) hold FLOAT/DOUBLE values the server rounds
+            // to D decimals: the encoder reads (M,D) from the type name
+            // (`types/kind.rs`) and takes only values the rounding keeps.
             "float" => ColumnType::Float32,
             "double" | "real" | "double precision" => ColumnType::Float64,
             "bit" => ColumnType::Bits { len: small(self.precision), varying: false },

@@ -24,6 +24,7 @@ use sluice_api::{Column, TableName, TableSchema};
 
 use super::decode::Special;
 use super::schema::{catalog_column_type, quote_table};
+use crate::connect::ServerFlavor;
 use crate::error::MySqlError;
 
 /// A collation's character set and its longest character in bytes.
@@ -171,20 +172,30 @@ pub(crate) async fn key_columns(conn: &mut Conn, table: &TableName) -> Result<Op
 
 /// Describes a source table from information_schema: its columns in order,
 /// with `is_key` set on the primary key (or the first UNIQUE NOT NULL
-/// index). `None` if the table does not exist.
+/// index). `None` if the table does not exist. The name is the route's and
+/// matches as the server matches names (`lower_case_table_names`); the
+/// schema carries the route's spelling.
 pub async fn describe_source_table(conn: &mut Conn, table: &TableName) -> Result<Option<TableSchema>, MySqlError> {
-    let version: Option<String> =
-        conn.query_first("SELECT VERSION()").await.map_err(|e| MySqlError::driver("reading the server version", e))?;
-    let mariadb = version.is_some_and(|v| v.contains("MariaDB"));
-    type ColumnRow = (String, String, String, Option<u64>, Option<String>);
+    let flavor = ServerFlavor::detect(conn).await?;
+    let mariadb = flavor.mariadb;
+    type ColumnRow = (String, String, String, String, String, Option<u64>, Option<String>);
     let rows: Vec<ColumnRow> = conn
         .exec(
-            "SELECT COLUMN_NAME, DATA_TYPE, COLUMN_TYPE, CHARACTER_MAXIMUM_LENGTH, CHARACTER_SET_NAME \
-             FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ? ORDER BY ORDINAL_POSITION",
+            "SELECT TABLE_SCHEMA, TABLE_NAME, COLUMN_NAME, DATA_TYPE, COLUMN_TYPE, CHARACTER_MAXIMUM_LENGTH, \
+             CHARACTER_SET_NAME FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ? \
+             ORDER BY ORDINAL_POSITION",
             (&table.schema, &table.name),
         )
         .await
         .map_err(|e| MySqlError::driver(format!("describing {table}"), e))?;
+    // Only the table the server means by this name (`lower_case_table_names`).
+    let rows: Vec<_> = rows
+        .into_iter()
+        .filter(|row| flavor.names.same(&row.0, &table.schema) && flavor.names.same(&row.1, &table.name))
+        .map(|(_, _, name, data_type, column_type, max_chars, charset)| {
+            (name, data_type, column_type, max_chars, charset)
+        })
+        .collect();
     if rows.is_empty() {
         return Ok(None);
     }

@@ -26,9 +26,28 @@
 //! - MariaDB BINLOG_CHECKPOINT (161): u32 length, file name. Informational.
 //! - MariaDB ANNOTATE_ROWS (160): the SQL text behind the following rows
 //!   events; it contains row values, so it is never parsed or logged.
-//! - MySQL GTID (33): u8 flags, 16-byte source UUID, i64 transaction number.
+//! - MySQL GTID (33): u8 flags, 16-byte source UUID, i64 transaction number
+//!   (then logical clocks and commit timestamps, not needed here). An
+//!   ANONYMOUS_GTID (34) has the same layout with a zero UUID and number 0:
+//!   a transaction without a GTID (`gtid_mode` OFF or permissive).
+//! - MySQL tagged GTID (42, MySQL 8.3+, only for tagged GTIDs): a message
+//!   of MySQL's serialization library (`libs/mysql/serialization`, varlen
+//!   integers in `wire.rs`): varlen format version (1) — which also serves
+//!   as the message's field id —, varlen message size counted from the
+//!   version byte, varlen last non-ignorable field id, then fields as
+//!   (varlen field id, value) in ascending id order, each one optional:
+//!   0 flags (varlen), 1 UUID (16 varlen bytes), 2 number (signed varlen),
+//!   3 tag (varlen length + bytes), 4 last_committed, 5 sequence_number,
+//!   6 immediate and 7 original commit timestamp, 8 transaction length,
+//!   9 immediate and 10 original server version, 11 commit group ticket
+//!   (`Gtid_event::define_fields` in `control_events.h`). Sluice reads
+//!   fields 0–3; a last non-ignorable id beyond 12 means a newer MySQL
+//!   added a field readers must understand, and is refused.
+//! - MySQL PREVIOUS_GTIDS (35): the GTID set executed before the file, in
+//!   `Gtid_set::encode` form (`gtid_set.rs`).
 //! - Heartbeat (27): the current file name; `log_pos` is the position.
 
+use super::gtid_set::{Gtid, GtidSet, Tsid, Uuid, normalize_tag};
 use super::wire::{Reader, Truncated};
 use crate::error::MySqlError;
 
@@ -95,8 +114,12 @@ pub(crate) enum EventKind {
     Rows,
     Heartbeat,
     MySqlGtid,
-    /// MySQL anonymous or tagged GTID: starts a transaction, no GTID text kept.
+    /// MySQL 8.3+ tagged GTID (`uuid:tag:n`).
+    MySqlTaggedGtid,
+    /// MySQL anonymous GTID: starts a transaction that has no GTID.
     AnonymousGtid,
+    /// MySQL PREVIOUS_GTIDS: the GTID set executed before this binlog file.
+    PreviousGtids,
     MariaDbGtid,
     GtidList,
     BinlogCheckpoint,
@@ -125,15 +148,17 @@ pub(crate) fn classify(event_type: u8, flags: u16) -> EventKind {
         WRITE_ROWS_COMPRESSED_V1..=DELETE_ROWS_COMPRESSED => EventKind::Rows,
         HEARTBEAT | HEARTBEAT_V2 => EventKind::Heartbeat,
         GTID => EventKind::MySqlGtid,
-        ANONYMOUS_GTID | GTID_TAGGED => EventKind::AnonymousGtid,
+        GTID_TAGGED => EventKind::MySqlTaggedGtid,
+        ANONYMOUS_GTID => EventKind::AnonymousGtid,
+        PREVIOUS_GTIDS => EventKind::PreviousGtids,
         MARIADB_GTID => EventKind::MariaDbGtid,
         GTID_LIST => EventKind::GtidList,
         BINLOG_CHECKPOINT => EventKind::BinlogCheckpoint,
         TRANSACTION_PAYLOAD => EventKind::TransactionPayload,
         XA_PREPARE => EventKind::XaPrepare,
         INCIDENT => EventKind::Incident,
-        STOP | INTVAR | RAND | USER_VAR | IGNORABLE | ROWS_QUERY | PREVIOUS_GTIDS | TRANSACTION_CONTEXT
-        | VIEW_CHANGE | ANNOTATE_ROWS | START_ENCRYPTION => EventKind::Harmless,
+        STOP | INTVAR | RAND | USER_VAR | IGNORABLE | ROWS_QUERY | TRANSACTION_CONTEXT | VIEW_CHANGE
+        | ANNOTATE_ROWS | START_ENCRYPTION => EventKind::Harmless,
         PARTIAL_UPDATE_ROWS => EventKind::Unsupported(
             "partial JSON updates (binlog_row_value_options=PARTIAL_JSON) leave JSON values incomplete; \
              run SET GLOBAL binlog_row_value_options=''",
@@ -241,14 +266,78 @@ pub(crate) fn parse_binlog_checkpoint(body: &[u8]) -> Result<String, MySqlError>
     Ok(String::from_utf8_lossy(name).into_owned())
 }
 
-/// Parses a MySQL GTID (33) body into `uuid:number`.
-pub(crate) fn parse_mysql_gtid(body: &[u8]) -> Result<String, MySqlError> {
+/// Parses a MySQL GTID (33) body.
+pub(crate) fn parse_mysql_gtid(body: &[u8]) -> Result<Gtid, MySqlError> {
     let mut reader = Reader::new(body);
     reader.u8().map_err(malformed("GTID event"))?;
-    let sid: [u8; 16] = reader.array().map_err(malformed("GTID event"))?;
+    let uuid = Uuid(reader.array().map_err(malformed("GTID event"))?);
     let number = reader.u64_le().map_err(malformed("GTID event"))? as i64;
-    let hex: String = sid.iter().map(|b| format!("{b:02x}")).collect();
-    Ok(format!("{}-{}-{}-{}-{}:{number}", &hex[..8], &hex[8..12], &hex[12..16], &hex[16..20], &hex[20..]))
+    Gtid::new(Tsid::untagged(uuid), number).map_err(|e| MySqlError::Protocol { what: "GTID event", reason: e.0 })
+}
+
+/// The field ids of the tagged GTID event this reader knows (0 to 11).
+const TAGGED_GTID_FIELDS: u64 = 12;
+
+/// Parses a MySQL tagged GTID (42) body (see the module docs).
+pub(crate) fn parse_mysql_tagged_gtid(body: &[u8]) -> Result<Gtid, MySqlError> {
+    const WHAT: &str = "tagged GTID event";
+    let bad = |reason: String| MySqlError::Protocol { what: WHAT, reason };
+    let mut reader = Reader::new(body);
+    let version = reader.varlen_u64().map_err(malformed(WHAT))?;
+    if version != 1 {
+        return Err(bad(format!("serialization format version {version}, Sluice reads version 1")));
+    }
+    let size = usize::try_from(reader.varlen_u64().map_err(malformed(WHAT))?).unwrap_or(usize::MAX);
+    let last_non_ignorable = reader.varlen_u64().map_err(malformed(WHAT))?;
+    if last_non_ignorable > TAGGED_GTID_FIELDS {
+        return Err(bad(format!(
+            "it carries field {} which readers must understand and Sluice does not know (a newer MySQL)",
+            last_non_ignorable - 1
+        )));
+    }
+    // The message size counts from the version byte; fields end there.
+    let header = body.len() - reader.remaining();
+    let fields = body.get(header..size).ok_or_else(|| bad(format!("message size {size} exceeds the body")))?;
+    let mut reader = Reader::new(fields);
+    let (mut uuid, mut number, mut tag) = (None, None, String::new());
+    for id in 0..=3u64 {
+        let mut peek = reader;
+        if reader.is_empty() || peek.varlen_u64().map_err(malformed(WHAT))? != id {
+            continue; // an optional field left out
+        }
+        reader = peek;
+        match id {
+            0 => {
+                reader.varlen_u64().map_err(malformed(WHAT))?;
+            }
+            1 => {
+                let mut bytes = [0u8; 16];
+                for byte in &mut bytes {
+                    let value = reader.varlen_u64().map_err(malformed(WHAT))?;
+                    *byte = u8::try_from(value).map_err(|_| bad(format!("UUID byte {value} out of range")))?;
+                }
+                uuid = Some(Uuid(bytes));
+            }
+            2 => number = Some(reader.varlen_i64().map_err(malformed(WHAT))?),
+            _ => {
+                let len = usize::try_from(reader.varlen_u64().map_err(malformed(WHAT))?).unwrap_or(usize::MAX);
+                let raw = reader.take(len).map_err(malformed(WHAT))?;
+                let text = std::str::from_utf8(raw).map_err(|_| bad("the tag is not text".into()))?;
+                tag = match text {
+                    "" => String::new(),
+                    text => normalize_tag(text).ok_or_else(|| bad(format!("{text:?} is not a GTID tag")))?,
+                };
+            }
+        }
+    }
+    let uuid = uuid.ok_or_else(|| bad("no source UUID".into()))?;
+    let number = number.ok_or_else(|| bad("no transaction number".into()))?;
+    Gtid::new(Tsid { uuid, tag }, number).map_err(|e| bad(e.0))
+}
+
+/// Parses a MySQL PREVIOUS_GTIDS (35) body.
+pub(crate) fn parse_previous_gtids(body: &[u8]) -> Result<GtidSet, MySqlError> {
+    GtidSet::decode(body).map_err(|e| MySqlError::Protocol { what: "PREVIOUS_GTIDS event", reason: e.0 })
 }
 
 /// A Query event's schema (the session's default database) and statement bytes.

@@ -6,7 +6,7 @@
 //! information_schema lookups, and spawns the stream task that turns binlog
 //! events into `SourceEvent`s. The pieces:
 //! - `server.rs`: flavor, prerequisites, binlog files, status;
-//! - `position.rs`: start planning and GTID state;
+//! - `position.rs`: start planning and GTID state; `gtid_set.rs`: MySQL GTID sets;
 //! - `events.rs`, `compressed.rs`, `wire.rs`: event bodies (MariaDB's included);
 //! - `table_map.rs`, `schema.rs`, `catalog.rs`, `tables.rs`: table descriptions;
 //! - `rows.rs`, `decode.rs`, `time.rs`, `decimal.rs`, `json.rs`, `charset.rs`: row values;
@@ -26,6 +26,7 @@ mod decode;
 mod events;
 #[cfg(test)]
 mod fixtures;
+mod gtid_set;
 mod json;
 mod position;
 mod rows;
@@ -52,13 +53,14 @@ pub use server::{BinlogStatus, Flavor, binlog_status};
 pub(crate) use catalog::{Collations, load_collations};
 pub(crate) use charset::Charset;
 pub(crate) use decode::{bit_string, inet6_text};
+pub(crate) use gtid_set::GtidSet;
 pub(crate) use schema::quote_table;
 pub(crate) use server::current_position;
 
 use crate::connect::connect;
 use crate::error::MySqlError;
-use position::{GtidTracker, StartPlan};
-use tables::{Routes, Tables};
+use position::{GtidTracker, MySqlGtids, StartPlan};
+use tables::{NameCase, Routes, Tables};
 
 /// Settings of one MySQL/MariaDB source.
 #[derive(Clone, Debug)]
@@ -122,18 +124,19 @@ impl MySqlSource {
         let mariadb = server.flavor == Flavor::MariaDb;
         let logs = server::binary_logs(&mut conn).await?;
         let current = server::current_position(&mut conn).await?;
-        let plan = position::plan_start(server.flavor, resume.as_ref(), &logs, &current)?;
-        let resume = match resume {
+        let plan = position::plan_start(server.flavor, resume.as_ref(), &logs, &current, server.gtid_mode.as_ref())?;
+        let mut resume = match resume {
             Some(Position::Binlog(position)) => Some(position),
             _ => None,
         };
+        let mut cover = None;
         let (file, offset, gtids) = match &plan {
             StartPlan::File { file, offset } => {
                 let gtids = if mariadb {
                     let state = server::mariadb_gtid_at(&mut conn, file, *offset).await?.unwrap_or_default();
                     GtidTracker::mariadb(&state).unwrap_or(GtidTracker::MariaDb(Default::default()))
                 } else {
-                    GtidTracker::MySql(resume.as_ref().and_then(|r| r.gtid.clone()))
+                    GtidTracker::MySql(MySqlGtids::off())
                 };
                 (file.clone(), *offset, gtids)
             }
@@ -145,6 +148,18 @@ impl MySqlSource {
                     ),
                 })?;
                 (String::new(), 4, gtids)
+            }
+            StartPlan::MySqlGtid { executed } => {
+                // The resume position may be another server's: its file and
+                // offset mean nothing here, the set decides what is covered.
+                resume = None;
+                cover = Some(stream::Cover::ExecutedGtids);
+                (String::new(), 4, GtidTracker::MySql(MySqlGtids::from(executed.clone())))
+            }
+            StartPlan::MySqlFileLearningGtids { file, offset } => {
+                let start = BinlogPosition { file: file.clone(), offset: *offset, gtid: None };
+                cover = Some(stream::Cover::Before(Some(start)));
+                (file.clone(), 4, GtidTracker::MySql(MySqlGtids::learning()))
             }
         };
         let collations = catalog::load_collations(&mut conn, mariadb).await?;
@@ -173,16 +188,24 @@ impl MySqlSource {
                 .await
                 .map_err(|e| MySqlError::driver("setting GTID strict mode", e))?;
         }
-        let request = BinlogStreamRequest::new(config.server_id)
+        let mut request = BinlogStreamRequest::new(config.server_id)
             .with_filename(file.as_bytes())
             .with_pos(offset)
             .with_hostname(b"sluice");
+        if let StartPlan::MySqlGtid { executed } = &plan {
+            // COM_BINLOG_DUMP_GTID: empty file name, position 4, the executed set (`gtid_set.rs`).
+            let sids = executed.sids().map_err(|e| MySqlError::Config {
+                setting: "resume position".into(),
+                message: format!("The GTID set {executed} cannot be sent to the server: {e}"),
+            })?;
+            request = request.with_gtid().with_gtid_set(sids);
+        }
         let start_position = Position::Binlog(BinlogPosition { file: file.clone(), offset, gtid: gtids.text() });
         let binlog = conn.get_binlog_stream(request).await.map_err(|e| read_error(e, &start_position))?;
         tracing::info!(
             version = %server.version,
             start = %start_position,
-            by_gtid = matches!(plan, StartPlan::MariaDbGtid { .. }),
+            by_gtid = matches!(plan, StartPlan::MariaDbGtid { .. } | StartPlan::MySqlGtid { .. }),
             tables = config.tables.len(),
             "binlog streaming started"
         );
@@ -190,9 +213,13 @@ impl MySqlSource {
         let (events, receiver) = mpsc::channel(config.channel_capacity.max(1));
         let (durable, durable_receiver) = watch::channel(None);
         let (progress_wanted, wanted) = watch::channel(None);
-        let tables = Tables::new(Routes::new(config.tables), mariadb, collations, catalog_conn);
-        let decoder = stream::Decoder::new(events.clone(), tables, resume, file, offset, gtids, server.checksum)
+        let routes = Routes::new(config.tables, NameCase::of(server.lower_case_table_names));
+        let tables = Tables::new(routes, mariadb, collations, catalog_conn);
+        let mut decoder = stream::Decoder::new(events.clone(), tables, resume, file, offset, gtids, server.checksum)
             .with_progress_wanted(wanted);
+        if let Some(cover) = cover {
+            decoder = decoder.with_cover(cover);
+        }
         let read_timeout = config.heartbeat * 4 + Duration::from_secs(10);
         let task = tokio::spawn(async move {
             let run = AssertUnwindSafe(stream::run(decoder, binlog, read_timeout, durable_receiver)).catch_unwind();

@@ -14,6 +14,11 @@
 //! - Sluice's replica `server_id` differs from the server's own (the server
 //!   drops a dump whose id equals its own or another replica's).
 //!
+//! Also read: MySQL's `gtid_mode`, `gtid_purged` and `gtid_executed`
+//! (whether and how the source can resume by GTID set, `position.rs`), and
+//! `lower_case_table_names` (how the server compares table names, which
+//! routes must follow: `tables.rs`).
+//!
 //! Session settings (`binlog_format`, `binlog_row_image`) can differ per
 //! connection; rows events written under other settings are still read
 //! correctly (absent columns become `Unchanged`), and statement-based
@@ -23,6 +28,8 @@ use mysql_async::Conn;
 use mysql_async::prelude::Queryable;
 use sluice_api::BinlogPosition;
 
+use super::gtid_set::GtidSet;
+use super::position::MySqlGtidMode;
 use crate::error::MySqlError;
 
 /// Which server the source talks to.
@@ -39,6 +46,11 @@ pub(crate) struct ServerInfo {
     pub(crate) version: String,
     /// CRC32 checksums on binlog events (`binlog_checksum`).
     pub(crate) checksum: bool,
+    /// MySQL only: what the server says about GTIDs.
+    pub(crate) gtid_mode: Option<MySqlGtidMode>,
+    /// `lower_case_table_names`: 0 names are compared as written; 1 stored
+    /// lowercase and compared so; 2 stored as written, compared lowercase.
+    pub(crate) lower_case_table_names: u8,
 }
 
 pub(crate) async fn flavor(conn: &mut Conn) -> Result<(Flavor, String), MySqlError> {
@@ -116,7 +128,41 @@ pub(crate) async fn check_prerequisites(conn: &mut Conn, replica_server_id: u32)
         ));
     }
     let checksum = variable(conn, "binlog_checksum").await?.is_some_and(|c| !c.eq_ignore_ascii_case("NONE"));
-    Ok(ServerInfo { flavor, version, checksum })
+    let gtid_mode = match flavor {
+        Flavor::MySql => Some(mysql_gtid_mode(conn).await?),
+        Flavor::MariaDb => None,
+    };
+    let lower_case_table_names = lower_case_table_names(conn).await?;
+    Ok(ServerInfo { flavor, version, checksum, gtid_mode, lower_case_table_names })
+}
+
+/// `@@lower_case_table_names` (0 when the server does not say).
+pub(crate) async fn lower_case_table_names(conn: &mut Conn) -> Result<u8, MySqlError> {
+    Ok(variable(conn, "lower_case_table_names").await?.and_then(|v| v.trim().parse().ok()).unwrap_or(0))
+}
+
+/// MySQL: `gtid_mode`, `gtid_purged` and `gtid_executed`.
+pub(crate) async fn mysql_gtid_mode(conn: &mut Conn) -> Result<MySqlGtidMode, MySqlError> {
+    let on = variable(conn, "gtid_mode").await?.is_some_and(|mode| mode.eq_ignore_ascii_case("ON"));
+    if !on {
+        return Ok(MySqlGtidMode::default());
+    }
+    let purged = gtid_set_variable(conn, "gtid_purged").await?;
+    // Only informative (a warning when a checkpoint holds more): never fatal.
+    let executed = match gtid_set_variable(conn, "gtid_executed").await {
+        Ok(executed) => Some(executed),
+        Err(error) => {
+            tracing::warn!(%error, "the server's gtid_executed could not be read");
+            None
+        }
+    };
+    Ok(MySqlGtidMode { on, purged, executed })
+}
+
+async fn gtid_set_variable(conn: &mut Conn, name: &str) -> Result<GtidSet, MySqlError> {
+    let text = variable(conn, name).await?.unwrap_or_default();
+    GtidSet::parse(&text)
+        .map_err(|e| MySqlError::Protocol { what: "GTID set of the server", reason: format!("@@{name}: {e}") })
 }
 
 /// One binlog file.
@@ -185,7 +231,8 @@ pub struct BinlogStatus {
     /// Its current end.
     pub offset: u64,
     /// MariaDB: the GTID state at that position (`@@gtid_binlog_pos`);
-    /// MySQL: the executed GTID set (`@@gtid_executed`), when GTIDs are on.
+    /// MySQL: the executed GTID set (`@@gtid_executed`) in the form positions
+    /// carry it (`gtid_set=uuid:1-5,…`), when GTIDs are on.
     pub gtid: Option<String>,
     pub flavor: Flavor,
     /// The oldest binlog file still on the server: positions in older files
@@ -198,10 +245,16 @@ pub async fn binlog_status(conn: &mut Conn) -> Result<BinlogStatus, MySqlError> 
     let (flavor, _) = flavor(conn).await?;
     let current = current_position(conn).await?;
     let gtid = match flavor {
-        Flavor::MariaDb => variable(conn, "gtid_binlog_pos").await?,
-        Flavor::MySql => variable(conn, "gtid_executed").await?,
-    }
-    .filter(|gtid| !gtid.is_empty());
+        Flavor::MariaDb => variable(conn, "gtid_binlog_pos").await?.filter(|gtid| !gtid.is_empty()),
+        Flavor::MySql => {
+            let executed = variable(conn, "gtid_executed").await?.filter(|gtid| !gtid.trim().is_empty());
+            // Normalized (MySQL prints ",\n" between UUIDs); unparsable text is shown as it is.
+            executed.map(|text| match GtidSet::parse(&text) {
+                Ok(set) => format!("{}{set}", BinlogPosition::MYSQL_GTID_SET),
+                Err(_) => text,
+            })
+        }
+    };
     let oldest_file = binary_logs(conn).await?.into_iter().next().map_or_else(|| current.file.clone(), |log| log.name);
     Ok(BinlogStatus { file: current.file, offset: current.offset, gtid, flavor, oldest_file })
 }

@@ -17,7 +17,20 @@
 //! Begin is emitted lazily at the first change of a routed table; a group
 //! without one only advances idle progress (`Progress`, at most once per
 //! second, also on heartbeats between groups). Groups at or before the
-//! resume position are read but emit nothing.
+//! resume position are read but emit nothing ([`Cover`]: by file and
+//! offset, or after a MySQL GTID resume by the executed set).
+//!
+//! # MySQL GTIDs
+//!
+//! With `gtid_mode=ON` every MySQL group starts with a GTID event (33, or
+//! 42 when tagged); the tracker (`position.rs`) adds that GTID to the
+//! executed set when the group ends, before the commit position is taken,
+//! so every commit and progress position carries the set including its
+//! transaction. The set's base is the resume set, or the PREVIOUS_GTIDS
+//! event (35) of the file the dump starts in; an ANONYMOUS_GTID event (34)
+//! ends tracking (`position.rs`). The begin position of a MySQL group
+//! carries the group's own GTID (`gtid=uuid:n`) for
+//! `Position::is_covered_by`.
 //!
 //! # Memory and backpressure
 //!
@@ -58,6 +71,16 @@ use group::{GroupStart, OpenGroup};
 
 pub(crate) type EventSender = mpsc::Sender<Result<SourceEvent, ConnectorError>>;
 
+/// Which groups are already in every target: read, emit nothing.
+#[derive(Clone, Debug)]
+pub(crate) enum Cover {
+    /// Groups that begin before this position (none without one).
+    Before(Option<BinlogPosition>),
+    /// MySQL GTID resume: groups whose GTID the executed set holds (the
+    /// server skips those itself; a resent one would be skipped here).
+    ExecutedGtids,
+}
+
 /// Why the reader stopped.
 pub(crate) enum Stop {
     /// The engine dropped the events receiver.
@@ -75,7 +98,7 @@ impl From<MySqlError> for Stop {
 pub(crate) struct Decoder {
     events: EventSender,
     tables: Tables,
-    resume: Option<BinlogPosition>,
+    cover: Cover,
     file: String,
     /// End of the last event read: where the next event starts.
     end: u64,
@@ -112,7 +135,7 @@ impl Decoder {
             events,
             tables,
             last_position: resume.clone(),
-            resume,
+            cover: Cover::Before(resume),
             file,
             end,
             gtids,
@@ -126,6 +149,12 @@ impl Decoder {
             wanted,
             wanted_open: false,
         }
+    }
+
+    /// Decides coverage otherwise than by the resume position.
+    pub(crate) fn with_cover(mut self, cover: Cover) -> Decoder {
+        self.cover = cover;
+        self
     }
 
     /// Listens for positions the engine waits for (`SourceStream::progress_wanted`).
@@ -212,28 +241,41 @@ impl Decoder {
                     gtid: Some(gtid.text()),
                     timestamp: header.timestamp(),
                     xa: gtid.is_prepared_xa(),
+                    mysql_gtid: None,
                 };
                 self.start = Some(start);
                 if !gtid.is_standalone() {
                     self.open_group(event_start, header.timestamp(), false);
                 }
             }
-            EventKind::MySqlGtid => {
-                let gtid = events::parse_mysql_gtid(body)?;
+            EventKind::MySqlGtid | EventKind::MySqlTaggedGtid => {
+                let gtid = if event_type == events::GTID_TAGGED {
+                    events::parse_mysql_tagged_gtid(body)?
+                } else {
+                    events::parse_mysql_gtid(body)?
+                };
                 self.expect_no_group("GTID event")?;
-                self.gtids.record_mysql(gtid.clone());
+                self.gtids.begin_mysql(gtid.clone());
                 self.start = Some(GroupStart {
                     offset: event_start,
-                    gtid: Some(gtid),
+                    gtid: Some(gtid.to_string()),
                     timestamp: header.timestamp(),
                     xa: false,
+                    mysql_gtid: Some(gtid),
                 });
             }
             EventKind::AnonymousGtid => {
                 self.expect_no_group("anonymous GTID event")?;
-                self.start =
-                    Some(GroupStart { offset: event_start, gtid: None, timestamp: header.timestamp(), xa: false });
+                self.gtids.anonymous_mysql();
+                self.start = Some(GroupStart {
+                    offset: event_start,
+                    gtid: None,
+                    timestamp: header.timestamp(),
+                    xa: false,
+                    mysql_gtid: None,
+                });
             }
+            EventKind::PreviousGtids => self.gtids.previous_mysql(&events::parse_previous_gtids(body)?),
             EventKind::TransactionPayload => {
                 self.payload_end = Some(log_pos);
                 return Ok(());
@@ -323,3 +365,7 @@ pub(crate) async fn run(
         }
     }
 }
+
+#[cfg(test)]
+#[path = "stream/tests.rs"]
+mod tests;

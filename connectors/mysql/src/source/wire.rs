@@ -7,6 +7,15 @@
 //! protocol's: a first byte below 0xFB is the value; 0xFC, 0xFD and 0xFE
 //! announce a 2-, 3- and 8-byte little-endian value; 0xFB (SQL NULL in
 //! result sets) and 0xFF are invalid inside binlog bodies.
+//!
+//! MySQL 8.3+ also writes some bodies (the tagged GTID event, type 42; the
+//! tags of tagged GTID sets) with its serialization library
+//! (`libs/mysql/serialization`), whose variable-length integers differ:
+//! little-endian, the number of trailing one bits of the first byte plus
+//! one is the byte count, the value follows the terminating zero bit
+//! (`value << bytes | (1 << (bytes - 1)) - 1`); nine bytes are `0xFF` and
+//! the full 64-bit value. Signed values are zigzag-encoded first
+//! (`x << 1` for x ≥ 0, `(-(x + 1) << 1) | 1` for x < 0).
 
 /// A body ended before the value being read (or held an invalid length).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -109,6 +118,26 @@ impl<'a> Reader<'a> {
         Ok(count)
     }
 
+    /// A variable-length unsigned integer of MySQL's serialization library.
+    pub(crate) fn varlen_u64(&mut self) -> Result<u64, Truncated> {
+        let first = *self.bytes.first().ok_or(Truncated)?;
+        let count = first.trailing_ones() as usize + 1;
+        if count == 9 {
+            self.skip(1)?;
+            return self.u64_le();
+        }
+        let bytes = self.take(count)?;
+        let raw = bytes.iter().rev().fold(0u64, |acc, &b| (acc << 8) | u64::from(b));
+        Ok(raw >> count)
+    }
+
+    /// A variable-length signed integer of MySQL's serialization library.
+    pub(crate) fn varlen_i64(&mut self) -> Result<i64, Truncated> {
+        let zigzag = self.varlen_u64()?;
+        let magnitude = (zigzag >> 1) as i64;
+        Ok(if zigzag & 1 == 0 { magnitude } else { -magnitude - 1 })
+    }
+
     /// A length-encoded string (raw bytes).
     pub(crate) fn lenenc_bytes(&mut self) -> Result<&'a [u8], Truncated> {
         let len = self.lenenc_count(1)?;
@@ -138,6 +167,28 @@ mod tests {
         assert_eq!(Reader::new(&[0xFB]).lenenc(), Err(Truncated));
         assert_eq!(Reader::new(&[0xFF]).lenenc(), Err(Truncated));
         assert_eq!(Reader::new(&[0xFC, 0x34]).lenenc(), Err(Truncated));
+    }
+
+    /// The examples of MySQL's `libs/mysql/serialization/readme.md`, bytes
+    /// written most significant first there: 65535 unsigned is
+    /// `00000111 11111111 11111011`, signed 65535 is `00001111 11111111
+    /// 11110011`, -65535 is `… 11101011`, -65536 is `… 11111011`.
+    #[test]
+    fn serialization_library_varlen_integers_follow_the_readme() {
+        assert_eq!(Reader::new(&[0xFB, 0xFF, 0x07]).varlen_u64(), Ok(65535));
+        assert_eq!(Reader::new(&[0xF3, 0xFF, 0x0F]).varlen_i64(), Ok(65535));
+        assert_eq!(Reader::new(&[0xEB, 0xFF, 0x0F]).varlen_i64(), Ok(-65535));
+        assert_eq!(Reader::new(&[0xFB, 0xFF, 0x0F]).varlen_i64(), Ok(-65536));
+        // One byte: value << 1 (tag lengths of tagged GTID sets are written so).
+        assert_eq!(Reader::new(&[0x06]).varlen_u64(), Ok(3));
+        assert_eq!(Reader::new(&[0x00]).varlen_u64(), Ok(0));
+        // Nine bytes: 0xFF, then the raw value.
+        let mut nine = vec![0xFF];
+        nine.extend_from_slice(&u64::MAX.to_le_bytes());
+        assert_eq!(Reader::new(&nine).varlen_u64(), Ok(u64::MAX));
+        assert_eq!(Reader::new(&nine[..8]).varlen_u64(), Err(Truncated));
+        assert_eq!(Reader::new(&[0xFB, 0xFF]).varlen_u64(), Err(Truncated));
+        assert_eq!(Reader::new(&[]).varlen_u64(), Err(Truncated));
     }
 
     #[test]

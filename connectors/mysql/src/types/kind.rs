@@ -21,6 +21,15 @@ pub(crate) enum ColumnKind {
     },
     Float32,
     Float64,
+    /// FLOAT(M,D) / DOUBLE(M,D) (and REAL(M,D)): a FLOAT or DOUBLE the
+    /// server rounds to `scale` decimals, with at most `precision - scale`
+    /// integer digits (both deprecated in MySQL 8.0.17, still accepted).
+    ScaledFloat {
+        double: bool,
+        precision: u32,
+        scale: u32,
+        unsigned: bool,
+    },
     Bit {
         len: u32,
     },
@@ -91,8 +100,8 @@ impl ColumnKind {
             ColumnType::Decimal { precision, scale } => {
                 ColumnKind::Decimal { precision: precision.unwrap_or(10), scale: scale.unwrap_or(0) }
             }
-            ColumnType::Float32 => ColumnKind::Float32,
-            ColumnType::Float64 => ColumnKind::Float64,
+            ColumnType::Float32 => scaled_float(&lower, false).unwrap_or(ColumnKind::Float32),
+            ColumnType::Float64 => scaled_float(&lower, true).unwrap_or(ColumnKind::Float64),
             ColumnType::Bits { len, .. } => ColumnKind::Bit { len: len.unwrap_or(1) },
             ColumnType::Text { max_chars } => ColumnKind::Text { charset: charset_of(&lower), max_chars: *max_chars },
             ColumnType::Json => ColumnKind::Json,
@@ -120,6 +129,11 @@ impl ColumnKind {
             ColumnKind::Decimal { precision, scale } => format!("DECIMAL({precision},{scale})"),
             ColumnKind::Float32 => "FLOAT".into(),
             ColumnKind::Float64 => "DOUBLE".into(),
+            ColumnKind::ScaledFloat { double, precision, scale, unsigned } => format!(
+                "{}({precision},{scale}){}",
+                if *double { "DOUBLE" } else { "FLOAT" },
+                if *unsigned { " UNSIGNED" } else { "" }
+            ),
             ColumnKind::Bit { len } => format!("BIT({len})"),
             ColumnKind::Text { charset: Some(charset), .. } => format!("character ({charset})"),
             ColumnKind::Text { charset: None, .. } => "character".into(),
@@ -150,6 +164,19 @@ fn int_range(bytes: u8, unsigned: bool) -> ColumnKind {
     }
 }
 
+/// `float(7,2)`, `double(10,3) unsigned` (lowercase type name) → the scaled kind.
+fn scaled_float(lower_type_name: &str, double: bool) -> Option<ColumnKind> {
+    let (base, rest) = lower_type_name.split_once('(')?;
+    if !matches!(base.trim(), "float" | "double" | "real" | "double precision") {
+        return None;
+    }
+    let (inside, after) = rest.split_once(')')?;
+    let (precision, scale) = inside.split_once(',')?;
+    let precision = precision.trim().parse().ok()?;
+    let scale = scale.trim().parse().ok()?;
+    Some(ColumnKind::ScaledFloat { double, precision, scale, unsigned: after.contains("unsigned") })
+}
+
 /// `… character set gbk` → `gbk`.
 fn charset_of(lower_type_name: &str) -> Option<String> {
     let (_, rest) = lower_type_name.split_once(" character set ")?;
@@ -178,6 +205,17 @@ mod tests {
         let kind = ColumnKind::of(&column("mediumint(9)", ColumnType::Int { bytes: 3, unsigned: false }));
         assert_eq!(kind, ColumnKind::Int { min: -8_388_608, max: 8_388_607 });
         assert_eq!(ColumnKind::of(&column("tinyint(1)", ColumnType::Bool)), ColumnKind::Int { min: -128, max: 127 });
+    }
+
+    #[test]
+    fn scaled_floats_come_from_the_type_name() {
+        let kind = ColumnKind::of(&column("float(7,2)", ColumnType::Float32));
+        assert_eq!(kind, ColumnKind::ScaledFloat { double: false, precision: 7, scale: 2, unsigned: false });
+        assert_eq!(kind.describe(), "FLOAT(7,2)");
+        let kind = ColumnKind::of(&column("double(10,3) unsigned zerofill", ColumnType::Float64));
+        assert_eq!(kind, ColumnKind::ScaledFloat { double: true, precision: 10, scale: 3, unsigned: true });
+        assert_eq!(ColumnKind::of(&column("float", ColumnType::Float32)), ColumnKind::Float32);
+        assert_eq!(ColumnKind::of(&column("double unsigned", ColumnType::Float64)), ColumnKind::Float64);
     }
 
     #[test]

@@ -218,6 +218,70 @@ pub(super) fn to_float64(value: &Value) -> Result<Param, TypeError> {
     Ok(Param::Double(double))
 }
 
+/// FLOAT(M,D) / DOUBLE(M,D). The server stores such a column's value as a
+/// FLOAT or DOUBLE after rounding it to D decimals, and refuses (strict
+/// mode) one beyond `±(10^(M-D) - 10^-D)`; MySQL's and MariaDB's
+/// `truncate_double` (sql/field.cc):
+///
+/// ```text
+/// tmp = rint((nr - floor(nr)) * 10^D) / 10^D;   nr = floor(nr) + tmp;
+/// ```
+///
+/// then `(float) nr` for FLOAT. Sluice never lets that rounding change a
+/// value: the number must first fit the column's binary type exactly (as
+/// for plain FLOAT/DOUBLE), its shortest decimal text must have at most D
+/// fraction digits, and the server's rounding, computed here with the same
+/// IEEE operations, must give it back unchanged — otherwise it is refused,
+/// naming the column's D. So 0.25 goes into FLOAT(7,2) and reads back as
+/// 0.25; 0.125 (which the server would store as 0.12) is refused.
+pub(super) fn to_scaled_float(
+    value: &Value,
+    double: bool,
+    precision: u32,
+    scale: u32,
+    unsigned: bool,
+) -> Result<Param, TypeError> {
+    let kind = ColumnKind::ScaledFloat { double, precision, scale, unsigned };
+    let param = if double { to_float64(value)? } else { to_float32(value)? };
+    let (number, shortest) = match &param {
+        Param::Float(f) => (f64::from(*f), f.to_string()),
+        Param::Double(d) => (*d, d.to_string()),
+        _ => return Err(mismatch(value, &kind)),
+    };
+    if unsigned && number < 0.0 {
+        return Err(TypeError::new(format!("a negative number for {} (the server would store 0)", kind.describe())));
+    }
+    let rounded = server_rounding(number, scale);
+    let kept = if double { rounded == number } else { rounded as f32 == number as f32 };
+    if !kept || DecimalParts::of(&shortest).frac.len() > scale as usize {
+        return Err(TypeError::new(format!(
+            "a number with more than {scale} fraction digits for {} (the server would round it); widen the \
+             column's scale or make it a plain {}",
+            kind.describe(),
+            if double { "DOUBLE" } else { "FLOAT" }
+        )));
+    }
+    let integer_digits = precision.saturating_sub(scale) as i32;
+    let mut max = 10f64.powi(integer_digits) - 1.0 / 10f64.powi(scale as i32);
+    if !double {
+        max = max.min(f64::from(f32::MAX));
+    }
+    if rounded.abs() > max {
+        return Err(TypeError::new(format!(
+            "a number with more than {integer_digits} integer digits for {}; widen the column",
+            kind.describe()
+        )));
+    }
+    Ok(param)
+}
+
+/// The rounding of `truncate_double` for `scale` decimals (below 31, as FLOAT/DOUBLE scales are).
+fn server_rounding(number: f64, scale: u32) -> f64 {
+    let factor = 10f64.powi(scale as i32);
+    let floor = number.floor();
+    floor + ((number - floor) * factor).round_ties_even() / factor
+}
+
 /// The finite decimal text of a `Decimal` or a `Text` holding one.
 fn decimal_text(value: &Value) -> Result<String, TypeError> {
     match value {
@@ -298,6 +362,37 @@ mod tests {
         assert!(to_float64(&Value::Int(i64::MAX)).is_err());
         assert_eq!(to_float64(&decimal("0.1")).unwrap(), Param::Double(0.1));
         assert!(to_float64(&decimal("0.10000000000000000001")).is_err());
+    }
+
+    #[test]
+    fn scaled_floats_take_exactly_what_the_server_keeps() {
+        let float72 = |v: &Value| to_scaled_float(v, false, 7, 2, false);
+        let double103 = |v: &Value| to_scaled_float(v, true, 10, 3, false);
+        assert_eq!(float72(&Value::Float32(0.25)).unwrap(), Param::Float(0.25));
+        assert_eq!(float72(&Value::Float32(0.1)).unwrap(), Param::Float(0.1), "0.1f32 rounds back to itself");
+        assert_eq!(float72(&decimal("12345.67")).unwrap(), Param::Float(12345.67));
+        assert_eq!(float72(&Value::Int(-99_999)).unwrap(), Param::Float(-99_999.0));
+        assert!(float72(&Value::Float32(0.125)).unwrap_err().reason().contains("2 fraction digits"));
+        assert!(float72(&decimal("1.005")).is_err());
+        assert!(float72(&decimal("123456.7")).unwrap_err().reason().contains("5 integer digits"));
+        assert!(float72(&Value::Float64(0.1)).is_err(), "the double 0.1 is no FLOAT");
+        assert_eq!(double103(&Value::Float64(1.002)).unwrap(), Param::Double(1.002));
+        assert_eq!(double103(&decimal("-1234567.125")).unwrap(), Param::Double(-1_234_567.125));
+        assert!(double103(&Value::Float64(1.0015)).is_err(), "the server stores 1.002");
+        assert!(double103(&Value::Float64(0.0005)).is_err(), "the server stores 0.000");
+        assert!(double103(&Value::Float64(0.1 + 0.2)).is_err());
+        assert!(double103(&Value::Float64(10_000_000.0)).is_err(), "beyond 9999999.999");
+        assert_eq!(double103(&Value::Float64(9_999_999.999)).unwrap(), Param::Double(9_999_999.999));
+        assert!(double103(&Value::Float64(f64::NAN)).is_err());
+        let unsigned = to_scaled_float(&Value::Float64(-1.5), true, 10, 3, true);
+        assert!(unsigned.unwrap_err().reason().contains("negative"));
+        assert!(to_scaled_float(&Value::Text("x".into()), true, 10, 3, false).is_err());
+        // The server's rounding on the examples MariaDB 10.11 stores (DOUBLE(10,3), FLOAT(7,2)).
+        assert_eq!(server_rounding(1.0015, 3), 1.002);
+        assert_eq!(server_rounding(2.6745, 3), 2.675);
+        assert_eq!(server_rounding(0.0005, 3), 0.0);
+        assert_eq!(server_rounding(0.125, 2), 0.12);
+        assert_eq!(server_rounding(-0.125, 2), -0.12);
     }
 
     #[test]

@@ -8,6 +8,7 @@
 mod catalog;
 mod changes;
 mod failures;
+mod names;
 mod schema_changes;
 mod streaming;
 pub(crate) mod values;

@@ -4,6 +4,7 @@
 use proptest::prelude::*;
 
 use super::*;
+use crate::source::fixtures::{SERVER_UUID, mysql_gtid_body, mysql_tagged_gtid_body};
 
 #[test]
 fn mariadb_gtid_event_body() {
@@ -59,14 +60,64 @@ fn first_rotate_loses_its_checksum_bytes() {
 
 #[test]
 fn mysql_gtid_is_uuid_colon_number() {
-    let mut body = vec![1];
-    body.extend_from_slice(&[
-        0x3E, 0x11, 0xFA, 0x47, 0x71, 0xCA, 0x11, 0xE1, 0x9E, 0x33, 0xC8, 0x0A, 0xA9, 0x42, 0x95, 0x62,
-    ]);
-    body.extend_from_slice(&23u64.to_le_bytes());
-    body.extend_from_slice(&[0; 16]);
-    assert_eq!(parse_mysql_gtid(&body).unwrap(), "3e11fa47-71ca-11e1-9e33-c80aa9429562:23");
+    let body = mysql_gtid_body(SERVER_UUID, 23);
+    assert_eq!(parse_mysql_gtid(&body).unwrap().to_string(), "3e11fa47-71ca-11e1-9e33-c80aa9429562:23");
+    // MySQL 5.6 bodies end after the GNO.
+    assert_eq!(parse_mysql_gtid(&body[..25]).unwrap().number, 23);
     assert!(parse_mysql_gtid(&body[..10]).is_err());
+    assert!(parse_mysql_gtid(&mysql_gtid_body(SERVER_UUID, 0)).is_err(), "GTID numbers start at 1");
+    assert!(parse_mysql_gtid(&mysql_gtid_body(SERVER_UUID, -5)).is_err());
+}
+
+#[test]
+fn mysql_tagged_gtid_event_body() {
+    let body = mysql_tagged_gtid_body(SERVER_UUID, "abc", 23, 0);
+    // Spot checks of the hand encoding: version 1 is 0x02, the size (the
+    // whole body, under 128) is len << 1, no non-ignorable field, field 0
+    // (flags) 0; field 1's first UUID byte 0x3E is 0x7C, 0xFA takes two
+    // bytes (0xE9 0x03), number 23 zigzags to 46 = 0x5C, the tag is 0x06 "abc".
+    assert_eq!(&body[..4], &[0x02, (body.len() as u8) << 1, 0x00, 0x00]);
+    assert_eq!(&body[5..9], &[0x02, 0x7C, 0x22, 0xE9]);
+    let tail = body.windows(6).position(|w| w == [0x04, 0x5C, 0x06, 0x06, b'a', b'b']).expect("fields 2 and 3");
+    assert!(tail > 20);
+    let gtid = parse_mysql_tagged_gtid(&body).unwrap();
+    assert_eq!(gtid.to_string(), "3e11fa47-71ca-11e1-9e33-c80aa9429562:abc:23");
+
+    // mysql_common's encoder of the same event (an independent implementation) agrees.
+    let tag = mysql_common::packets::Tag::new("abc").unwrap().into_owned();
+    let event = mysql_common::binlog::events::GtidEvent::new_tagged(SERVER_UUID, tag, 23);
+    let mut theirs = Vec::new();
+    mysql_common::proto::MySerialize::serialize(&event, &mut theirs);
+    assert_eq!(parse_mysql_tagged_gtid(&theirs).unwrap(), gtid);
+
+    // Fields a newer MySQL marks as non-ignorable are refused, as is an envelope beyond the body.
+    let newer = mysql_tagged_gtid_body(SERVER_UUID, "abc", 23, 13);
+    let error = parse_mysql_tagged_gtid(&newer).unwrap_err().to_string();
+    assert!(error.contains("field 12"), "{error}");
+    assert!(parse_mysql_tagged_gtid(&mysql_tagged_gtid_body(SERVER_UUID, "abc", 23, 12)).is_ok());
+    assert!(parse_mysql_tagged_gtid(&body[..body.len() - 1]).is_err(), "shorter than its size");
+    let mut no_number = body.clone();
+    let at = no_number.windows(2).position(|w| w == [0x04, 0x5C]).unwrap();
+    no_number[at] = 0x0E; // field id 7 instead of 2: the number is missing
+    assert!(parse_mysql_tagged_gtid(&no_number).is_err());
+    let mut bad_tag = body;
+    let at = bad_tag.windows(3).position(|w| w == b"abc").unwrap();
+    bad_tag[at] = b'9';
+    assert!(parse_mysql_tagged_gtid(&bad_tag).is_err(), "a tag cannot start with a digit");
+}
+
+#[test]
+fn previous_gtids_body_is_a_gtid_set() {
+    // One SID, intervals [1, 6) and [11, 19): 3e11…:1-5:11-18.
+    let mut body = 1u64.to_le_bytes().to_vec();
+    body.extend_from_slice(&SERVER_UUID);
+    body.extend_from_slice(&2u64.to_le_bytes());
+    for value in [1i64, 6, 11, 19] {
+        body.extend_from_slice(&value.to_le_bytes());
+    }
+    let set = parse_previous_gtids(&body).unwrap();
+    assert_eq!(set.to_string(), "3e11fa47-71ca-11e1-9e33-c80aa9429562:1-5:11-18");
+    assert!(matches!(parse_previous_gtids(&body[..30]), Err(MySqlError::Protocol { .. })));
 }
 
 fn query_body(schema: &str, status: &[u8], statement: &[u8]) -> Vec<u8> {
@@ -110,6 +161,10 @@ fn classification_refuses_what_could_carry_rows() {
     assert_eq!(classify(QUERY_COMPRESSED, 0), EventKind::Query { compressed: true });
     assert_eq!(classify(ANNOTATE_ROWS, 0), EventKind::Harmless);
     assert_eq!(classify(MARIADB_GTID, 0), EventKind::MariaDbGtid);
+    assert_eq!(classify(GTID, 0), EventKind::MySqlGtid);
+    assert_eq!(classify(GTID_TAGGED, 0), EventKind::MySqlTaggedGtid, "never mistaken for an anonymous GTID");
+    assert_eq!(classify(ANONYMOUS_GTID, 0), EventKind::AnonymousGtid);
+    assert_eq!(classify(PREVIOUS_GTIDS, 0), EventKind::PreviousGtids);
     assert!(matches!(classify(PARTIAL_UPDATE_ROWS, 0), EventKind::Unsupported(_)));
     assert!(matches!(classify(20, 0), EventKind::Unsupported(_)));
     assert_eq!(classify(200, 0), EventKind::Unknown);
@@ -124,6 +179,8 @@ proptest! {
         let _ = parse_gtid_list(&body);
         let _ = parse_binlog_checkpoint(&body);
         let _ = parse_mysql_gtid(&body);
+        let _ = parse_mysql_tagged_gtid(&body);
+        let _ = parse_previous_gtids(&body);
         let _ = parse_query(&body, flag);
     }
 }

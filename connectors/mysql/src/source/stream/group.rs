@@ -18,8 +18,9 @@ use std::time::Duration;
 use sluice_api::{BinlogPosition, Position, SourceEvent, Transaction};
 use tokio::time::Instant;
 
-use super::{Decoder, Stop};
+use super::{Cover, Decoder, Stop};
 use crate::error::MySqlError;
+use crate::source::gtid_set::Gtid;
 
 /// Idle progress is emitted at most this often.
 const PROGRESS_EVERY: Duration = Duration::from_secs(1);
@@ -31,6 +32,8 @@ pub(super) struct GroupStart {
     pub(super) gtid: Option<String>,
     pub(super) timestamp: u32,
     pub(super) xa: bool,
+    /// MySQL: the group's GTID.
+    pub(super) mysql_gtid: Option<Gtid>,
 }
 
 /// The event group being read.
@@ -56,12 +59,19 @@ impl Decoder {
 
     /// Opens a group whose first event is the pending GTID event (if any) or the one at `offset`.
     pub(super) fn open_group(&mut self, offset: u64, timestamp: u32, xa: bool) {
-        let start = self.start.take().unwrap_or(GroupStart { offset, gtid: None, timestamp, xa: false });
-        let position = BinlogPosition { file: self.file.clone(), offset: start.offset, gtid: None };
-        let covered = self.resume.as_ref().is_some_and(|resume| position < *resume);
-        let id = start.gtid.unwrap_or_else(|| format!("{}:{}", self.file, start.offset));
+        let start =
+            self.start.take().unwrap_or(GroupStart { offset, gtid: None, timestamp, xa: false, mysql_gtid: None });
         // The begin position carries no GTID state: resuming from it by GTID
-        // would skip this very transaction. Its GTID is the transaction id.
+        // would skip this very transaction. A MySQL group's own GTID rides
+        // along (`gtid=uuid:n`), so that coverage is decided by GTID.
+        let gtid = start.mysql_gtid.as_ref().map(|gtid| format!("{}{gtid}", BinlogPosition::MYSQL_GTID));
+        let position = BinlogPosition { file: self.file.clone(), offset: start.offset, gtid };
+        let covered = match (&self.cover, &start.mysql_gtid) {
+            (Cover::ExecutedGtids, Some(gtid)) => self.gtids.mysql_contains(gtid),
+            (Cover::ExecutedGtids, None) => false,
+            (Cover::Before(resume), _) => resume.as_ref().is_some_and(|resume| position < *resume),
+        };
+        let id = start.gtid.unwrap_or_else(|| format!("{}:{}", self.file, start.offset));
         let transaction = Arc::new(Transaction {
             id,
             position: Position::Binlog(position),
@@ -87,6 +97,9 @@ impl Decoder {
     /// Ends the open group at `log_pos` (inside a compressed payload: the payload's end).
     pub(super) async fn commit(&mut self, log_pos: u64) -> Result<(), Stop> {
         let end = self.payload_end.take().unwrap_or(log_pos);
+        // The group's MySQL GTID is executed now, covered or not: the
+        // position taken below carries the set including it.
+        self.gtids.commit_mysql();
         let Some(group) = self.group.take() else {
             return Err(MySqlError::Protocol {
                 what: "binlog event group",
@@ -116,7 +129,9 @@ impl Decoder {
         let news = self.last_position.as_ref().is_none_or(|last| position > *last);
         let awaited = matches!(&*self.wanted.borrow(), Some(Position::Binlog(wanted)) if position >= *wanted);
         let throttled = !awaited && self.last_progress.is_some_and(|at| at.elapsed() < PROGRESS_EVERY);
-        if !news || throttled {
+        // Never a position inside the covered head a MySQL dump reads to learn its GTID set.
+        let covered = matches!(&self.cover, Cover::Before(Some(start)) if position < *start);
+        if !news || throttled || covered {
             return Ok(());
         }
         self.emit(SourceEvent::Progress(Position::Binlog(position.clone()))).await?;
