@@ -94,8 +94,8 @@ impl Consumer {
                     format!(
                         "[checkpoints]\npath = \"{}\"\n[sources.src]\nkind = \"postgres\"\nurl = \"{}\"\n\
                          [targets.dst]\nkind = \"postgres\"\nurl = \"{}\"\n\
-                         [[routes]]\nsource = \"src\"\ntable = \"public.items\"\ntarget = \"dst\"\n\
-                         [[routes]]\nsource = \"src\"\ntable = \"public.marker\"\ntarget = \"dst\"\n",
+                         [[routes]]\nsource = \"src\"\ntable = \"public.items\"\ntarget = \"dst\"\nsnapshot = \"never\"\n\
+                         [[routes]]\nsource = \"src\"\ntable = \"public.marker\"\ntarget = \"dst\"\nsnapshot = \"never\"\n",
                         state.display(),
                         pair.source.url(),
                         pair.target.url()
@@ -148,7 +148,7 @@ impl Consumer {
         if let Consumer::Sluice { config, child, log } = self {
             let log_file = std::fs::OpenOptions::new().create(true).append(true).open(&*log)?;
             *child = Some(
-                Command::new(env!("CARGO_BIN_EXE_sluice"))
+                Command::new(sluice_binary())
                     .args(["run", "-c"])
                     .arg(&*config)
                     .env("SLUICE_LOG", std::env::var("BENCH_SLUICE_LOG").unwrap_or_else(|_| "warn".into()))
@@ -503,4 +503,9 @@ async fn main() -> Result<()> {
         println!("{line}");
     }
     Ok(())
+}
+
+/// The sluice binary: `SLUICE_BIN` (a wrapper for profiling, say) or the one cargo built.
+fn sluice_binary() -> PathBuf {
+    std::env::var_os("SLUICE_BIN").map_or_else(|| PathBuf::from(env!("CARGO_BIN_EXE_sluice")), PathBuf::from)
 }

@@ -33,13 +33,15 @@
 //! key; a key the target does not hold is simply not matched.
 
 use std::collections::HashMap;
+use std::hash::Hash;
 use std::sync::Arc;
 
 use sluice_api::{ColumnType, RowWrite, Run, RunKind, TableName, TargetTable, TimeOfDay, Value, runs};
-use tokio_postgres::types::ToSql;
+use tokio_postgres::types::{ToSql, Type};
 
 use super::PostgresSink;
 use super::describe::{DescribedTable, describe};
+use super::params::{ArrayParam, ColumnArray, Element, element_of};
 use super::statements::{self, Col, quote_ident, quote_table};
 use crate::error::PostgresError;
 use crate::types::{TypeError, encode_text};
@@ -62,12 +64,21 @@ struct ResolvedColumn {
     cast: String,
     type_name: String,
     column_type: ColumnType,
+    /// How the column's values travel in statements' array parameters
+    /// when they are of the matching kind (see `params`).
+    element: Element,
 }
 
 impl ResolvedTable {
+    /// Column `index` as statements see it, its parameter a `text[]`.
     pub(super) fn col(&self, index: usize) -> Col<'_> {
+        self.col_with(index, Element::Text)
+    }
+
+    /// Column `index`, its parameter an array of `element`.
+    fn col_with(&self, index: usize, element: Element) -> Col<'_> {
         let column = &self.columns[index];
-        Col { name: &column.name, cast: &column.cast }
+        Col { name: &column.name, cast: &column.cast, param: element.array_type() }
     }
 
     pub(super) fn key_cols(&self) -> Vec<Col<'_>> {
@@ -155,36 +166,34 @@ impl PostgresSink {
     }
 
     async fn delete(&mut self, table: &ResolvedTable, run: &[RowWrite]) -> Result<(), PostgresError> {
-        let key_positions: Vec<usize> = (0..table.key.len()).collect();
-        let mut rows = Vec::with_capacity(run.len());
+        let mut images = Vec::with_capacity(run.len());
         for write in run {
             if let RowWrite::Delete { key, .. } = write {
                 check_width(table, key.len(), table.key.len())?;
-                rows.push(encode_cells(table, key.iter().zip(table.key.iter().copied()))?);
+                images.push(key.as_slice());
             }
         }
-        let rows = last_per_key(rows, &key_positions, &[]);
-        let sql = statements::delete(&table.name, &table.key_cols());
-        let context = || format!("delete from {}", table.name);
-        let deleted = self.execute_chunks(&sql, rows, context).await?;
+        // A delete's image is its key: cell j belongs to key column j.
+        let picks: Vec<Pick> = table.key.iter().enumerate().map(|(cell, &column)| Pick { cell, column }).collect();
+        let key_positions: Vec<usize> = (0..picks.len()).collect();
+        let encoded = self.encode(table, &images, &picks, &key_positions, &[])?;
+        let key = encoded.cols(table, &picks);
+        let sql = statements::delete(&table.name, &key);
+        let deleted = self.execute_encoded(&sql, encoded, || format!("delete from {}", table.name)).await?;
         tracing::debug!(table = %table.name, rows = deleted, "deleted target rows");
         Ok(())
     }
 
     async fn upsert(&mut self, table: &ResolvedTable, run: &[RowWrite]) -> Result<(), PostgresError> {
-        let mut rows = Vec::with_capacity(run.len());
-        for write in run {
-            if let RowWrite::Upsert { values, .. } = write {
-                check_width(table, values.len(), table.columns.len())?;
-                rows.push(encode_cells(table, values.iter().zip(0..))?);
-            }
-        }
-        let count = rows.len();
-        let rows = last_per_key(rows, &table.key, &table.insert_only);
-        let columns: Vec<Col<'_>> = (0..table.columns.len()).map(|i| table.col(i)).collect();
-        let insert_only: Vec<Col<'_>> = table.insert_only.iter().map(|&i| table.col(i)).collect();
-        let sql = statements::upsert(&table.name, &columns, &table.key_cols(), &insert_only);
-        self.execute_chunks(&sql, rows, || format!("upsert into {}", table.name)).await?;
+        let images = images_of(table, run)?;
+        let count = images.len();
+        let picks: Vec<Pick> = (0..table.columns.len()).map(|column| Pick { cell: column, column }).collect();
+        let encoded = self.encode(table, &images, &picks, &table.key, &table.insert_only)?;
+        let columns = encoded.cols(table, &picks);
+        let key: Vec<Col<'_>> = table.key.iter().map(|&k| columns[k]).collect();
+        let insert_only: Vec<Col<'_>> = table.insert_only.iter().map(|&i| columns[i]).collect();
+        let sql = statements::upsert(&table.name, &columns, &key, &insert_only);
+        self.execute_encoded(&sql, encoded, || format!("upsert into {}", table.name)).await?;
         tracing::debug!(table = %table.name, rows = count, "upserted target rows");
         Ok(())
     }
@@ -203,24 +212,22 @@ impl PostgresSink {
         // Insert-only columns keep the target's value: the row exists.
         let present: Vec<usize> =
             (0..table.columns.len()).filter(|i| !unchanged.contains(i) && !table.insert_only.contains(i)).collect();
-        let key_positions: Vec<usize> = table.key.iter().filter_map(|k| present.iter().position(|p| p == k)).collect();
-        let mut rows = Vec::with_capacity(run.len());
-        for write in run {
-            if let RowWrite::Upsert { values, .. } = write {
-                check_width(table, values.len(), table.columns.len())?;
-                rows.push(encode_cells(table, present.iter().map(|&i| (&values[i], i)))?);
-            }
-        }
-        let rows = last_per_key(rows, &key_positions, &[]);
-        let expected = rows.len() as u64;
+        let images = images_of(table, run)?;
         let sets_something = present.len() > table.key.len();
+        // Without a column to set, only the keys' existence is checked.
+        let picked = if sets_something { present } else { table.key.clone() };
+        let picks: Vec<Pick> = picked.iter().map(|&column| Pick { cell: column, column }).collect();
+        let key_positions: Vec<usize> = table.key.iter().filter_map(|k| picked.iter().position(|p| p == k)).collect();
+        let encoded = self.encode(table, &images, &picks, &key_positions, &[])?;
+        let expected = encoded.rows as u64;
+        let columns = encoded.cols(table, &picks);
+        let key: Vec<Col<'_>> = key_positions.iter().map(|&p| columns[p]).collect();
         let matched = if sets_something {
-            let columns: Vec<Col<'_>> = present.iter().map(|&i| table.col(i)).collect();
-            let sql = statements::update(&table.name, &columns, &table.key_cols());
-            self.execute_chunks(&sql, rows, || format!("update of {}", table.name)).await?
+            let sql = statements::update(&table.name, &columns, &key);
+            self.execute_encoded(&sql, encoded, || format!("update of {}", table.name)).await?
         } else {
-            let keys = rows.into_iter().map(|row| key_positions.iter().map(|&p| row[p].clone()).collect()).collect();
-            self.count_existing(table, keys).await?
+            let sql = statements::count_existing(&table.name, &key);
+            self.count_encoded(&sql, encoded, || format!("lookup of rows in {}", table.name)).await?
         };
         if matched < expected && self.copying.contains(&table.name) {
             tracing::debug!(table = %table.name, rows = expected - matched, "partial updates of rows not copied yet left to the snapshot");
@@ -250,64 +257,184 @@ impl PostgresSink {
         if set.is_empty() {
             return Ok(());
         }
-        let present: Vec<usize> = table.key.iter().chain(&set).copied().collect();
-        let mut rows = Vec::with_capacity(run.len());
+        let mut images = Vec::with_capacity(run.len());
         for write in run {
             if let RowWrite::Patch { values, .. } = write {
                 check_width(table, values.len(), table.columns.len())?;
-                rows.push(encode_cells(table, present.iter().map(|&i| (&values[i], i)))?);
+                images.push(values.as_slice());
             }
         }
+        let picks: Vec<Pick> = table.key.iter().chain(&set).map(|&column| Pick { cell: column, column }).collect();
         let key_positions: Vec<usize> = (0..table.key.len()).collect();
-        let rows = last_per_key(rows, &key_positions, &[]);
-        let columns: Vec<Col<'_>> = present.iter().map(|&i| table.col(i)).collect();
-        let sql = statements::update(&table.name, &columns, &table.key_cols());
-        let updated = self.execute_chunks(&sql, rows, || format!("patch of {}", table.name)).await?;
+        let encoded = self.encode(table, &images, &picks, &key_positions, &[])?;
+        let columns = encoded.cols(table, &picks);
+        let key: Vec<Col<'_>> = columns[..table.key.len()].to_vec();
+        let sql = statements::update(&table.name, &columns, &key);
+        let updated = self.execute_encoded(&sql, encoded, || format!("patch of {}", table.name)).await?;
         tracing::debug!(table = %table.name, rows = updated, "patched target rows");
         Ok(())
     }
 
-    async fn count_existing(&mut self, table: &ResolvedTable, keys: Vec<EncodedRow>) -> Result<u64, PostgresError> {
-        let sql = statements::count_existing(&table.name, &table.key_cols());
-        let statement = self.prepared(&sql, table.key.len()).await?;
-        let mut total = 0u64;
-        let mut keys = keys.into_iter().peekable();
-        while keys.peek().is_some() {
-            let chunk: Vec<EncodedRow> = keys.by_ref().take(self.max_rows_per_statement).collect();
-            let params = columns_of(chunk, table.key.len());
-            let refs: Vec<&(dyn ToSql + Sync)> = params.iter().map(|p| p as &(dyn ToSql + Sync)).collect();
-            let row = self
-                .client
-                .query_one(&statement, &refs)
-                .await
-                .map_err(|e| PostgresError::query(format!("lookup of rows in {}", table.name), e))?;
-            total += u64::try_from(row.get::<_, i64>(0)).unwrap_or(0);
+    /// Encodes `images` for a statement over the `picks` columns, keeping
+    /// the last image of each key (`key`: positions in `picks`; the cells at
+    /// `first_wins` come from the key's first image), split into executions
+    /// of at most `max_rows_per_statement` rows.
+    fn encode(
+        &self,
+        table: &ResolvedTable,
+        images: &[&[Value]],
+        picks: &[Pick],
+        key: &[usize],
+        first_wins: &[usize],
+    ) -> Result<Encoded, PostgresError> {
+        let kept = last_per_key(table, images, picks, key)?;
+        let rows = kept.len();
+        let chunk_rows = self.max_rows_per_statement.max(1);
+        let chunk_count = rows.div_ceil(chunk_rows);
+        let mut elements = Vec::with_capacity(picks.len());
+        let mut chunks: Vec<Vec<ArrayParam>> = (0..chunk_count).map(|_| Vec::with_capacity(picks.len())).collect();
+        for (position, pick) in picks.iter().enumerate() {
+            let first = first_wins.contains(&position);
+            let cells =
+                kept.iter().map(|&(last, first_index)| &images[if first { first_index } else { last }][pick.cell]);
+            let (element, arrays) = encode_column(table, pick.column, cells, rows, chunk_rows)?;
+            elements.push(element);
+            for (chunk, array) in chunks.iter_mut().zip(arrays) {
+                chunk.push(array);
+            }
         }
-        Ok(total)
+        Ok(Encoded { elements, chunks, rows })
     }
 
-    /// Runs a one-`text[]`-per-column statement over `rows`, at most
-    /// `max_rows_per_statement` rows per execution; returns the rows affected.
-    async fn execute_chunks(
+    /// Runs `sql` once per chunk of `encoded`; returns the rows affected.
+    async fn execute_encoded(
         &mut self,
         sql: &str,
-        rows: Vec<EncodedRow>,
+        encoded: Encoded,
         context: impl Fn() -> String,
     ) -> Result<u64, PostgresError> {
-        let Some(width) = rows.first().map(Vec::len) else {
+        if encoded.rows == 0 {
             return Ok(0);
-        };
-        let statement = self.prepared(sql, width).await?;
+        }
+        let types: Vec<Type> = encoded.elements.iter().map(|e| e.array_pg_type()).collect();
+        let statement = self.prepared_typed(sql, &types, || "preparing a write statement".to_owned()).await?;
         let mut affected = 0;
-        let mut rows = rows.into_iter().peekable();
-        while rows.peek().is_some() {
-            let chunk: Vec<EncodedRow> = rows.by_ref().take(self.max_rows_per_statement).collect();
-            let params = columns_of(chunk, width);
+        for params in &encoded.chunks {
             let refs: Vec<&(dyn ToSql + Sync)> = params.iter().map(|p| p as &(dyn ToSql + Sync)).collect();
             affected += self.client.execute(&statement, &refs).await.map_err(|e| PostgresError::query(context(), e))?;
         }
         Ok(affected)
     }
+
+    /// Runs a `SELECT count(*)` statement once per chunk; returns the sum.
+    async fn count_encoded(
+        &mut self,
+        sql: &str,
+        encoded: Encoded,
+        context: impl Fn() -> String,
+    ) -> Result<u64, PostgresError> {
+        if encoded.rows == 0 {
+            return Ok(0);
+        }
+        let types: Vec<Type> = encoded.elements.iter().map(|e| e.array_pg_type()).collect();
+        let statement = self.prepared_typed(sql, &types, || "preparing a lookup statement".to_owned()).await?;
+        let mut total = 0u64;
+        for params in &encoded.chunks {
+            let refs: Vec<&(dyn ToSql + Sync)> = params.iter().map(|p| p as &(dyn ToSql + Sync)).collect();
+            let row = self.client.query_one(&statement, &refs).await.map_err(|e| PostgresError::query(context(), e))?;
+            total += u64::try_from(row.get::<_, i64>(0)).unwrap_or(0);
+        }
+        Ok(total)
+    }
+}
+
+/// Where a statement column's value is found: the image's cell, and the
+/// route column it is written to.
+#[derive(Clone, Copy)]
+struct Pick {
+    cell: usize,
+    column: usize,
+}
+
+/// A run's rows encoded for one statement shape.
+struct Encoded {
+    /// Per statement column, the element its array carries.
+    elements: Vec<Element>,
+    /// Per execution, one array per statement column.
+    chunks: Vec<Vec<ArrayParam>>,
+    /// Rows after keeping the last image per key.
+    rows: usize,
+}
+
+impl Encoded {
+    /// The statement columns, each with its parameter's array type.
+    fn cols<'t>(&self, table: &'t ResolvedTable, picks: &[Pick]) -> Vec<Col<'t>> {
+        picks.iter().zip(&self.elements).map(|(pick, &element)| table.col_with(pick.column, element)).collect()
+    }
+}
+
+/// The upsert images of a run, each checked for width.
+fn images_of<'r>(table: &ResolvedTable, run: &'r [RowWrite]) -> Result<Vec<&'r [Value]>, PostgresError> {
+    let mut images = Vec::with_capacity(run.len());
+    for write in run {
+        if let RowWrite::Upsert { values, .. } = write {
+            check_width(table, values.len(), table.columns.len())?;
+            images.push(values.as_slice());
+        }
+    }
+    Ok(images)
+}
+
+/// One column's arrays, one per chunk of `chunk_rows` cells: the column's
+/// binary element when every cell is of its kind, else text (see `params`).
+fn encode_column<'v>(
+    table: &ResolvedTable,
+    column: usize,
+    cells: impl Iterator<Item = &'v Value> + Clone,
+    rows: usize,
+    chunk_rows: usize,
+) -> Result<(Element, Vec<ArrayParam>), PostgresError> {
+    let resolved = &table.columns[column];
+    let finish = |array: ColumnArray| array.finish().map_err(|e| value_error(table, column, e));
+    if resolved.element != Element::Text {
+        let mut arrays = Vec::with_capacity(rows.div_ceil(chunk_rows));
+        let mut array = ColumnArray::new(resolved.element, rows.min(chunk_rows));
+        let mut binary = true;
+        for (i, value) in cells.clone().enumerate() {
+            if i > 0 && i % chunk_rows == 0 {
+                let full = std::mem::replace(&mut array, ColumnArray::new(resolved.element, chunk_rows));
+                arrays.push(finish(full)?);
+            }
+            if !array.push_binary(value) {
+                binary = false;
+                break;
+            }
+        }
+        if binary {
+            arrays.push(finish(array)?);
+            return Ok((resolved.element, arrays));
+        }
+    }
+    let mut arrays = Vec::with_capacity(rows.div_ceil(chunk_rows));
+    let mut array = ColumnArray::new(Element::Text, rows.min(chunk_rows));
+    for (i, value) in cells.enumerate() {
+        if i > 0 && i % chunk_rows == 0 {
+            let full = std::mem::replace(&mut array, ColumnArray::new(Element::Text, chunk_rows));
+            arrays.push(finish(full)?);
+        }
+        match value {
+            Value::Null => array.push_text(None),
+            Value::Text(text) | Value::Json(text) | Value::Enum(text) if !text.contains('\0') => {
+                array.push_text(Some(text))
+            }
+            other => {
+                let text = encode_cell(other, &resolved.column_type).map_err(|e| value_error(table, column, e))?;
+                array.push_text(text.as_deref());
+            }
+        }
+    }
+    arrays.push(finish(array)?);
+    Ok((Element::Text, arrays))
 }
 
 /// Checks a route's target table against the catalog: it exists, has every
@@ -412,6 +539,7 @@ fn check_columns(
             name: column.clone(),
             cast: described.casts[index].clone(),
             type_name: target.type_name.clone(),
+            element: element_of(described.type_oids[index], &target.column_type),
             column_type: target.column_type.clone(),
         });
     }
@@ -474,73 +602,71 @@ pub(super) fn encode_cell(value: &Value, target: &ColumnType) -> Result<Option<S
     }
 }
 
-/// Keeps the last row of each key (`key` = positions in the row), in the
-/// order of those last occurrences; the cells at `first_wins` (insert-only
-/// columns) come from the key's first row: a later upsert of a row the
-/// first one inserted would have left them as that insert wrote them.
-fn last_per_key(rows: Vec<EncodedRow>, key: &[usize], first_wins: &[usize]) -> Vec<EncodedRow> {
-    if rows.len() < 2 {
-        return rows;
+/// The images to write, as (index of the key's last image, index of its
+/// first image), in the order of those last images: only the last image of
+/// each key matters (`key`: positions in `picks`). Keys are compared by
+/// their encoded text (integers directly).
+fn last_per_key(
+    table: &ResolvedTable,
+    images: &[&[Value]],
+    picks: &[Pick],
+    key: &[usize],
+) -> Result<Vec<(usize, usize)>, PostgresError> {
+    let all = || (0..images.len()).map(|i| (i, i)).collect();
+    if images.len() < 2 || key.is_empty() {
+        return Ok(all());
     }
-    // Per key: (first occurrence, last occurrence).
-    let mut seen: HashMap<Vec<&Option<String>>, (usize, usize)> = HashMap::with_capacity(rows.len());
-    for (i, row) in rows.iter().enumerate() {
-        seen.entry(key.iter().map(|&k| &row[k]).collect()).and_modify(|(_, last)| *last = i).or_insert((i, i));
-    }
-    if seen.len() == rows.len() {
-        return rows;
-    }
-    // Per row: the first occurrence of its key when the row is its key's last.
-    let mut keep: Vec<Option<usize>> = vec![None; rows.len()];
-    for &(first, last) in seen.values() {
-        keep[last] = Some(first);
-    }
-    let mut rows: Vec<Option<EncodedRow>> = rows.into_iter().map(Some).collect();
-    let mut out = Vec::with_capacity(keep.iter().filter(|k| k.is_some()).count());
-    for i in 0..rows.len() {
-        let Some(first) = keep[i] else { continue };
-        let mut row = rows[i].take().unwrap_or_default();
-        if first != i
-            && let Some(first_row) = rows[first].as_ref()
-        {
-            for &c in first_wins {
-                row[c] = first_row[c].clone();
-            }
+    // The common case: one integer key column.
+    if let [position] = key {
+        let cell = picks[*position].cell;
+        let integers: Option<Vec<i64>> =
+            images.iter().map(|image| if let Value::Int(i) = image[cell] { Some(i) } else { None }).collect();
+        if let Some(integers) = integers {
+            return Ok(occurrences(integers).unwrap_or_else(all));
         }
-        out.push(row);
     }
-    out
+    let mut texts = Vec::with_capacity(images.len());
+    for image in images {
+        let mut text = Vec::with_capacity(key.len());
+        for &position in key {
+            let Pick { cell, column } = picks[position];
+            text.push(
+                encode_cell(&image[cell], &table.columns[column].column_type)
+                    .map_err(|e| value_error(table, column, e))?,
+            );
+        }
+        texts.push(text);
+    }
+    Ok(occurrences(texts).unwrap_or_else(all))
 }
 
-/// Row-major encoded rows to one array per column.
-fn columns_of(rows: Vec<EncodedRow>, width: usize) -> Vec<Vec<Option<String>>> {
-    let mut columns: Vec<Vec<Option<String>>> = (0..width).map(|_| Vec::with_capacity(rows.len())).collect();
-    for row in rows {
-        for (column, cell) in columns.iter_mut().zip(row) {
-            column.push(cell);
-        }
+/// For keys in image order: `None` when all differ, else the kept images
+/// as (last index, first index) of each key, in last-index order.
+fn occurrences<K: Hash + Eq>(keys: Vec<K>) -> Option<Vec<(usize, usize)>> {
+    let count = keys.len();
+    let mut seen: HashMap<K, (usize, usize)> = HashMap::with_capacity(count);
+    for (i, key) in keys.into_iter().enumerate() {
+        seen.entry(key).and_modify(|(_, last)| *last = i).or_insert((i, i));
     }
-    columns
+    if seen.len() == count {
+        return None;
+    }
+    let mut first_of: Vec<Option<usize>> = vec![None; count];
+    for (first, last) in seen.into_values() {
+        first_of[last] = Some(first);
+    }
+    Some(first_of.into_iter().enumerate().filter_map(|(last, first)| first.map(|first| (last, first))).collect())
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn row(cells: &[&str]) -> EncodedRow {
-        cells.iter().map(|c| Some((*c).to_owned())).collect()
-    }
-
     #[test]
     fn last_image_per_key_wins_in_last_occurrence_order() {
-        let rows = vec![row(&["1", "a"]), row(&["2", "b"]), row(&["1", "c"]), row(&["3", "d"]), row(&["2", "e"])];
-        assert_eq!(last_per_key(rows, &[0], &[]), vec![row(&["1", "c"]), row(&["3", "d"]), row(&["2", "e"])]);
-    }
-
-    #[test]
-    fn insert_only_cells_come_from_the_first_image_of_a_key() {
-        let rows = vec![row(&["1", "a", "x"]), row(&["2", "b", "y"]), row(&["1", "c", "z"]), row(&["1", "d", "w"])];
-        assert_eq!(last_per_key(rows, &[0], &[2]), vec![row(&["2", "b", "y"]), row(&["1", "d", "x"])]);
+        let keys = vec![1, 2, 1, 3, 2];
+        assert_eq!(occurrences(keys), Some(vec![(2, 0), (3, 3), (4, 1)]));
+        assert_eq!(occurrences(vec!["a", "b"]), None, "all distinct: every image is kept as it is");
     }
 
     #[test]

@@ -62,6 +62,8 @@ pub(crate) struct DescribedTable {
     /// `bit(1)` and would truncate (or refuse) longer values; with `-1` they
     /// are the unconstrained `bpchar` and `"bit"`.
     pub(crate) casts: Vec<String>,
+    /// `atttypid` per column (a domain's own OID, not its base type's).
+    pub(crate) type_oids: Vec<u32>,
 }
 
 const TABLE_SQL: &str = "SELECT c.oid, c.relkind::text FROM pg_catalog.pg_class c \
@@ -114,6 +116,7 @@ pub(crate) async fn describe(client: &Client, table: &TableName) -> Result<Optio
     }
     let mut columns = Vec::new();
     let mut casts = Vec::new();
+    let mut type_oids = Vec::new();
     for row in client.query(COLUMNS_SQL, &[&oid]).await.map_err(|e| PostgresError::query(context(), e))? {
         let type_name: String = row.get(1);
         let column_type = column_type_of(&row, &type_name);
@@ -126,6 +129,7 @@ pub(crate) async fn describe(client: &Client, table: &TableName) -> Result<Optio
             generated: row.get(7),
         });
         casts.push(row.get(2));
+        type_oids.push(row.get(3));
     }
     let mut primary_key = Vec::new();
     let mut unique_keys = Vec::new();
@@ -139,7 +143,7 @@ pub(crate) async fn describe(client: &Client, table: &TableName) -> Result<Optio
         }
     }
     let info = TargetTableInfo { name: table.clone(), columns, primary_key, unique_keys };
-    Ok(Some(DescribedTable { info, casts }))
+    Ok(Some(DescribedTable { info, casts, type_oids }))
 }
 
 /// The engine-neutral type of a column: built-in types by OID, enums (and

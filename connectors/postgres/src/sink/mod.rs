@@ -35,6 +35,7 @@ mod describe;
 mod load;
 mod offsets;
 mod owned;
+mod params;
 mod statements;
 
 use std::collections::HashMap;
@@ -358,11 +359,6 @@ impl PostgresSink {
             self.in_transaction = true;
         }
         Ok(())
-    }
-
-    /// A cached statement with `width` `text[]` parameters.
-    async fn prepared(&mut self, sql: &str, width: usize) -> Result<Statement, PostgresError> {
-        self.prepared_typed(sql, &vec![Type::TEXT_ARRAY; width], || "preparing a write statement".to_owned()).await
     }
 
     /// A cached statement with these parameter types.

@@ -43,11 +43,15 @@
 
 use sluice_api::TableName;
 
-/// A column as statements see it: its name and the type to cast text to.
+/// A column as statements see it: its name, the type its values are cast
+/// to, and the array type of its parameter (`text[]`, or a built-in type's
+/// array when the values travel in binary: see `params`; the cast is then a
+/// no-op).
 #[derive(Clone, Copy)]
 pub(super) struct Col<'a> {
     pub(super) name: &'a str,
     pub(super) cast: &'a str,
+    pub(super) param: &'a str,
 }
 
 /// `"name"` with embedded quotes doubled.
@@ -60,9 +64,9 @@ pub(crate) fn quote_table(table: &TableName) -> String {
     format!("{}.{}", quote_ident(&table.schema), quote_ident(&table.name))
 }
 
-/// `unnest($1::text[], …) AS u("a", …)`.
+/// `unnest($1::text[], $2::int8[], …) AS u("a", …)`.
 fn unnest_from(columns: &[Col<'_>], alias: &str) -> String {
-    let params: Vec<String> = (1..=columns.len()).map(|i| format!("${i}::text[]")).collect();
+    let params: Vec<String> = columns.iter().enumerate().map(|(i, c)| format!("${}::{}", i + 1, c.param)).collect();
     let names: Vec<String> = columns.iter().map(|c| quote_ident(c.name)).collect();
     format!("unnest({}) AS {alias}({})", params.join(", "), names.join(", "))
 }
@@ -251,8 +255,8 @@ mod tests {
         TableName::new("s", "t\"x")
     }
 
-    const A: Col<'static> = Col { name: "a", cast: "bigint" };
-    const B: Col<'static> = Col { name: "b\"q", cast: "numeric" };
+    const A: Col<'static> = Col { name: "a", cast: "bigint", param: "text[]" };
+    const B: Col<'static> = Col { name: "b\"q", cast: "numeric", param: "numeric[]" };
 
     #[test]
     fn identifiers_are_quoted_with_quotes_doubled() {
@@ -263,14 +267,14 @@ mod tests {
     fn upsert_updates_non_key_columns_from_excluded() {
         assert_eq!(
             upsert(&table(), &[A, B], &[A], &[]),
-            r#"INSERT INTO "s"."t""x" AS t ("a", "b""q") OVERRIDING SYSTEM VALUE SELECT u."a"::bigint, u."b""q"::numeric FROM unnest($1::text[], $2::text[]) AS u("a", "b""q") ON CONFLICT ("a") DO UPDATE SET "b""q" = EXCLUDED."b""q""#
+            r#"INSERT INTO "s"."t""x" AS t ("a", "b""q") OVERRIDING SYSTEM VALUE SELECT u."a"::bigint, u."b""q"::numeric FROM unnest($1::text[], $2::numeric[]) AS u("a", "b""q") ON CONFLICT ("a") DO UPDATE SET "b""q" = EXCLUDED."b""q""#
         );
         assert!(upsert(&table(), &[A], &[A], &[]).ends_with("ON CONFLICT (\"a\") DO NOTHING"));
     }
 
     #[test]
     fn upsert_leaves_insert_only_columns_out_of_the_update() {
-        const C: Col<'static> = Col { name: "c", cast: "text" };
+        const C: Col<'static> = Col { name: "c", cast: "text", param: "text[]" };
         assert!(
             upsert(&table(), &[A, B, C], &[A], &[B]).ends_with(r#"ON CONFLICT ("a") DO UPDATE SET "c" = EXCLUDED."c""#)
         );
@@ -311,7 +315,7 @@ mod tests {
     fn update_sets_present_columns_and_matches_the_key() {
         assert_eq!(
             update(&table(), &[A, B], &[A]),
-            r#"UPDATE "s"."t""x" AS t SET "b""q" = u."b""q"::numeric FROM unnest($1::text[], $2::text[]) AS u("a", "b""q") WHERE t."a" = u."a"::bigint"#
+            r#"UPDATE "s"."t""x" AS t SET "b""q" = u."b""q"::numeric FROM unnest($1::text[], $2::numeric[]) AS u("a", "b""q") WHERE t."a" = u."a"::bigint"#
         );
     }
 
@@ -328,7 +332,7 @@ mod tests {
     fn delete_matches_every_key_column() {
         assert_eq!(
             delete(&table(), &[A, B]),
-            r#"DELETE FROM "s"."t""x" AS t USING unnest($1::text[], $2::text[]) AS k("a", "b""q") WHERE t."a" = k."a"::bigint AND t."b""q" = k."b""q"::numeric"#
+            r#"DELETE FROM "s"."t""x" AS t USING unnest($1::text[], $2::numeric[]) AS k("a", "b""q") WHERE t."a" = k."a"::bigint AND t."b""q" = k."b""q"::numeric"#
         );
     }
 }
