@@ -215,9 +215,11 @@ impl Consumer {
             state.display(),
             run.source.url(),
         );
+        // The target already holds the seed (as the replica does): no
+        // initial snapshot, only the stream is measured.
         for table in ["items", "marker"] {
             text.push_str(&format!(
-                "[[routes]]\nsource = \"src\"\ntable = \"{}.{table}\"\ntarget = \"dst\"\ninto = \"{}\"\n",
+                "[[routes]]\nsource = \"src\"\ntable = \"{}.{table}\"\ntarget = \"dst\"\ninto = \"{}\"\nsnapshot = \"never\"\n",
                 run.source.name,
                 into(table)
             ));

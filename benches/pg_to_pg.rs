@@ -89,6 +89,9 @@ impl Consumer {
                 let config = work.join(format!("{name}.toml"));
                 let state = work.join(format!("{name}-state"));
                 let _ = std::fs::remove_dir_all(&state);
+                // `snapshot = "never"`, as the subscription's `copy_data =
+                // false`: the target already holds the seed rows, and only
+                // the stream is measured.
                 std::fs::write(
                     &config,
                     format!(

@@ -148,10 +148,17 @@ impl Route {
 
     /// The resolution for `schema`, computed once per schema version.
     pub fn resolve(&mut self, schema: &Arc<TableSchema>) -> Result<Arc<ResolvedRoute>, RouteError> {
-        if let Some((known, resolved)) = &self.resolved
-            && (Arc::ptr_eq(known, schema) || **known == **schema)
-        {
-            return Ok(Arc::clone(resolved));
+        if let Some((known, resolved)) = &mut self.resolved {
+            if Arc::ptr_eq(known, schema) {
+                return Ok(Arc::clone(resolved));
+            }
+            // The same schema from another source (the catalog at start, the
+            // stream's Relation message later): keep the stream's Arc, so the
+            // next changes match by pointer instead of column by column.
+            if **known == **schema {
+                *known = Arc::clone(schema);
+                return Ok(Arc::clone(resolved));
+            }
         }
         let resolved = Arc::new(self.resolve_uncached(schema)?);
         self.resolved = Some((Arc::clone(schema), Arc::clone(&resolved)));

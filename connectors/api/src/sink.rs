@@ -30,7 +30,11 @@ pub trait Sink: Send {
     ) -> impl Future<Output = Result<Option<Position>, ConnectorError>> + Send;
 
     /// Accepts writes, in order, into the open target transaction (opening
-    /// one if needed). May execute them right away to bound memory.
+    /// one if needed). May execute them right away to bound memory, and may
+    /// send them without waiting for the target's answer: a write the
+    /// target refuses then fails a later call of this transaction — at the
+    /// latest [`Sink::commit`], which then commits nothing. Inside a
+    /// savepoint a write's refusal is returned by that write.
     fn write(&mut self, writes: Vec<RowWrite>) -> impl Future<Output = Result<(), ConnectorError>> + Send;
 
     /// Writes `position` into the offsets table for `pipeline` and commits

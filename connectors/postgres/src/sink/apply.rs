@@ -112,7 +112,10 @@ impl PostgresSink {
         for Run { kind, range } in runs(&writes, true) {
             let run = &writes[range];
             match kind {
-                RunKind::Truncate => self.truncate(run).await?,
+                RunKind::Truncate => {
+                    self.settle().await?;
+                    self.truncate(run).await?;
+                }
                 RunKind::Delete => {
                     let resolved = self.resolve(run[0].table()).await?;
                     self.delete(&resolved, run).await?;
@@ -141,6 +144,9 @@ impl PostgresSink {
         if let Some(resolved) = self.resolved.get(table.as_ref()) {
             return Ok(Arc::clone(resolved));
         }
+        // A statement sent ahead may have failed: its error, not the
+        // aborted transaction's, is the one to report.
+        self.settle().await?;
         let name = TableName::new(&table.schema, &table.name);
         let described = describe(&self.client, &name).await?;
         let resolved = Arc::new(check_route(table, &name, described)?);
@@ -179,8 +185,9 @@ impl PostgresSink {
         let encoded = self.encode(table, &images, &picks, &key_positions, &[])?;
         let key = encoded.cols(table, &picks);
         let sql = statements::delete(&table.name, &key);
-        let deleted = self.execute_encoded(&sql, encoded, || format!("delete from {}", table.name)).await?;
-        tracing::debug!(table = %table.name, rows = deleted, "deleted target rows");
+        let rows = encoded.rows;
+        self.send_encoded(&sql, encoded, format!("delete from {}", table.name)).await?;
+        tracing::debug!(table = %table.name, rows, "deleting target rows");
         Ok(())
     }
 
@@ -193,7 +200,7 @@ impl PostgresSink {
         let key: Vec<Col<'_>> = table.key.iter().map(|&k| columns[k]).collect();
         let insert_only: Vec<Col<'_>> = table.insert_only.iter().map(|&i| columns[i]).collect();
         let sql = statements::upsert(&table.name, &columns, &key, &insert_only);
-        self.execute_encoded(&sql, encoded, || format!("upsert into {}", table.name)).await?;
+        self.send_encoded(&sql, encoded, format!("upsert into {}", table.name)).await?;
         tracing::debug!(table = %table.name, rows = count, "upserted target rows");
         Ok(())
     }
@@ -220,6 +227,8 @@ impl PostgresSink {
         let key_positions: Vec<usize> = table.key.iter().filter_map(|k| picked.iter().position(|p| p == k)).collect();
         let encoded = self.encode(table, &images, &picks, &key_positions, &[])?;
         let expected = encoded.rows as u64;
+        // The matched count is needed now.
+        self.settle().await?;
         let columns = encoded.cols(table, &picks);
         let key: Vec<Col<'_>> = key_positions.iter().map(|&p| columns[p]).collect();
         let matched = if sets_something {
@@ -270,6 +279,7 @@ impl PostgresSink {
         let columns = encoded.cols(table, &picks);
         let key: Vec<Col<'_>> = columns[..table.key.len()].to_vec();
         let sql = statements::update(&table.name, &columns, &key);
+        self.settle().await?;
         let updated = self.execute_encoded(&sql, encoded, || format!("patch of {}", table.name)).await?;
         tracing::debug!(table = %table.name, rows = updated, "patched target rows");
         Ok(())
@@ -304,6 +314,28 @@ impl PostgresSink {
             }
         }
         Ok(Encoded { elements, chunks, rows })
+    }
+
+    /// Sends `sql` once per chunk of `encoded` without waiting for the
+    /// answers (see the module docs of `sink`); `context` names the
+    /// statement in its error.
+    async fn send_encoded(&mut self, sql: &str, encoded: Encoded, context: String) -> Result<(), PostgresError> {
+        if encoded.rows == 0 {
+            return Ok(());
+        }
+        let types: Vec<Type> = encoded.elements.iter().map(|e| e.array_pg_type()).collect();
+        let statement = self.prepared_typed(sql, &types, || "preparing a write statement".to_owned()).await?;
+        for params in encoded.chunks {
+            let client = Arc::clone(&self.client);
+            let statement = statement.clone();
+            let context = context.clone();
+            self.send_ahead(Box::pin(async move {
+                let refs: Vec<&(dyn ToSql + Sync)> = params.iter().map(|p| p as &(dyn ToSql + Sync)).collect();
+                client.execute(&statement, &refs).await.map(drop).map_err(|e| PostgresError::query(context, e))
+            }))
+            .await?;
+        }
+        Ok(())
     }
 
     /// Runs `sql` once per chunk of `encoded`; returns the rows affected.

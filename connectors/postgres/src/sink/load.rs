@@ -54,6 +54,7 @@ const SAVEPOINT: &str = "sluice_load";
 impl PostgresSink {
     /// See [`sluice_api::Sink::load`] and the module documentation.
     pub async fn load(&mut self, writes: Vec<RowWrite>) -> Result<(), PostgresError> {
+        self.settle().await?;
         let Some(table) = bulk_table(&writes) else {
             // Not a chunk of whole rows of one table: the ordinary path.
             return self.write(writes).await;
@@ -80,7 +81,7 @@ impl PostgresSink {
         };
         if self.range_has_rows(&resolved, bounds.as_ref()).await? {
             tracing::debug!(table = %resolved.name, rows, "chunk range not empty in the target: upserting");
-            return self.apply(writes).await;
+            return self.apply_settled(writes).await;
         }
         let savepoint = |verb: &str| format!("{verb} {SAVEPOINT}");
         self.client
@@ -102,10 +103,17 @@ impl PostgresSink {
                     .await
                     .map_err(|e| PostgresError::query("rollback to the bulk load savepoint", e))?;
                 tracing::debug!(table = %resolved.name, rows, "copy met existing keys: upserting");
-                self.apply(writes).await
+                self.apply_settled(writes).await
             }
             Err(error) => Err(PostgresError::query(format!("copy into {}", resolved.name), error)),
         }
+    }
+
+    /// `apply`, its statements answered before returning: a load reports
+    /// its refusals itself.
+    async fn apply_settled(&mut self, writes: Vec<RowWrite>) -> Result<(), PostgresError> {
+        self.apply(writes).await?;
+        self.settle().await
     }
 
     /// One-shot copies between identical column types: `data` is COPY text
@@ -122,6 +130,7 @@ impl PostgresSink {
         source_types: &[String],
         data: Vec<u8>,
     ) -> Result<CopyTextLoad, PostgresError> {
+        self.settle().await?;
         self.begin().await?;
         let resolved = self.resolve(table).await?;
         if source_types.len() != resolved.width()
@@ -176,6 +185,7 @@ impl PostgresSink {
         S: futures_util::Stream<Item = Result<Bytes, tokio_postgres::Error>> + Send,
     {
         use futures_util::StreamExt;
+        self.settle().await?;
         self.begin().await?;
         let resolved = self.resolve(table).await?;
         if source_types.len() != resolved.width()

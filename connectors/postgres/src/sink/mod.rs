@@ -22,7 +22,21 @@
 //! transaction when there is one, so it sees its own writes, otherwise in
 //! autocommit. [`PostgresSink::ensure_owned_tables`] creates those tables.
 //!
-//! Files: `statements` (SQL shapes), `apply` (runs, dedup, partial updates,
+//! Pipelining: outside savepoints, the multi-row upsert and delete
+//! statements of [`Sink::write`] are sent without waiting for their
+//! answers (tokio-postgres queues requests in order on the one connection;
+//! at most [`MAX_IN_FLIGHT`] wait), so the server executes one statement
+//! while Sluice encodes the next and reads more changes. Every other call
+//! first settles them — awaits their answers in order and fails with the
+//! first error, which names its statement — so a refusal surfaces at the
+//! latest at the commit it would have rolled back, never later. Inside a
+//! savepoint (dead-letter isolation needs each write's own answer) every
+//! statement is awaited at once. [`Sink::commit`] queues the offsets write
+//! and `COMMIT` behind the statements still running and then settles them:
+//! a failed statement aborts the transaction, so `COMMIT` rolls back and
+//! the first error is returned.
+//!
+//! Files: `statements` (SQL shapes), `params` (binary array parameters), `apply` (runs, dedup, partial updates,
 //! patches, route checks), `load` (snapshot chunks by `COPY`, falling back
 //! to `apply`), `offsets` (the offsets table), `owned` (the crosswalk and
 //! dead-letter tables), `describe` (target tables from the catalog).
@@ -38,7 +52,9 @@ mod owned;
 mod params;
 mod statements;
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
 
 use sluice_api::{ConnectorError, Position, Row, RowWrite, Sink, TableName, TargetTable};
@@ -98,8 +114,20 @@ pub async fn describe_target_table(url: &str, table: &TableName) -> Result<Optio
 }
 
 /// A PostgreSQL target. See the module documentation.
+/// Statements sent and not yet answered, at most this many (each holds
+/// its parameters: up to `max_rows_per_statement` rows).
+const MAX_IN_FLIGHT: usize = 2;
+
+/// A statement sent ahead (see the module docs): resolves to its outcome,
+/// the error already naming the statement.
+type InFlight = Pin<Box<dyn Future<Output = Result<(), PostgresError>> + Send>>;
+
 pub struct PostgresSink {
-    client: Client,
+    client: Arc<Client>,
+    /// Statements sent without waiting, oldest first.
+    in_flight: VecDeque<InFlight>,
+    /// Savepoints set and not released: statements are then awaited at once.
+    savepoints: usize,
     offsets_table: TableName,
     max_rows_per_statement: usize,
     /// A `BEGIN` was sent and neither `COMMIT` nor `ROLLBACK` since.
@@ -131,7 +159,9 @@ impl PostgresSink {
     pub async fn connect_without_setup(config: PostgresSinkConfig) -> Result<PostgresSink, PostgresError> {
         let client = crate::connect::connect(&config.url).await?;
         Ok(PostgresSink {
-            client,
+            client: Arc::new(client),
+            in_flight: VecDeque::new(),
+            savepoints: 0,
             offsets_table: config.offsets_table,
             max_rows_per_statement: config.max_rows_per_statement.max(1),
             in_transaction: false,
@@ -144,11 +174,13 @@ impl PostgresSink {
 
     /// The catalog's description of a target table; `None` if it does not exist.
     pub async fn describe_table(&mut self, table: &TableName) -> Result<Option<TargetTableInfo>, PostgresError> {
+        self.settle().await?;
         Ok(describe(&self.client, table).await?.map(|d| d.info))
     }
 
     /// See [`Sink::applied_position`].
     pub async fn applied_position(&mut self, pipeline: &str) -> Result<Option<Position>, PostgresError> {
+        self.settle().await?;
         let sql = offsets::select_sql(&self.offsets_table);
         let statement = self.prepared_plain(&sql).await?;
         let row = self
@@ -162,6 +194,7 @@ impl PostgresSink {
     /// Deletes the offsets row of `pipeline` (`sluice checkpoints reset`);
     /// returns whether there was one.
     pub async fn forget_position(&mut self, pipeline: &str) -> Result<bool, PostgresError> {
+        self.settle().await?;
         let sql = offsets::delete_sql(&self.offsets_table);
         let deleted =
             self.client.execute(&sql, &[&pipeline]).await.map_err(|e| {
@@ -189,13 +222,21 @@ impl PostgresSink {
         // concurrently polled requests): one round trip per target commit.
         // If the position write fails, the server answers the COMMIT of the
         // failed transaction with a rollback, and the error below says why.
+        // Statements still running go first: the offsets write and COMMIT
+        // are queued behind them, and their answers are awaited in order.
+        let in_flight = std::mem::take(&mut self.in_flight);
+        self.savepoints = 0;
         let params: [&(dyn tokio_postgres::types::ToSql + Sync); 2] = [&pipeline, &encoded];
-        let (recorded, committed) =
-            tokio::join!(self.client.execute(&statement, &params), self.client.batch_execute("COMMIT"));
+        let (settled, recorded, committed) = tokio::join!(
+            settle(in_flight),
+            self.client.execute(&statement, &params),
+            self.client.batch_execute("COMMIT")
+        );
         // Whatever COMMIT answers, the transaction is over: committed, rolled
         // back by the server, or unknown with the connection gone (the
         // offsets table tells which after a restart).
         self.in_transaction = false;
+        settled?;
         recorded.map_err(|e| PostgresError::query(format!("recording the position in {}", self.offsets_table), e))?;
         committed.map_err(|e| PostgresError::query("commit", e))?;
         tracing::debug!(pipeline, position = %position, "committed target transaction");
@@ -204,16 +245,23 @@ impl PostgresSink {
 
     /// See [`Sink::commit_rows`].
     pub async fn commit_rows(&mut self) -> Result<(), PostgresError> {
+        let settled = self.settle().await;
         if !self.in_transaction {
             return Ok(());
         }
         self.in_transaction = false;
-        self.client.batch_execute("COMMIT").await.map_err(|e| PostgresError::query("commit", e))
+        self.savepoints = 0;
+        let committed = self.client.batch_execute("COMMIT").await.map_err(|e| PostgresError::query("commit", e));
+        settled?;
+        committed
     }
 
     /// See [`Sink::rollback`]. Also forgets the target descriptions, so a
     /// target fixed by the DBA is described afresh.
     pub async fn rollback(&mut self) -> Result<(), PostgresError> {
+        // Whatever the statements sent ahead answer, they are rolled back.
+        self.in_flight.clear();
+        self.savepoints = 0;
         self.resolved.clear();
         self.inserts.clear();
         if !self.in_transaction {
@@ -240,6 +288,7 @@ impl PostgresSink {
         values: Row,
         returning: &str,
     ) -> Result<String, PostgresError> {
+        self.settle().await?;
         self.begin().await?;
         let shape = self.insert_shape(&table, returning).await?;
         let resolved = &shape.table;
@@ -308,6 +357,7 @@ impl PostgresSink {
 
     async fn savepoint_statement(&mut self, op: statements::SavepointOp, name: &str) -> Result<(), PostgresError> {
         check_savepoint_name(name)?;
+        self.settle().await?;
         if !self.in_transaction {
             return Err(PostgresError::Config {
                 setting: "sink".into(),
@@ -315,7 +365,13 @@ impl PostgresSink {
             });
         }
         let sql = statements::savepoint(op, name);
-        self.client.batch_execute(&sql).await.map_err(|e| PostgresError::query(sql.clone(), e))
+        self.client.batch_execute(&sql).await.map_err(|e| PostgresError::query(sql.clone(), e))?;
+        match op {
+            statements::SavepointOp::Set => self.savepoints += 1,
+            statements::SavepointOp::Release => self.savepoints = self.savepoints.saturating_sub(1),
+            statements::SavepointOp::RollbackTo => {}
+        }
+        Ok(())
     }
 
     /// See [`Sink::select_text`].
@@ -327,6 +383,7 @@ impl PostgresSink {
         order_by: &[&str],
         limit: Option<usize>,
     ) -> Result<Vec<Vec<Option<String>>>, PostgresError> {
+        self.settle().await?;
         if columns.is_empty() {
             return Err(PostgresError::Config {
                 setting: format!("table {table}"),
@@ -353,6 +410,43 @@ impl PostgresSink {
         Ok(rows.iter().map(|row| (0..columns.len()).map(|i| row.get::<_, Option<String>>(i)).collect()).collect())
     }
 
+    /// Awaits the statements sent ahead, in order; the first error.
+    async fn settle(&mut self) -> Result<(), PostgresError> {
+        if self.in_flight.is_empty() {
+            return Ok(());
+        }
+        let in_flight = std::mem::take(&mut self.in_flight);
+        settle(in_flight).await
+    }
+
+    /// Sends a statement ahead: polled once, so its request is queued on
+    /// the connection now, in order; awaited later by [`Self::settle`].
+    /// With a savepoint open it is awaited at once.
+    async fn send_ahead(&mut self, mut statement: InFlight) -> Result<(), PostgresError> {
+        if self.savepoints > 0 {
+            self.settle().await?;
+            return statement.await;
+        }
+        let first = std::future::poll_fn(|cx| std::task::Poll::Ready(statement.as_mut().poll(cx))).await;
+        match first {
+            std::task::Poll::Ready(outcome) => outcome,
+            std::task::Poll::Pending => {
+                self.in_flight.push_back(statement);
+                while self.in_flight.len() > MAX_IN_FLIGHT {
+                    if let Some(oldest) = self.in_flight.pop_front()
+                        && let Err(error) = oldest.await
+                    {
+                        // The transaction is aborted: the rest fail too, and the
+                        // engine rolls back.
+                        self.in_flight.clear();
+                        return Err(error);
+                    }
+                }
+                Ok(())
+            }
+        }
+    }
+
     async fn begin(&mut self) -> Result<(), PostgresError> {
         if !self.in_transaction {
             self.client.batch_execute("BEGIN").await.map_err(|e| PostgresError::query("begin", e))?;
@@ -371,6 +465,9 @@ impl PostgresSink {
         if let Some(statement) = self.statements.get(sql) {
             return Ok(statement.clone());
         }
+        // In a transaction a failed statement sent ahead aborted, preparing
+        // fails too: report the statement's own error.
+        self.settle().await?;
         let statement = self.client.prepare_typed(sql, types).await.map_err(|e| PostgresError::query(context(), e))?;
         self.statements.insert(sql.to_owned(), statement.clone());
         Ok(statement)
@@ -381,11 +478,21 @@ impl PostgresSink {
         if let Some(statement) = self.statements.get(sql) {
             return Ok(statement.clone());
         }
+        self.settle().await?;
         let statement =
             self.client.prepare(sql).await.map_err(|e| PostgresError::query("preparing an offsets statement", e))?;
         self.statements.insert(sql.to_owned(), statement.clone());
         Ok(statement)
     }
+}
+
+/// Awaits statements in order; the first error (the rest are dropped: the
+/// transaction is aborted and they fail too).
+async fn settle(in_flight: VecDeque<InFlight>) -> Result<(), PostgresError> {
+    for statement in in_flight {
+        statement.await?;
+    }
+    Ok(())
 }
 
 impl Sink for PostgresSink {

@@ -50,6 +50,7 @@ impl PostgresSink {
     /// them gets a `Config` error naming the grant (or the statements) to
     /// run. Call it outside a target transaction (before the first write).
     pub async fn ensure_owned_tables(&mut self, tables: &OwnedTables) -> Result<(), PostgresError> {
+        self.settle().await?;
         if self.in_transaction {
             return Err(PostgresError::Config {
                 setting: "sink".into(),

@@ -332,18 +332,28 @@ fn group_value(digits: &[u8], fraction: bool) -> i16 {
     value
 }
 
-/// One column's array parameter being built.
+/// One column's array parameter being built: the header is written first
+/// and its counts patched at the end, so the bytes are never copied.
 pub(super) struct ColumnArray {
     element: Element,
-    /// The elements (length-prefixed), without the header.
-    elements: Vec<u8>,
+    /// Header (20 bytes), then the length-prefixed elements.
+    bytes: Vec<u8>,
     count: usize,
     has_null: bool,
 }
 
+/// `ndim`, `has_nulls`, element OID, dimension length, lower bound.
+const HEADER_LEN: usize = 20;
+
 impl ColumnArray {
     pub(super) fn new(element: Element, rows: usize) -> ColumnArray {
-        ColumnArray { element, elements: Vec::with_capacity(rows * 16), count: 0, has_null: false }
+        let mut bytes = Vec::with_capacity(HEADER_LEN + rows * 16);
+        bytes.extend_from_slice(&1i32.to_be_bytes());
+        bytes.extend_from_slice(&0i32.to_be_bytes());
+        bytes.extend_from_slice(&element.oid().to_be_bytes());
+        bytes.extend_from_slice(&0i32.to_be_bytes());
+        bytes.extend_from_slice(&1i32.to_be_bytes());
+        ColumnArray { element, bytes, count: 0, has_null: false }
     }
 
     /// Appends `value` in binary; `false` when it must go as text (the
@@ -353,7 +363,7 @@ impl ColumnArray {
             self.push_null();
             return true;
         }
-        if self.element.push_binary(value, &mut self.elements) {
+        if self.element.push_binary(value, &mut self.bytes) {
             self.count += 1;
             true
         } else {
@@ -365,7 +375,7 @@ impl ColumnArray {
     pub(super) fn push_text(&mut self, text: Option<&str>) {
         match text {
             Some(text) => {
-                push_bytes(&mut self.elements, text.as_bytes());
+                push_bytes(&mut self.bytes, text.as_bytes());
                 self.count += 1;
             }
             None => self.push_null(),
@@ -373,22 +383,17 @@ impl ColumnArray {
     }
 
     fn push_null(&mut self) {
-        self.elements.extend_from_slice(&(-1i32).to_be_bytes());
+        self.bytes.extend_from_slice(&(-1i32).to_be_bytes());
         self.count += 1;
         self.has_null = true;
     }
 
     /// The finished parameter.
-    pub(super) fn finish(self) -> Result<ArrayParam, TypeError> {
+    pub(super) fn finish(mut self) -> Result<ArrayParam, TypeError> {
         let count = i32::try_from(self.count).map_err(|_| TypeError::new("too many rows for one statement"))?;
-        let mut bytes = Vec::with_capacity(20 + self.elements.len());
-        bytes.extend_from_slice(&1i32.to_be_bytes());
-        bytes.extend_from_slice(&i32::from(self.has_null).to_be_bytes());
-        bytes.extend_from_slice(&self.element.oid().to_be_bytes());
-        bytes.extend_from_slice(&count.to_be_bytes());
-        bytes.extend_from_slice(&1i32.to_be_bytes());
-        bytes.extend_from_slice(&self.elements);
-        Ok(ArrayParam { element: self.element, bytes })
+        self.bytes[4..8].copy_from_slice(&i32::from(self.has_null).to_be_bytes());
+        self.bytes[12..16].copy_from_slice(&count.to_be_bytes());
+        Ok(ArrayParam { element: self.element, bytes: self.bytes })
     }
 }
 

@@ -1,17 +1,19 @@
 //! The SQL the sink runs, one shape per (table, operation, columns).
 //!
-//! Every write statement takes one `text[]` parameter per column and turns
+//! Every write statement takes one array parameter per column and turns
 //! the arrays back into rows with `unnest`, so a run of thousands of rows is
-//! one round trip and one plan, whatever the batch size. Values are encoded
-//! by `types::encode_text` and converted by PostgreSQL's input functions
-//! through a cast to the column's type without modifier (`::numeric`, the
-//! assignment then applies `numeric(12,2)`; `::bpchar`, never `::character`,
-//! which means `char(1)` and truncates), which works for every type,
-//! including enums and domains. Identifiers are always quoted; values are
+//! one round trip and one plan, whatever the batch size. The arrays are
+//! built by `params`: a built-in type's own binary form where the values
+//! are of its kind, else `text[]` holding `types::encode_text`, converted by
+//! PostgreSQL's input functions through a cast to the column's type without
+//! modifier (`::numeric`, the assignment then applies `numeric(12,2)`;
+//! `::bpchar`, never `::character`, which means `char(1)` and truncates),
+//! which works for every type, including enums and domains (on a typed
+//! array the cast is a no-op). Identifiers are always quoted; values are
 //! always bound. The SQL text is the statement cache's key.
 //!
-//! - Upsert: `INSERT … OVERRIDING SYSTEM VALUE SELECT … FROM unnest(…)
-//!   ON CONFLICT (key) DO UPDATE SET c = EXCLUDED.c` for every column but
+//! - Upsert: `INSERT … OVERRIDING SYSTEM VALUE SELECT unnest($1::…[])::…,
+//!   … ON CONFLICT (key) DO UPDATE SET c = EXCLUDED.c` for every column but
 //!   the key and the insert-only columns (`TargetTable::insert_only`: written
 //!   when the row is inserted, kept when it exists); `DO NOTHING` when no
 //!   column is left to update (every column in the key or insert-only: an
@@ -86,7 +88,12 @@ fn key_match(key: &[Col<'_>], alias: &str) -> String {
 /// when it exists.
 pub(super) fn upsert(table: &TableName, columns: &[Col<'_>], key: &[Col<'_>], insert_only: &[Col<'_>]) -> String {
     let names: Vec<String> = columns.iter().map(|c| quote_ident(c.name)).collect();
-    let values: Vec<String> = columns.iter().map(|c| cast_of("u", c)).collect();
+    // Set-returning functions in the select list (a ProjectSet node, the
+    // arrays walked in step) rather than `FROM unnest(…)`, whose function
+    // scan first copies every row into a tuplestore: measured 3–6 % less
+    // server time per row on a 5,000-row upsert.
+    let values: Vec<String> =
+        columns.iter().enumerate().map(|(i, c)| format!("unnest(${}::{})::{}", i + 1, c.param, c.cast)).collect();
     let key_names: Vec<String> = key.iter().map(|k| quote_ident(k.name)).collect();
     let updates: Vec<String> = columns
         .iter()
@@ -96,11 +103,10 @@ pub(super) fn upsert(table: &TableName, columns: &[Col<'_>], key: &[Col<'_>], in
     let action =
         if updates.is_empty() { "DO NOTHING".to_owned() } else { format!("DO UPDATE SET {}", updates.join(", ")) };
     format!(
-        "INSERT INTO {} AS t ({}) OVERRIDING SYSTEM VALUE SELECT {} FROM {} ON CONFLICT ({}) {}",
+        "INSERT INTO {} AS t ({}) OVERRIDING SYSTEM VALUE SELECT {} ON CONFLICT ({}) {}",
         quote_table(table),
         names.join(", "),
         values.join(", "),
-        unnest_from(columns, "u"),
         key_names.join(", "),
         action
     )
@@ -267,7 +273,7 @@ mod tests {
     fn upsert_updates_non_key_columns_from_excluded() {
         assert_eq!(
             upsert(&table(), &[A, B], &[A], &[]),
-            r#"INSERT INTO "s"."t""x" AS t ("a", "b""q") OVERRIDING SYSTEM VALUE SELECT u."a"::bigint, u."b""q"::numeric FROM unnest($1::text[], $2::numeric[]) AS u("a", "b""q") ON CONFLICT ("a") DO UPDATE SET "b""q" = EXCLUDED."b""q""#
+            r#"INSERT INTO "s"."t""x" AS t ("a", "b""q") OVERRIDING SYSTEM VALUE SELECT unnest($1::text[])::bigint, unnest($2::numeric[])::numeric ON CONFLICT ("a") DO UPDATE SET "b""q" = EXCLUDED."b""q""#
         );
         assert!(upsert(&table(), &[A], &[A], &[]).ends_with("ON CONFLICT (\"a\") DO NOTHING"));
     }

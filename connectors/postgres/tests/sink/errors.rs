@@ -59,9 +59,16 @@ async fn an_unencodable_value_names_table_and_column_but_not_the_value() {
 async fn a_value_the_target_refuses_is_a_data_error() {
     let mut target = Target::new("sink_refused", "CREATE TABLE t (id int PRIMARY KEY, v varchar(3))").await;
     let t = table("t", &["id", "v"], 1);
-    let error = target.sink.write(vec![upsert(&t, vec![Value::Int(1), text("too long")])]).await.unwrap_err();
+    // Sent ahead: the refusal surfaces at the write or, at the latest, the commit.
+    let position = sluice_api::Position::Postgres(sluice_api::Lsn(1));
+    let error = match target.sink.write(vec![upsert(&t, vec![Value::Int(1), text("too long")])]).await {
+        Err(error) => error,
+        Ok(()) => target.sink.commit("erp", &position).await.unwrap_err(),
+    };
     assert_eq!(error.kind(), ErrorKind::Data, "{error:?}");
+    assert!(error.to_string().contains("upsert into public.t"), "names the statement: {error}");
     target.sink.rollback().await.unwrap();
+    assert_eq!(target.sink.applied_position("erp").await.unwrap(), None, "nothing committed");
     // The sink is usable again after the rollback.
     target.sink.write(vec![upsert(&t, vec![Value::Int(1), text("ok")])]).await.unwrap();
     target.sink.commit("erp", &sluice_api::Position::Postgres(sluice_api::Lsn(1))).await.unwrap();
