@@ -245,7 +245,7 @@ impl Consumer {
         if let Consumer::Sluice { config, child, log } = self {
             let log_file = std::fs::OpenOptions::new().create(true).append(true).open(&*log)?;
             *child = Some(
-                Command::new(env!("CARGO_BIN_EXE_sluice"))
+                Command::new(sluice_binary())
                     .args(["run", "-c"])
                     .arg(&*config)
                     .env("SLUICE_LOG", std::env::var("BENCH_SLUICE_LOG").unwrap_or_else(|_| "warn".into()))
@@ -649,4 +649,9 @@ async fn main() -> Result<()> {
         println!("{line}");
     }
     Ok(())
+}
+
+/// The sluice binary: `SLUICE_BIN` (a wrapper for profiling, say) or the one cargo built.
+fn sluice_binary() -> PathBuf {
+    std::env::var_os("SLUICE_BIN").map_or_else(|| PathBuf::from(env!("CARGO_BIN_EXE_sluice")), PathBuf::from)
 }

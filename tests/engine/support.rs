@@ -101,8 +101,9 @@ impl Fixture {
             }
             sluice.assert_running();
             if Instant::now() > deadline {
+                let differing = differing_rows(&self.source_client, &self.target_client, table).await;
                 panic!(
-                    "{table}: target ({} rows) did not become equal to source ({} rows) within {limit:?}\n{}",
+                    "{table}: target ({} rows) did not become equal to source ({} rows) within {limit:?}\n{differing}\n{}",
                     target.0,
                     source.0,
                     sluice.log_tail()
@@ -132,6 +133,22 @@ impl Fixture {
         })
         .await;
     }
+}
+
+/// The first rows (as text) only the source or only the target holds.
+async fn differing_rows(source: &Client, target: &Client, table: &str) -> String {
+    let rows = |rows: Vec<tokio_postgres::Row>| {
+        rows.iter().map(|row| row.get::<_, String>(0)).collect::<std::collections::BTreeSet<_>>()
+    };
+    let sql = format!("SELECT t::text FROM {table} t");
+    let (Ok(in_source), Ok(in_target)) = (source.query(&sql, &[]).await, target.query(&sql, &[]).await) else {
+        return "(rows not readable)".into();
+    };
+    let (in_source, in_target) = (rows(in_source), rows(in_target));
+    let clip = |text: &String| text.chars().take(120).collect::<String>();
+    let only_source: Vec<String> = in_source.difference(&in_target).take(5).map(clip).collect();
+    let only_target: Vec<String> = in_target.difference(&in_source).take(5).map(clip).collect();
+    format!("only in the source: {only_source:?}\nonly in the target: {only_target:?}")
 }
 
 /// Row count and an order-independent digest of a table's rows.

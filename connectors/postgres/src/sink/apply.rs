@@ -37,6 +37,7 @@ use std::hash::Hash;
 use std::sync::Arc;
 
 use sluice_api::{ColumnType, RowWrite, Run, RunKind, TableName, TargetTable, TimeOfDay, Value, runs};
+use tokio_postgres::Statement;
 use tokio_postgres::types::{ToSql, Type};
 
 use super::PostgresSink;
@@ -233,10 +234,10 @@ impl PostgresSink {
         let key: Vec<Col<'_>> = key_positions.iter().map(|&p| columns[p]).collect();
         let matched = if sets_something {
             let sql = statements::update(&table.name, &columns, &key);
-            self.execute_encoded(&sql, encoded, || format!("update of {}", table.name)).await?
+            self.execute_encoded(&sql, encoded, Answer::Affected, || format!("update of {}", table.name)).await?
         } else {
             let sql = statements::count_existing(&table.name, &key);
-            self.count_encoded(&sql, encoded, || format!("lookup of rows in {}", table.name)).await?
+            self.execute_encoded(&sql, encoded, Answer::Count, || format!("lookup of rows in {}", table.name)).await?
         };
         if matched < expected && self.copying.contains(&table.name) {
             tracing::debug!(table = %table.name, rows = expected - matched, "partial updates of rows not copied yet left to the snapshot");
@@ -280,7 +281,8 @@ impl PostgresSink {
         let key: Vec<Col<'_>> = columns[..table.key.len()].to_vec();
         let sql = statements::update(&table.name, &columns, &key);
         self.settle().await?;
-        let updated = self.execute_encoded(&sql, encoded, || format!("patch of {}", table.name)).await?;
+        let updated =
+            self.execute_encoded(&sql, encoded, Answer::Affected, || format!("patch of {}", table.name)).await?;
         tracing::debug!(table = %table.name, rows = updated, "patched target rows");
         Ok(())
     }
@@ -316,6 +318,12 @@ impl PostgresSink {
         Ok(Encoded { elements, chunks, rows })
     }
 
+    /// The cached statement for `sql`, its parameters the arrays of `encoded`.
+    async fn prepared_for(&mut self, sql: &str, encoded: &Encoded) -> Result<Statement, PostgresError> {
+        let types: Vec<Type> = encoded.elements.iter().map(|e| e.array_pg_type()).collect();
+        self.prepared_typed(sql, &types, || format!("preparing {sql}")).await
+    }
+
     /// Sends `sql` once per chunk of `encoded` without waiting for the
     /// answers (see the module docs of `sink`); `context` names the
     /// statement in its error.
@@ -323,8 +331,7 @@ impl PostgresSink {
         if encoded.rows == 0 {
             return Ok(());
         }
-        let types: Vec<Type> = encoded.elements.iter().map(|e| e.array_pg_type()).collect();
-        let statement = self.prepared_typed(sql, &types, || "preparing a write statement".to_owned()).await?;
+        let statement = self.prepared_for(sql, &encoded).await?;
         for params in encoded.chunks {
             let client = Arc::clone(&self.client);
             let statement = statement.clone();
@@ -338,46 +345,40 @@ impl PostgresSink {
         Ok(())
     }
 
-    /// Runs `sql` once per chunk of `encoded`; returns the rows affected.
+    /// Runs `sql` once per chunk of `encoded`, waiting for each answer:
+    /// the rows affected, or for a `SELECT count(*)` the counts, summed.
     async fn execute_encoded(
         &mut self,
         sql: &str,
         encoded: Encoded,
+        answer: Answer,
         context: impl Fn() -> String,
     ) -> Result<u64, PostgresError> {
         if encoded.rows == 0 {
             return Ok(0);
         }
-        let types: Vec<Type> = encoded.elements.iter().map(|e| e.array_pg_type()).collect();
-        let statement = self.prepared_typed(sql, &types, || "preparing a write statement".to_owned()).await?;
-        let mut affected = 0;
-        for params in &encoded.chunks {
-            let refs: Vec<&(dyn ToSql + Sync)> = params.iter().map(|p| p as &(dyn ToSql + Sync)).collect();
-            affected += self.client.execute(&statement, &refs).await.map_err(|e| PostgresError::query(context(), e))?;
-        }
-        Ok(affected)
-    }
-
-    /// Runs a `SELECT count(*)` statement once per chunk; returns the sum.
-    async fn count_encoded(
-        &mut self,
-        sql: &str,
-        encoded: Encoded,
-        context: impl Fn() -> String,
-    ) -> Result<u64, PostgresError> {
-        if encoded.rows == 0 {
-            return Ok(0);
-        }
-        let types: Vec<Type> = encoded.elements.iter().map(|e| e.array_pg_type()).collect();
-        let statement = self.prepared_typed(sql, &types, || "preparing a lookup statement".to_owned()).await?;
+        let statement = self.prepared_for(sql, &encoded).await?;
         let mut total = 0u64;
         for params in &encoded.chunks {
             let refs: Vec<&(dyn ToSql + Sync)> = params.iter().map(|p| p as &(dyn ToSql + Sync)).collect();
-            let row = self.client.query_one(&statement, &refs).await.map_err(|e| PostgresError::query(context(), e))?;
-            total += u64::try_from(row.get::<_, i64>(0)).unwrap_or(0);
+            let query = |e| PostgresError::query(context(), e);
+            total += match answer {
+                Answer::Affected => self.client.execute(&statement, &refs).await.map_err(query)?,
+                Answer::Count => {
+                    let row = self.client.query_one(&statement, &refs).await.map_err(query)?;
+                    u64::try_from(row.get::<_, i64>(0)).unwrap_or(0)
+                }
+            };
         }
         Ok(total)
     }
+}
+
+/// What a statement run by `execute_encoded` answers.
+#[derive(Clone, Copy)]
+enum Answer {
+    Affected,
+    Count,
 }
 
 /// Where a statement column's value is found: the image's cell, and the

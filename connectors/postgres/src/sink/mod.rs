@@ -247,7 +247,7 @@ impl PostgresSink {
     pub async fn commit_rows(&mut self) -> Result<(), PostgresError> {
         let settled = self.settle().await;
         if !self.in_transaction {
-            return Ok(());
+            return settled;
         }
         self.in_transaction = false;
         self.savepoints = 0;

@@ -422,14 +422,11 @@ impl ToSql for ArrayParam {
     to_sql_checked!();
 }
 
-/// Whether a column of `target` type should try the binary element: the
-/// types whose values routes deliver in the matching kind. (The element
-/// comes from the column's OID; this only skips the attempt for columns
-/// that are never binary.)
+/// The element a target column's values travel as: its type's binary
+/// form for the built-in types of [`Element::for_type`] (an array, enum or
+/// set column is never one of them), text otherwise.
 pub(super) fn element_of(type_oid: u32, target: &ColumnType) -> Element {
     match target {
-        // Arrays, enums and the like have other OIDs anyway; the check keeps
-        // a domain-free reading obvious.
         ColumnType::Array(_) | ColumnType::Enum { .. } | ColumnType::Set { .. } => Element::Text,
         _ => Element::for_type(type_oid),
     }
