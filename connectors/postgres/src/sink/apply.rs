@@ -173,13 +173,7 @@ impl PostgresSink {
     }
 
     async fn delete(&mut self, table: &ResolvedTable, run: &[RowWrite]) -> Result<(), PostgresError> {
-        let mut images = Vec::with_capacity(run.len());
-        for write in run {
-            if let RowWrite::Delete { key, .. } = write {
-                check_width(table, key.len(), table.key.len())?;
-                images.push(key.as_slice());
-            }
-        }
+        let images = images_of(table, run)?;
         // A delete's image is its key: cell j belongs to key column j.
         let picks: Vec<Pick> = table.key.iter().enumerate().map(|(cell, &column)| Pick { cell, column }).collect();
         let key_positions: Vec<usize> = (0..picks.len()).collect();
@@ -267,13 +261,7 @@ impl PostgresSink {
         if set.is_empty() {
             return Ok(());
         }
-        let mut images = Vec::with_capacity(run.len());
-        for write in run {
-            if let RowWrite::Patch { values, .. } = write {
-                check_width(table, values.len(), table.columns.len())?;
-                images.push(values.as_slice());
-            }
-        }
+        let images = images_of(table, run)?;
         let picks: Vec<Pick> = table.key.iter().chain(&set).map(|&column| Pick { cell: column, column }).collect();
         let key_positions: Vec<usize> = (0..table.key.len()).collect();
         let encoded = self.encode(table, &images, &picks, &key_positions, &[])?;
@@ -406,14 +394,18 @@ impl Encoded {
     }
 }
 
-/// The upsert images of a run, each checked for width.
+/// The images of a run's writes, each checked for width: the whole row of
+/// an upsert or patch, the key of a delete (truncates have none).
 fn images_of<'r>(table: &ResolvedTable, run: &'r [RowWrite]) -> Result<Vec<&'r [Value]>, PostgresError> {
     let mut images = Vec::with_capacity(run.len());
     for write in run {
-        if let RowWrite::Upsert { values, .. } = write {
-            check_width(table, values.len(), table.columns.len())?;
-            images.push(values.as_slice());
-        }
+        let (image, width) = match write {
+            RowWrite::Upsert { values, .. } | RowWrite::Patch { values, .. } => (values, table.columns.len()),
+            RowWrite::Delete { key, .. } => (key, table.key.len()),
+            RowWrite::Truncate { .. } => continue,
+        };
+        check_width(table, image.len(), width)?;
+        images.push(image.as_slice());
     }
     Ok(images)
 }
