@@ -175,9 +175,11 @@ impl Router {
                                 return Ok(RouterEnd::WriterGone(gone));
                             }
                         }
-                        Some(SnapshotMessage::Read { result: Err(source), .. }) => {
+                        Some(SnapshotMessage::Read { result: Err(source), .. })
+                        | Some(SnapshotMessage::View(Err(source))) => {
                             return Err(PipelineError::Source { name: self.source.clone(), source });
                         }
+                        Some(SnapshotMessage::View(Ok(view))) => self.snapshots.windows.view_arrived(&view),
                         Some(SnapshotMessage::Failed(error)) => return Err(error.into()),
                         None => messages_open = false,
                     }
@@ -209,6 +211,7 @@ impl Router {
                     } else {
                         self.snapshots.windows.observe(&change).await
                     };
+                    self.snapshots.windows.delivered(&change);
                     if let Some(gone) = self.route_change(&mut change, change_index, &suppressed).await? {
                         return Ok(RouterEnd::WriterGone(gone));
                     }

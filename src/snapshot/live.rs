@@ -11,7 +11,8 @@
 //! after the routes they look up (`RouteConfig::lookup_level`: every chunk of
 //! the lower levels is written first); chunk reads go through the
 //! router (see `pipeline/chunks.rs`), which opens each chunk's window before
-//! the read is requested.
+//! the read is requested; when the router asks, a worker also takes a read
+//! view alone (which delivered transactions are visible yet).
 
 use std::collections::HashSet;
 use std::sync::Arc;
@@ -105,7 +106,9 @@ pub(crate) fn start(
         }
     });
 
-    // Readers: connect on first use, so a source with nothing to copy costs nothing.
+    // Readers: connect on first use (a chunk, or a view the router asks for
+    // when many delivered transactions wait to be seen), so a source with
+    // nothing to copy costs nothing until then.
     let reads_rx = Arc::new(Mutex::new(reads_rx));
     for _ in 0..workers {
         let reads_rx = Arc::clone(&reads_rx);
@@ -115,19 +118,40 @@ pub(crate) fn start(
             let mut reader: Option<AnyReader> = None;
             loop {
                 let request = reads_rx.lock().await.recv().await;
-                let Some(ReadRequest { id, chunk, refresh }) = request else { return };
-                let result = async {
-                    if reader.is_none() {
-                        reader = Some(AnyReader::connect(&source_config).await?);
+                let Some(request) = request else { return };
+                let message = match request {
+                    ReadRequest::Chunk { id, chunk, refresh, delay } => {
+                        if !delay.is_zero() {
+                            tokio::time::sleep(delay).await;
+                        }
+                        let result = async {
+                            if reader.is_none() {
+                                reader = Some(AnyReader::connect(&source_config).await?);
+                            }
+                            let reader = reader.as_mut().expect("connected above");
+                            super::reader::read_chunk(reader, &chunk.job, &chunk.range, refresh).await
+                        }
+                        .await;
+                        if result.is_err() {
+                            reader = None;
+                        }
+                        SnapshotMessage::Read { id, result }
                     }
-                    let reader = reader.as_mut().expect("connected above");
-                    super::reader::read_chunk(reader, &chunk.job, &chunk.range, refresh).await
-                }
-                .await;
-                if result.is_err() {
-                    reader = None;
-                }
-                if results.send(SnapshotMessage::Read { id, result }).await.is_err() {
+                    ReadRequest::View => {
+                        let result = async {
+                            if reader.is_none() {
+                                reader = Some(AnyReader::connect(&source_config).await?);
+                            }
+                            sluice_api::SnapshotReader::read_view(reader.as_mut().expect("connected above")).await
+                        }
+                        .await;
+                        if result.is_err() {
+                            reader = None;
+                        }
+                        SnapshotMessage::View(result)
+                    }
+                };
+                if results.send(message).await.is_err() {
                     return;
                 }
             }

@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use sluice_api::{ChunkRange, ChunkRead, ConnectorError, SnapshotReader, TableName, TableSchema, Value};
+use sluice_api::{ChunkRange, ChunkRead, ConnectorError, ReadView, SnapshotReader, TableName, TableSchema, Value};
 use sluice_mysql::MySqlSnapshotReader;
 use sluice_postgres::PostgresSnapshotReader;
 
@@ -130,6 +130,13 @@ impl SnapshotReader for AnyReader {
         match self {
             AnyReader::Postgres(r) => SnapshotReader::read_chunk(r, schema, key, range, filter).await,
             AnyReader::Mysql(r) => SnapshotReader::read_chunk(r, schema, key, range, filter).await,
+        }
+    }
+
+    async fn read_view(&mut self) -> Result<ReadView, ConnectorError> {
+        match self {
+            AnyReader::Postgres(r) => SnapshotReader::read_view(r).await,
+            AnyReader::Mysql(r) => SnapshotReader::read_view(r).await,
         }
     }
 }

@@ -20,6 +20,22 @@
 //!   chunk's route: it is older than the row just written. Once the stream
 //!   is past `high`, no change can have been seen and the window closes.
 //!
+//! One more case lies *before* the window: a transaction the stream
+//! delivered (and the target applied) before the window opened, but which
+//! the read still did not see. PostgreSQL makes a transaction visible to
+//! other snapshots only after its commit record is flushed, and the
+//! walsender decodes and sends it from the flush on; MariaDB's dump thread
+//! can send a group from the binlog before InnoDB commits it. A busy machine
+//! can stretch that moment long enough for the stream to deliver the
+//! transaction, the router to open a window and the read to take its
+//! snapshot in it. The window never recorded that change and the read's
+//! rows lack it, so the chunk would write the row back as it was before
+//! (a deleted row returns, an update is undone). [`Unconfirmed`] keeps, per
+//! table, the delivered transactions no read has yet shown visible; a
+//! window gets its table's list when it opens, and a read that did not see
+//! one of them is discarded and the chunk read again (see
+//! [`Window::rows_arrived`]).
+//!
 //! So the written row is never older than what the target held, and no
 //! change is lost behind the copy. Per row, the transactions a read sees are
 //! a prefix of that row's history (row locks order writers of one row, and
@@ -29,8 +45,9 @@
 //! changes in log order over a newer row converges to the same row.
 
 use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
 
-use sluice_api::{Change, Operation, Position, ReadView, Row, Seen, Value};
+use sluice_api::{Change, Operation, Position, ReadView, Row, Seen, TableName, Transaction, Value};
 
 /// A key in hashable form: the key cells serialised.
 pub(crate) type KeyBytes = Vec<u8>;
@@ -44,7 +61,9 @@ pub(crate) fn key_bytes(row: &Row, key: &[usize]) -> KeyBytes {
 #[derive(Debug)]
 enum Phase {
     /// The read is in flight: changes are kept to replay onto its rows.
-    Reading { recorded: Vec<Change> },
+    /// `delivered`: transactions the stream had delivered to the table
+    /// before the window opened and no read had shown visible yet.
+    Reading { recorded: Vec<Change>, delivered: Vec<Arc<Transaction>> },
     /// Rows arrived; changes are merged as they come. `index` maps a key to
     /// its row; deleted rows become `None` (the order is kept for writing).
     Buffered { rows: Vec<Option<Row>>, index: HashMap<KeyBytes, usize>, view: ReadView, high: Position },
@@ -57,6 +76,11 @@ enum Phase {
 pub(crate) enum Reread {
     /// The table's columns changed (DDL) between the read and the stream.
     SchemaChanged,
+    /// The read did not see a transaction the stream delivered before the
+    /// window opened (its commit was not yet visible when the read's
+    /// snapshot was taken): its rows lack that change, and the window
+    /// never recorded it.
+    MissedDelivered,
 }
 
 /// One chunk's window. `columns` are the read's column names; `key` the
@@ -69,13 +93,19 @@ pub(crate) struct Window {
 }
 
 impl Window {
-    pub(crate) fn open(columns: Vec<String>, key: Vec<usize>) -> Window {
-        Window { columns, key, phase: Phase::Reading { recorded: Vec::new() } }
+    /// Opens the window. `delivered`: what [`Unconfirmed::of`] lists for the
+    /// table now, i.e. the transactions the stream delivered before this
+    /// moment that the read might still not see.
+    pub(crate) fn open(columns: Vec<String>, key: Vec<usize>, delivered: Vec<Arc<Transaction>>) -> Window {
+        Window { columns, key, phase: Phase::Reading { recorded: Vec::new(), delivered } }
     }
 
     /// The read's rows arrived (with the columns and key they follow, which
     /// are newer than the window's if the table was altered): replays what
-    /// was recorded meanwhile.
+    /// was recorded meanwhile. A read that did not see a transaction the
+    /// stream delivered before the window opened is refused
+    /// ([`Reread::MissedDelivered`]); the window is then useless and the
+    /// chunk must be read again in a new one.
     pub(crate) fn rows_arrived(
         &mut self,
         columns: Vec<String>,
@@ -84,12 +114,25 @@ impl Window {
         view: ReadView,
         high: Position,
     ) -> Result<(), Reread> {
-        self.columns = columns;
-        self.key = key;
-        let Phase::Reading { recorded } = std::mem::replace(&mut self.phase, Phase::Reading { recorded: Vec::new() })
-        else {
+        let Phase::Reading { recorded, delivered } = &mut self.phase else {
             panic!("rows arrived twice for one window");
         };
+        // The race this closes: the stream delivered transaction T (say, a
+        // delete of row K) and the writer applied it; then this window
+        // opened, so T is not among `recorded`; then the read took its
+        // snapshot while T's commit was still invisible (flushed and sent,
+        // not yet visible to other snapshots), so the rows still hold the
+        // old K. Merging cannot repair that (T's changes are gone), and
+        // writing the rows would resurrect K behind T. Only `Seen::No`
+        // counts: `Maybe` (MySQL) is undecidable by any read, and a
+        // delivered transaction is always `Yes` or `Maybe` there (see the
+        // MySQL gap in ARCHITECTURE.md).
+        if delivered.iter().any(|transaction| view.saw(transaction) == Seen::No) {
+            return Err(Reread::MissedDelivered);
+        }
+        let recorded = std::mem::take(recorded);
+        self.columns = columns;
+        self.key = key;
         let index = rows.iter().enumerate().map(|(i, row)| (key_bytes(row, &self.key), i)).collect();
         self.phase = Phase::Buffered { rows: rows.into_iter().map(Some).collect(), index, view, high };
         for change in &recorded {
@@ -108,7 +151,7 @@ impl Window {
     pub(crate) fn observe(&mut self, change: &Change) -> Result<bool, Reread> {
         let same_columns = self.same_columns(change);
         match &mut self.phase {
-            Phase::Reading { recorded } => {
+            Phase::Reading { recorded, .. } => {
                 recorded.push(change.clone());
                 Ok(false)
             }
@@ -192,7 +235,7 @@ impl Window {
     /// changes to their keys. Only for a buffered window.
     pub(crate) fn emit(&mut self) -> Vec<Row> {
         let Phase::Buffered { rows, view, high, .. } =
-            std::mem::replace(&mut self.phase, Phase::Reading { recorded: Vec::new() })
+            std::mem::replace(&mut self.phase, Phase::Reading { recorded: Vec::new(), delivered: Vec::new() })
         else {
             panic!("emit before the rows arrived");
         };
@@ -220,11 +263,84 @@ impl Window {
     }
 }
 
+/// The transactions the stream delivered, per table, that no read view has
+/// shown visible yet: what a window opening now must find seen by its read
+/// (see the module documentation).
+///
+/// An entry leaves when a view sees it. That is final: a committed
+/// transaction visible to one snapshot is visible to every later one
+/// (PostgreSQL), and a binlog position seen before is seen by every later
+/// snapshot. Windows already open keep the copy they took, so a view that
+/// arrives out of order prunes only what later windows are handed. Binlog
+/// views split transactions by position, which grows in stream order, so
+/// per table only the newest delivered transaction is kept: whenever an
+/// older one is unseen, so is it. PostgreSQL visibility follows no such
+/// order: every transaction is kept until a view sees it, and when many
+/// pile up without chunk reads (no snapshot running) the router asks for a
+/// view alone (`wants_view`).
+#[derive(Debug, Default)]
+pub(crate) struct Unconfirmed {
+    tables: HashMap<TableName, Vec<Arc<Transaction>>>,
+    /// Entries over all tables.
+    len: usize,
+    /// The last (transaction, table) noted: most changes repeat it.
+    last: Option<(Arc<Transaction>, TableName)>,
+}
+
+impl Unconfirmed {
+    /// Entries beyond which a view alone is asked for.
+    pub(crate) const VIEW_WANTED_AT: usize = 4096;
+
+    /// The stream delivered a change of `transaction` to `table`.
+    pub(crate) fn delivered(&mut self, table: &TableName, transaction: &Arc<Transaction>) {
+        // Noted already (and if a view has pruned it since, it is visible).
+        if let Some((last, last_table)) = &self.last
+            && Arc::ptr_eq(last, transaction)
+            && last_table == table
+        {
+            return;
+        }
+        self.last = Some((Arc::clone(transaction), table.clone()));
+        let list = match self.tables.get_mut(table) {
+            Some(list) => list,
+            None => self.tables.entry(table.clone()).or_default(),
+        };
+        if list.last().is_some_and(|last| Arc::ptr_eq(last, transaction) || **last == **transaction) {
+            return;
+        }
+        if matches!(transaction.position, Position::Binlog(_)) {
+            self.len -= list.len();
+            list.clear();
+        }
+        list.push(Arc::clone(transaction));
+        self.len += 1;
+    }
+
+    /// What a window of `table` opening now is handed.
+    pub(crate) fn of(&self, table: &TableName) -> Vec<Arc<Transaction>> {
+        self.tables.get(table).cloned().unwrap_or_default()
+    }
+
+    /// A read view arrived: what it saw is visible to every later read.
+    pub(crate) fn confirmed(&mut self, view: &ReadView) {
+        self.tables.retain(|_, list| {
+            list.retain(|transaction| view.saw(transaction) != Seen::Yes);
+            !list.is_empty()
+        });
+        self.len = self.tables.values().map(Vec::len).sum();
+    }
+
+    /// Whether so many entries wait that a view alone should be taken.
+    pub(crate) fn wants_view(&self) -> bool {
+        self.len >= Self::VIEW_WANTED_AT
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use std::sync::Arc;
 
-    use sluice_api::{Column, ColumnType, Lsn, TableName, TableSchema, Transaction};
+    use sluice_api::{Column, ColumnType, Lsn, TableSchema};
 
     use super::*;
 
@@ -274,7 +390,7 @@ mod tests {
     }
 
     fn window() -> Window {
-        Window::open(vec!["id".into(), "v".into(), "big".into()], vec![0])
+        Window::open(vec!["id".into(), "v".into(), "big".into()], vec![0], Vec::new())
     }
 
     fn high() -> Position {
@@ -291,6 +407,103 @@ mod tests {
         w.observe(&change(102, Operation::Delete, Some(row(2, 0, 0)), None)).unwrap();
         w.rows_arrived(cols3(), vec![0], vec![row(1, 1, 1), row(2, 2, 2), row(3, 3, 3)], view(), high()).unwrap();
         assert_eq!(w.emit(), vec![row(1, 5, 5), row(3, 3, 3)]);
+    }
+
+    #[test]
+    fn a_read_that_missed_a_transaction_delivered_before_the_window_opened_is_refused() {
+        // The interleaving seen under load: transaction 100 deletes row 2 and
+        // updates row 1; its commit record is flushed, the stream delivers
+        // it and the target applies it; only then does the chunk's window
+        // open (recording nothing of 100); and the read's snapshot is taken
+        // before 100 is visible (xmax 100). Its rows still hold both old rows.
+        let delete = change(100, Operation::Delete, Some(row(2, 2, 2)), None);
+        let stale = || vec![row(1, 1, 1), row(2, 2, 2), row(3, 3, 3)];
+        let mut w = Window::open(cols3(), vec![0], vec![Arc::clone(&delete.transaction)]);
+        assert_eq!(
+            w.rows_arrived(cols3(), vec![0], stale(), view(), high()),
+            Err(Reread::MissedDelivered),
+            "writing these rows would bring row 2 back and undo the update of row 1"
+        );
+        // Still in progress in the snapshot (in its xip list): the same.
+        let mut w = Window::open(cols3(), vec![0], vec![Arc::clone(&delete.transaction)]);
+        let running = ReadView::Postgres { xmin: 100, xmax: 105, in_progress: vec![100] };
+        assert_eq!(w.rows_arrived(cols3(), vec![0], stale(), running, high()), Err(Reread::MissedDelivered));
+        // The chunk read again once 100 is visible: its rows are taken as read.
+        let mut again = Window::open(cols3(), vec![0], vec![delete.transaction]);
+        let later = ReadView::Postgres { xmin: 101, xmax: 101, in_progress: vec![] };
+        again.rows_arrived(cols3(), vec![0], vec![row(1, 6, 1), row(3, 3, 3)], later, high()).unwrap();
+        assert_eq!(again.emit(), vec![row(1, 6, 1), row(3, 3, 3)]);
+    }
+
+    #[test]
+    fn a_maybe_seen_delivered_transaction_does_not_refuse_the_read() {
+        // MySQL: nothing is surely seen, so no read could ever do better.
+        use sluice_api::BinlogPosition;
+        let at = |offset| BinlogPosition { file: "b.000001".into(), offset, gtid: None };
+        let delivered = Arc::new(Transaction {
+            id: "0-1-1".into(),
+            position: Position::Binlog(at(150)),
+            commit_time_micros: 0,
+            origin: None,
+        });
+        let view = ReadView::Binlog { seen_before: at(0), unseen_from: at(200) };
+        let mut w = Window::open(cols3(), vec![0], vec![delivered]);
+        w.rows_arrived(cols3(), vec![0], vec![row(1, 1, 1)], view, Position::Binlog(at(300))).unwrap();
+        assert_eq!(w.emit(), vec![row(1, 1, 1)]);
+    }
+
+    #[test]
+    fn delivered_transactions_stay_unconfirmed_until_a_view_sees_them() {
+        let t = TableName::new("public", "t");
+        let u = TableName::new("public", "u");
+        let mut unconfirmed = Unconfirmed::default();
+        let (a, b, c) = (
+            change(100, Operation::Insert, None, Some(row(1, 1, 1))),
+            change(101, Operation::Insert, None, None),
+            change(102, Operation::Insert, None, None),
+        );
+        unconfirmed.delivered(&t, &a.transaction);
+        unconfirmed.delivered(&t, &a.transaction);
+        unconfirmed.delivered(&t, &b.transaction);
+        unconfirmed.delivered(&u, &b.transaction);
+        unconfirmed.delivered(&u, &c.transaction);
+        let ids = |list: Vec<Arc<Transaction>>| list.iter().map(|t| t.id.clone()).collect::<Vec<_>>();
+        assert_eq!(ids(unconfirmed.of(&t)), ["100", "101"], "one entry per transaction and table");
+        // 101 visible; 100 still in progress; 102 not yet visible.
+        unconfirmed.confirmed(&ReadView::Postgres { xmin: 100, xmax: 102, in_progress: vec![100] });
+        assert_eq!(ids(unconfirmed.of(&t)), ["100"]);
+        assert_eq!(ids(unconfirmed.of(&u)), ["102"]);
+        unconfirmed.confirmed(&ReadView::Postgres { xmin: 103, xmax: 103, in_progress: vec![] });
+        assert!(unconfirmed.of(&t).is_empty() && unconfirmed.of(&u).is_empty());
+        assert!(!unconfirmed.wants_view());
+        for xid in 200..200 + Unconfirmed::VIEW_WANTED_AT as u32 {
+            unconfirmed.delivered(&t, &change(xid, Operation::Insert, None, None).transaction);
+        }
+        assert!(unconfirmed.wants_view(), "many unconfirmed without reads: a view alone is wanted");
+    }
+
+    #[test]
+    fn binlog_keeps_the_newest_delivered_transaction_per_table() {
+        use sluice_api::BinlogPosition;
+        let t = TableName::new("db", "t");
+        let at = |offset| BinlogPosition { file: "b.000001".into(), offset, gtid: None };
+        let tx = |offset| {
+            Arc::new(Transaction {
+                id: format!("0-1-{offset}"),
+                position: Position::Binlog(at(offset)),
+                commit_time_micros: 0,
+                origin: None,
+            })
+        };
+        let mut unconfirmed = Unconfirmed::default();
+        for offset in [100, 200, 300] {
+            unconfirmed.delivered(&t, &tx(offset));
+        }
+        let of = unconfirmed.of(&t);
+        assert_eq!(of.len(), 1);
+        assert_eq!(of[0].position, Position::Binlog(at(300)));
+        unconfirmed.confirmed(&ReadView::Binlog { seen_before: at(301), unseen_from: at(301) });
+        assert!(unconfirmed.of(&t).is_empty());
     }
 
     #[test]
@@ -363,7 +576,7 @@ mod tests {
     fn a_seen_change_with_columns_the_chunk_lacks_is_not_dropped() {
         // The chunk was read with the table's old columns (id, v); the
         // change, seen by the read, also carries `big`, which only it writes.
-        let mut w = Window::open(vec!["id".into(), "v".into()], vec![0]);
+        let mut w = Window::open(vec!["id".into(), "v".into()], vec![0], Vec::new());
         w.rows_arrived(
             vec!["id".into(), "v".into()],
             vec![0],
@@ -378,7 +591,7 @@ mod tests {
 
     #[test]
     fn a_schema_change_during_the_window_asks_for_a_reread() {
-        let mut w = Window::open(vec!["id".into(), "v".into()], vec![0]);
+        let mut w = Window::open(vec!["id".into(), "v".into()], vec![0], Vec::new());
         w.rows_arrived(
             vec!["id".into(), "v".into()],
             vec![0],

@@ -2,9 +2,12 @@
 //! are copied while the stream runs, reconciled with concurrent changes,
 //! resumable after `kill -9`, and re-copyable with `sluice backfill`.
 
-use std::time::Duration;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
 
-use super::support::{Fixture, digest, wait_for};
+use sluice_testkit::{PgOptions, PgServer};
+
+use super::support::{Fixture, SLUICE, digest, wait_for};
 
 const WAIT: Duration = Duration::from_secs(120);
 
@@ -68,6 +71,79 @@ async fn initial_snapshot_with_concurrent_inserts_updates_and_deletes_ends_equal
     let shown = fixture.command(&["checkpoints", "show", "--json"]);
     let text = String::from_utf8_lossy(&shown.stdout);
     assert!(text.contains("\"kind\": \"initial\"") && text.contains("\"done\": true"), "{text}");
+}
+
+/// The race behind the occasional divergence of the test above under CPU
+/// load, held open at will. PostgreSQL flushes a commit record (and wakes the
+/// walsender, which decodes and sends it) before the transaction becomes
+/// visible to other snapshots; on a busy machine the committing backend can
+/// be descheduled in between long enough for Sluice to apply the
+/// transaction, open a chunk's window and take the chunk's snapshot. The
+/// read then lacks the transaction and the window never saw it. A
+/// synchronous standby that never answers stretches that moment: the
+/// committing session waits, invisible, while a logical walsender sends
+/// everything flushed. The copy must not undo the transaction (bring a
+/// deleted row back, restore an updated one): its reads are refused until
+/// the transaction is visible.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_copy_never_undoes_a_streamed_transaction_whose_commit_is_not_yet_visible() {
+    // Every commit is local, except where a session asks for the standby.
+    let source_server = PgServer::start_with(
+        PgOptions::new().setting("synchronous_commit", "local").setting("synchronous_standby_names", "nobody"),
+    );
+    let fixture = Fixture::on(&source_server, PgServer::shared(), "snap_invisible", ITEMS).await;
+    fill(&fixture.source_client, 3_000).await;
+    fixture.write_config_with(&["public.items"], "snapshot = \"never\"", &snapshot_settings(1_000, 2));
+    let mut sluice = fixture.spawn();
+    fixture.wait_streaming(&mut sluice).await;
+
+    let writer = fixture.source.connect().await;
+    let held = tokio::spawn(async move {
+        writer
+            .batch_execute(
+                "BEGIN; SET LOCAL synchronous_commit = on;
+                 DELETE FROM items WHERE id = 42; UPDATE items SET qty = -1 WHERE id = 43;
+                 COMMIT;",
+            )
+            .await
+    });
+    // Streamed and applied: the target holds row 43 as updated ...
+    wait_for(WAIT, &mut sluice, || async {
+        let row = fixture.target_client.query_opt("SELECT qty FROM items WHERE id = 43", &[]).await.unwrap();
+        row.is_some_and(|row| row.get::<_, i32>(0) == -1)
+    })
+    .await;
+    // ... while the source does not show it yet.
+    let visible: i64 =
+        fixture.source_client.query_one("SELECT count(*) FROM items WHERE id = 42", &[]).await.unwrap().get(0);
+    assert_eq!(visible, 1, "the transaction must still be invisible in the source");
+
+    // Copy the table now: its reads do not see the transaction.
+    let mut backfill = Command::new(SLUICE)
+        .args(["backfill", "--table", "public.items", "-c"])
+        .arg(&fixture.config)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("run sluice backfill");
+    // Until it is visible, a read is either refused (and the chunk read
+    // again later) or, without the fix, written: the backfill then ends.
+    let deadline = Instant::now() + WAIT;
+    while backfill.try_wait().expect("backfill status").is_none()
+        && !sluice.log().contains("did not see a transaction the stream had already delivered")
+    {
+        sluice.assert_running();
+        assert!(Instant::now() < deadline, "the copy neither refused a read nor ended\n{}", sluice.log_tail());
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    // Give the standby up: the waiting commit completes and becomes visible.
+    let admin = source_server.connect("postgres").await;
+    admin.batch_execute("ALTER SYSTEM SET synchronous_standby_names = ''").await.unwrap();
+    admin.batch_execute("SELECT pg_reload_conf()").await.unwrap();
+    held.await.unwrap().expect("the held transaction commits once the standby is given up");
+
+    fixture.wait_equal("items", WAIT, &mut sluice).await;
+    assert!(backfill.wait().expect("backfill ends").success());
 }
 
 /// Target-side audit of every row write.

@@ -25,6 +25,11 @@
 //!   before and just after the snapshot starts; transactions in between are
 //!   *maybe* seen and are merged like unseen ones (re-applying a change the
 //!   read already saw, in log order, converges to the same row).
+//!
+//! The stream may deliver a transaction before a read can see it (a commit
+//! is logged, and sent, before it becomes visible): the engine checks each
+//! read's view against what the stream already delivered, and
+//! [`SnapshotReader::read_view`] gives a view without rows for that.
 
 use std::future::Future;
 use std::sync::Arc;
@@ -153,6 +158,11 @@ pub trait SnapshotReader: Send {
         range: &ChunkRange,
         filter: Option<&str>,
     ) -> impl Future<Output = Result<ChunkRead, ConnectorError>> + Send;
+
+    /// The view a chunk read starting now would have, without reading
+    /// rows: which logged transactions are visible now (the engine learns
+    /// from it that delivered transactions have become visible).
+    fn read_view(&mut self) -> impl Future<Output = Result<ReadView, ConnectorError>> + Send;
 }
 
 #[cfg(test)]

@@ -14,6 +14,11 @@
 //! and not in progress. `pg_current_snapshot()` gives 64-bit `xid8`s
 //! (epoch << 32 | xid); pgoutput sends 32-bit xids, so each is truncated to
 //! its low 32 bits and compared modulo 2³², as PostgreSQL itself does.
+//! A transaction the stream has already sent may still be invisible here:
+//! its commit record is flushed, and decoded by the walsender, before it
+//! leaves the proc array. The engine refuses such a read (see its
+//! `snapshot/window.rs`); [`PostgresSnapshotReader::read_view`] takes a
+//! view without rows, for it to learn what has become visible.
 //!
 //! The same first statement reads `pg_current_wal_insert_lsn()`. A
 //! transaction becomes visible only after its commit record was inserted
@@ -239,6 +244,18 @@ impl PostgresSnapshotReader {
         Ok(ChunkRead { rows, view, high: Position::Postgres(high) })
     }
 
+    /// See [`SnapshotReader::read_view`]: the snapshot of one autocommit
+    /// statement, which shows what a chunk read starting now would see.
+    pub async fn read_view(&mut self) -> Result<ReadView, PostgresError> {
+        self.end_abandoned().await?;
+        let row = self
+            .client
+            .query_one("SELECT pg_catalog.pg_current_snapshot()::text", &[])
+            .await
+            .map_err(|e| PostgresError::query("taking a read view", e))?;
+        parse_snapshot(row.get(0))
+    }
+
     /// `format_type(type, typmod)` of each named column of `table` — what
     /// the target's describe reports, to compare column types exactly.
     pub async fn column_type_names(
@@ -389,6 +406,10 @@ impl SnapshotReader for PostgresSnapshotReader {
         filter: Option<&str>,
     ) -> Result<ChunkRead, ConnectorError> {
         Ok(PostgresSnapshotReader::read_chunk(self, schema, key, range, filter).await?)
+    }
+
+    async fn read_view(&mut self) -> Result<ReadView, ConnectorError> {
+        Ok(PostgresSnapshotReader::read_view(self).await?)
     }
 }
 

@@ -263,13 +263,29 @@ impl MySqlSnapshotReader {
         }
     }
 
-    async fn read_in_snapshot(
-        &mut self,
-        schema: &Arc<TableSchema>,
-        sql: &str,
-        bound_params: Vec<Param>,
-    ) -> Result<ChunkRead, MySqlError> {
-        let view = if self.flavor.mariadb {
+    /// See [`SnapshotReader::read_view`]: the view of a consistent snapshot
+    /// started and ended at once.
+    pub async fn read_view(&mut self) -> Result<ReadView, MySqlError> {
+        self.conn
+            .query_drop("START TRANSACTION WITH CONSISTENT SNAPSHOT, READ ONLY")
+            .await
+            .map_err(|e| MySqlError::driver("starting a snapshot for a read view", e))?;
+        let view = self.snapshot_view().await;
+        match view {
+            Ok(view) => {
+                self.conn.query_drop("COMMIT").await.map_err(|e| MySqlError::driver("ending the snapshot", e))?;
+                Ok(view)
+            }
+            Err(error) => {
+                let _ = self.conn.query_drop("ROLLBACK").await;
+                Err(error)
+            }
+        }
+    }
+
+    /// The view of the snapshot just started (see the module docs).
+    async fn snapshot_view(&mut self) -> Result<ReadView, MySqlError> {
+        Ok(if self.flavor.mariadb {
             let snapshot = self.mariadb_snapshot_position().await?;
             ReadView::Binlog { seen_before: snapshot.clone(), unseen_from: snapshot }
         } else {
@@ -277,7 +293,16 @@ impl MySqlSnapshotReader {
             // Below every real position: nothing is surely seen (see the module docs).
             let nothing = BinlogPosition { file: String::new(), offset: 0, gtid: None };
             ReadView::Binlog { seen_before: nothing, unseen_from: after }
-        };
+        })
+    }
+
+    async fn read_in_snapshot(
+        &mut self,
+        schema: &Arc<TableSchema>,
+        sql: &str,
+        bound_params: Vec<Param>,
+    ) -> Result<ChunkRead, MySqlError> {
+        let view = self.snapshot_view().await?;
         let started = Instant::now();
         let context = || format!("reading a chunk of {}", schema.name);
         let columns: Vec<&Column> = schema.columns.iter().collect();
@@ -378,5 +403,9 @@ impl SnapshotReader for MySqlSnapshotReader {
         filter: Option<&str>,
     ) -> Result<ChunkRead, ConnectorError> {
         Ok(MySqlSnapshotReader::read_chunk(self, schema, key, range, filter).await?)
+    }
+
+    async fn read_view(&mut self) -> Result<ReadView, ConnectorError> {
+        Ok(MySqlSnapshotReader::read_view(self).await?)
     }
 }

@@ -65,3 +65,19 @@ async fn a_transaction_committed_while_the_snapshot_is_open_is_not_seen() {
     assert_eq!(second.rows[0][1], Value::Int(2));
     assert!(binlog(&second.high) >= &update.commit);
 }
+
+#[tokio::test]
+async fn a_view_alone_splits_transactions_where_a_read_starting_now_would() {
+    let database = MariaDbServer::shared().create_database("snap_view_alone").await;
+    execute(&database, "CREATE TABLE t (id INT PRIMARY KEY, v INT)").await;
+    let mut stream = start(config(&database, &["t"]), None).await;
+    execute(&database, "INSERT INTO t VALUES (1, 1)").await;
+    let before = next_transaction(&mut stream).await;
+    let mut reader = reader(&database).await;
+    let view = reader.read_view().await.unwrap();
+    execute(&database, "UPDATE t SET v = 2 WHERE id = 1").await;
+    let after = next_transaction(&mut stream).await;
+    assert_eq!(view.saw(&before.transaction), Seen::Yes);
+    assert_eq!(view.saw(&after.transaction), Seen::No);
+    assert_eq!(reader.read_view().await.unwrap().saw(&after.transaction), Seen::Yes);
+}

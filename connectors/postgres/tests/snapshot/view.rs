@@ -76,3 +76,23 @@ async fn a_read_abandoned_half_way_does_not_leave_its_snapshot_behind() {
     let chunk = reader.read_chunk(&schema, &[0], &ChunkRange::default(), None).await.unwrap();
     assert_eq!(chunk.rows, vec![row(1, "after")], "the next read takes a fresh snapshot");
 }
+
+#[tokio::test]
+async fn a_view_alone_sees_what_a_read_starting_now_would_see() {
+    let fixture = Fixture::shared("snap_view_alone", "CREATE TABLE public.t (id int PRIMARY KEY, v text)").await;
+    let url = fixture.database.url();
+    let mut source = start(fixture.config(url.clone(), &["public.t"]), None).await;
+    fixture.client.batch_execute("INSERT INTO public.t VALUES (1, 'committed')").await.unwrap();
+    let committed = source.next_transaction().await;
+    let other = fixture.database.connect().await;
+    other.batch_execute("BEGIN; INSERT INTO public.t VALUES (2, 'open')").await.unwrap();
+
+    let (mut reader, _) = reader_for(&url, "public.t").await;
+    let view = reader.read_view().await.unwrap();
+    other.batch_execute("COMMIT").await.unwrap();
+    let open = source.next_transaction().await;
+    assert_eq!(view.saw(&committed.transaction), Seen::Yes);
+    assert_eq!(view.saw(&open.transaction), Seen::No, "open when the view was taken");
+    let later = reader.read_view().await.unwrap();
+    assert_eq!(later.saw(&open.transaction), Seen::Yes);
+}
