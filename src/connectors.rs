@@ -120,6 +120,27 @@ impl Sink for AnySink {
         }
     }
 
+    async fn commit_ahead(&mut self, pipeline: &str, position: &Position) -> Result<bool, ConnectorError> {
+        match self {
+            AnySink::Postgres(sink) => Sink::commit_ahead(sink, pipeline, position).await,
+            AnySink::Mysql(sink) => Sink::commit_ahead(sink, pipeline, position).await,
+        }
+    }
+
+    fn confirmed_commits(&mut self) -> usize {
+        match self {
+            AnySink::Postgres(sink) => Sink::confirmed_commits(sink),
+            AnySink::Mysql(sink) => Sink::confirmed_commits(sink),
+        }
+    }
+
+    async fn settle(&mut self) -> Result<(), ConnectorError> {
+        match self {
+            AnySink::Postgres(sink) => Sink::settle(sink).await,
+            AnySink::Mysql(sink) => Sink::settle(sink).await,
+        }
+    }
+
     async fn load(&mut self, writes: Vec<RowWrite>) -> Result<(), ConnectorError> {
         match self {
             AnySink::Postgres(sink) => Sink::load(sink, writes).await,
@@ -229,6 +250,24 @@ pub(crate) async fn target_position(config: &TargetConfig, pipeline: &str) -> Re
         TargetConfig::Mysql { url, offsets_table, .. } => {
             Ok(sluice_mysql::read_position(url.expose(), offsets_table, pipeline).await?)
         }
+    }
+}
+
+/// Where a source resumes, given the position each of its targets holds
+/// (`(target, position)`, targets without one left out): the connector's
+/// choice, because only it knows how its positions compare — PostgreSQL
+/// the lowest LSN; a binlog source by GTIDs when the targets hold
+/// positions of different servers (`sluice_mysql::resume_position`),
+/// refusing when nothing tells what each target lacks. `None` when no
+/// target holds a position.
+pub(crate) fn resume_position(
+    config: &SourceConfig,
+    source: &str,
+    held: &[(String, Position)],
+) -> Result<Option<Position>, ConnectorError> {
+    match config {
+        SourceConfig::Postgres { .. } => Ok(sluice_postgres::resume_position(source, held)?),
+        SourceConfig::Mysql { .. } => Ok(sluice_mysql::resume_position(source, held)?),
     }
 }
 

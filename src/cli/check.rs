@@ -57,17 +57,22 @@ async fn check_target(config: &TargetConfig, expectations: &[TargetExpectation])
     }
 }
 
-/// The lowest position the targets of `source` hold, if any (for the binlog retention check).
-async fn targets_position(config: &Config, source: &str) -> Option<Position> {
-    let mut lowest: Option<Position> = None;
-    for route in config.routes_of_source(source) {
-        if let Ok(Some(position)) = crate::connectors::target_position(&config.targets[&route.target], source).await
-            && lowest.as_ref().is_none_or(|low| position < *low)
-        {
-            lowest = Some(position);
+/// Where `source` would resume from the positions its targets hold, as
+/// `run` chooses it (for the binlog retention check); a target that cannot
+/// be read is left out (its own check reports it). An error finding when
+/// the positions cannot be reconciled (`run` would refuse to start).
+async fn targets_position(config: &Config, source: &str) -> Result<Option<Position>, Finding> {
+    let mut targets: Vec<&String> = config.routes_of_source(source).map(|r| &r.target).collect();
+    targets.sort();
+    targets.dedup();
+    let mut held = Vec::new();
+    for target in targets {
+        if let Ok(Some(position)) = crate::connectors::target_position(&config.targets[target], source).await {
+            held.push((target.clone(), position));
         }
     }
-    lowest
+    crate::connectors::resume_position(&config.sources[source], source, &held)
+        .map_err(|error| Finding::error("checkpoint", error.to_string(), None))
 }
 
 pub(super) async fn check(config: Config) -> u8 {
@@ -78,11 +83,15 @@ pub(super) async fn check(config: Config) -> u8 {
         let mut tables: Vec<_> = config.routes_of_source(name).map(|r| r.table.clone()).collect();
         tables.sort();
         tables.dedup();
-        let checkpoint = match source {
-            SourceConfig::Mysql { .. } => targets_position(&config, name).await,
-            SourceConfig::Postgres { .. } => None,
+        let (checkpoint, unresumable) = match source {
+            SourceConfig::Mysql { .. } => match targets_position(&config, name).await {
+                Ok(checkpoint) => (checkpoint, None),
+                Err(finding) => (None, Some(finding)),
+            },
+            SourceConfig::Postgres { .. } => (None, None),
         };
-        let findings = check_source(source, &tables, checkpoint).await;
+        let mut findings = check_source(source, &tables, checkpoint).await;
+        findings.extend(unresumable);
         // Source table schemas, for the target checks.
         for table in &tables {
             let schema = crate::connectors::describe_source_table(source, table).await.ok().flatten();

@@ -4,9 +4,13 @@
 //! 1. connect every target of the source and read its offsets row — the
 //!    position it holds durably (authoritative: written with the rows);
 //! 2. compare with the checkpoint store's copy and report disagreements;
-//! 3. resume from the lowest target position; refuse to start if the source
-//!    can no longer supply changes from there (slot missing or already past
-//!    it: changes in between are gone — a resnapshot is needed, never a skip);
+//! 3. resume from the earliest target position — the connector's choice
+//!    (`connectors::resume_position`: the lowest LSN; for a binlog source
+//!    by GTIDs when the targets' positions come from different servers,
+//!    refusing when nothing tells what each target lacks); refuse to start
+//!    if the source can no longer supply changes from there (slot missing
+//!    or already past it: changes in between are gone — a resnapshot is
+//!    needed, never a skip);
 //! 4. start the source, the writers, the acknowledger and the router.
 
 use std::collections::HashMap;
@@ -139,7 +143,14 @@ pub(super) async fn run_session(
         }
         applied.push(position);
     }
-    let resume = applied.iter().flatten().min().cloned();
+    // The connector chooses: after a failover the targets may hold
+    // positions of different servers, which order only by GTIDs.
+    let held: Vec<(String, Position)> = target_names
+        .iter()
+        .zip(&applied)
+        .filter_map(|(name, position)| Some((name.clone(), position.clone()?)))
+        .collect();
+    let resume = connectors::resume_position(source_config, source_name, &held).map_err(source_error)?;
     for (name, position) in target_names.iter().zip(&applied) {
         if position.is_none() && resume.is_some() {
             tracing::warn!(source = source_name, target_name = %name,
@@ -195,6 +206,7 @@ pub(super) async fn run_session(
             notify: Arc::clone(&notify),
             chunks_done: snapshots.done.clone(),
             guard,
+            ahead: std::collections::VecDeque::new(),
         };
         writer_inputs.push(input_tx);
         durable_receivers.push((name.clone(), durable_rx));

@@ -14,12 +14,22 @@
 //! trip and a flush each) — or when `max_batch_rows` writes or
 //! `max_batch_delay` have accumulated (many source transactions per target
 //! commit under load — group commit).
-//! After each commit the writer publishes its durable position.
+//! After each commit the writer publishes its durable position — once the
+//! target has confirmed it. On the plain path (no guarded routes) commits
+//! are sent ahead (`Sink::commit_ahead`): the writer goes on with the next
+//! transaction while the target commits, and publishes each position when
+//! the sink reports its commit confirmed (`Sink::confirmed_commits`); when
+//! its input runs dry it settles what is in flight so a light stream's
+//! position is published at once. A commit that fails is never published:
+//! the writer fails, and the session replays from the last durable
+//! position. Guarded routes (crosswalks, dead letters) commit and wait, as
+//! the guard's bookkeeping follows each commit.
 //!
 //! Changes routes hand over as guarded (crosswalk keys, lookups, dead-letter
 //! routes) are buffered in order with the plain writes and finished by the
 //! writer's [`Guard`] when the buffer is flushed (see `guard`).
 
+use std::collections::VecDeque;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -133,6 +143,18 @@ pub(super) struct Writer {
     pub(super) chunks_done: mpsc::UnboundedSender<ChunkDone>,
     /// Crosswalks and dead letters, when a guarded route writes here.
     pub(super) guard: Option<Guard>,
+    /// Commits sent ahead and not yet confirmed by the target, oldest first:
+    /// position and commit time.
+    pub(super) ahead: VecDeque<(Position, i64)>,
+}
+
+/// What the writer's wait for input ended with.
+enum Next {
+    Input(Option<WriterInput>),
+    /// The coalescing deadline passed.
+    Deadline,
+    /// Everything sent ahead was confirmed.
+    Settled,
 }
 
 impl Writer {
@@ -153,21 +175,20 @@ impl Writer {
         // Set while a due commit waits for the coalescing window to pass.
         let mut coalesce_until: Option<Instant> = None;
         loop {
-            let input = match coalesce_until {
-                Some(deadline) => match tokio::time::timeout_at(deadline.into(), self.input.recv()).await {
-                    Ok(input) => input,
-                    Err(_elapsed) => {
-                        coalesce_until = None;
-                        if !in_transaction && let Some((position, commit_time)) = pending.take() {
-                            self.commit(&mut buffer, position, commit_time).await?;
-                            last_commit = Some(Instant::now());
-                            open_rows = 0;
-                            open_since = None;
-                        }
-                        continue;
+            self.publish_confirmed();
+            let input = match self.next(coalesce_until).await? {
+                Next::Input(input) => input,
+                Next::Settled => continue,
+                Next::Deadline => {
+                    coalesce_until = None;
+                    if !in_transaction && let Some((position, commit_time)) = pending.take() {
+                        self.commit_or_send(&mut buffer, position, commit_time).await?;
+                        last_commit = Some(Instant::now());
+                        open_rows = 0;
+                        open_since = None;
                     }
-                },
-                None => self.input.recv().await,
+                    continue;
+                }
             };
             let Some(input) = input else { break };
             match input {
@@ -300,7 +321,7 @@ impl Writer {
             let recent = last_commit.map(|at| at + spacing).filter(|until| *until > Instant::now());
             if full || (idle && recent.is_none()) {
                 let (position, commit_time) = pending.take().expect("checked above");
-                self.commit(&mut buffer, position, commit_time).await?;
+                self.commit_or_send(&mut buffer, position, commit_time).await?;
                 last_commit = Some(Instant::now());
                 open_rows = 0;
                 open_since = None;
@@ -322,6 +343,8 @@ impl Writer {
         } else if let Some((position, commit_time)) = pending.take() {
             self.commit(&mut buffer, position, commit_time).await?;
         }
+        self.sink.settle().await.map_err(|e| self.error(e))?;
+        self.publish_confirmed();
         if skipped_transactions > 0 {
             tracing::info!(target_name = %self.target, skipped_transactions, "skipped transactions the target already held");
         }
@@ -378,6 +401,8 @@ impl Writer {
         }
     }
 
+    /// Commits and waits for the target's confirmation (settling any
+    /// commit sent ahead before it), then publishes the position.
     async fn commit(&mut self, buffer: &mut Buffer, position: Position, commit_time: i64) -> Result<(), PipelineError> {
         self.flush(buffer).await?;
         self.sink.commit(&self.pipeline, &position).await.map_err(|e| self.error(e))?;
@@ -387,9 +412,80 @@ impl Writer {
             }
             guard.committed();
         }
+        // `commit` settled everything before it: the commits sent ahead are
+        // confirmed, and this one is later than all of them.
+        let _ = self.sink.confirmed_commits();
+        self.ahead.clear();
         self.applied = Some(position.clone());
+        self.publish(position, commit_time);
+        Ok(())
+    }
+
+    /// The commit of the plain path: sent ahead without waiting for the
+    /// target when no guard needs each commit's outcome (see the module
+    /// docs); the position is published once confirmed.
+    async fn commit_or_send(
+        &mut self,
+        buffer: &mut Buffer,
+        position: Position,
+        commit_time: i64,
+    ) -> Result<(), PipelineError> {
+        if self.guard.is_some() {
+            return self.commit(buffer, position, commit_time).await;
+        }
+        self.flush(buffer).await?;
+        let confirmed = self.sink.commit_ahead(&self.pipeline, &position).await.map_err(|e| self.error(e))?;
+        // Replays of this transaction are skipped from now on; durable
+        // only once confirmed.
+        self.applied = Some(position.clone());
+        self.ahead.push_back((position, commit_time));
+        if confirmed {
+            // Confirmed already: so is everything sent before it.
+            let _ = self.sink.confirmed_commits();
+            if let Some((position, commit_time)) = self.ahead.pop_back() {
+                self.ahead.clear();
+                self.publish(position, commit_time);
+            }
+        }
+        Ok(())
+    }
+
+    /// Publishes the positions of the commits the sink has confirmed since
+    /// the last call.
+    fn publish_confirmed(&mut self) {
+        let confirmed = self.sink.confirmed_commits().min(self.ahead.len());
+        if confirmed == 0 {
+            return;
+        }
+        let last = self.ahead.drain(..confirmed).next_back().expect("at least one confirmed");
+        self.publish(last.0, last.1);
+    }
+
+    fn publish(&mut self, position: Position, commit_time: i64) {
         self.durable.send_replace(Durable { position: Some(position), commit_time_micros: commit_time });
         self.notify.notify_one();
-        Ok(())
+    }
+
+    /// Waits for the next input, the coalescing deadline, or — with
+    /// commits in flight and nothing to do meanwhile — their confirmation.
+    /// Input wins when it is there: under load, commits are confirmed by
+    /// the sink calls that follow them.
+    async fn next(&mut self, deadline: Option<Instant>) -> Result<Next, PipelineError> {
+        let deadline_passed = async {
+            match deadline {
+                Some(deadline) => tokio::time::sleep_until(deadline.into()).await,
+                None => std::future::pending().await,
+            }
+        };
+        let awaiting = !self.ahead.is_empty();
+        let (input, sink) = (&mut self.input, &mut self.sink);
+        let settled = tokio::select! {
+            biased;
+            input = input.recv() => return Ok(Next::Input(input)),
+            settled = sink.settle(), if awaiting => settled,
+            () = deadline_passed => return Ok(Next::Deadline),
+        };
+        settled.map_err(|e| self.error(e))?;
+        Ok(Next::Settled)
     }
 }

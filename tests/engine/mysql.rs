@@ -410,3 +410,159 @@ async fn dropping_a_routed_table_stops_the_route_instead_of_leaving_stale_rows()
     let log = sluice.log();
     assert!(log.contains("was dropped") && log.contains(".items"), "the message names the table\n{log}");
 }
+
+/// A MariaDB source routed into `items (id, v)` of a MariaDB target (`dst`)
+/// and of a PostgreSQL target (`dst2`).
+struct TwoTargets {
+    source: sluice_testkit::TestMariaDb,
+    maria: sluice_testkit::TestMariaDb,
+    _pg: sluice_testkit::TestDatabase,
+    pg_client: tokio_postgres::Client,
+    dir: tempfile::TempDir,
+    config: std::path::PathBuf,
+}
+
+async fn items_into_two_targets(prefix: &str) -> TwoTargets {
+    let server = MariaDbServer::shared();
+    let source = server.create_database(&format!("{prefix}_src")).await;
+    let maria = server.create_database(&format!("{prefix}_dst")).await;
+    let pg = PgServer::shared().create_database(&format!("{prefix}_dst2")).await;
+    for db in [&source, &maria] {
+        db.connect().await.query_drop("CREATE TABLE items (id INT PRIMARY KEY, v INT)").await.unwrap();
+    }
+    let pg_client = pg.connect().await;
+    pg_client.batch_execute("CREATE TABLE items (id int PRIMARY KEY, v int)").await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let table = format!("{}.items", source.name);
+    let targets = format!("{}\n[targets.dst2]\nkind = \"postgres\"\nurl = \"{}\"\n", mysql_target(&maria), pg.url());
+    let routes = format!(
+        "{}[[routes]]\nsource = \"src\"\ntable = \"{table}\"\ntarget = \"dst2\"\ninto = \"public.items\"\n",
+        route(&table, &format!("{}.items", maria.name), None)
+    );
+    let config = write_config(dir.path(), &mysql_source(&source), &targets, &routes);
+    TwoTargets { source, maria, _pg: pg, pg_client, dir, config }
+}
+
+impl TwoTargets {
+    const MARIA_ITEMS: &'static str = "SELECT id, v FROM items";
+    const PG_ITEMS: &'static str = "SELECT id::text, v::text FROM items";
+
+    /// Waits until both targets hold exactly the source's rows.
+    async fn wait_both_equal(&self, sluice: &mut Sluice, what: &str) {
+        let expected = maria_rows(&mut self.source.connect().await, Self::MARIA_ITEMS).await;
+        wait_until(sluice, what, || {
+            let expected = &expected;
+            async move {
+                maria_rows(&mut self.maria.connect().await, Self::MARIA_ITEMS).await == *expected
+                    && pg_rows(&self.pg_client, Self::PG_ITEMS).await == *expected
+            }
+        })
+        .await;
+    }
+
+    /// Rewrites both targets' offsets rows (`None`: leave it).
+    async fn set_positions(&self, maria: Option<&str>, pg: Option<&str>) {
+        if let Some(position) = maria {
+            let update = format!("UPDATE `{}`.sluice_offsets SET position = ? WHERE pipeline = 'src'", self.maria.name);
+            self.maria.connect().await.exec_drop(update, (position,)).await.unwrap();
+        }
+        if let Some(position) = pg {
+            let update = "UPDATE sluice.offsets SET position = $1 WHERE pipeline = 'src'";
+            assert_eq!(self.pg_client.execute(update, &[&position]).await.unwrap(), 1);
+        }
+    }
+}
+
+/// The GTID (`D-S-N`) of the last transaction `conn` committed.
+async fn last_gtid(conn: &mut mysql_async::Conn) -> String {
+    conn.query_first("SELECT @@last_gtid").await.unwrap().expect("a GTID")
+}
+
+/// After a failover, one target holds a position of the failed primary (a
+/// binlog series this server never had) and an earlier GTID state; the
+/// other holds this server's position, ahead. The source resumes by the
+/// lagging target's GTID state, and each target skips exactly what it
+/// holds: the lagging one by GTID (its file says nothing here), the other
+/// by file and offset. ("zz-…" sorts after this server's "mysql-bin":
+/// ordered by file name, every transaction would look covered for it.)
+#[tokio::test(flavor = "multi_thread")]
+async fn mariadb_target_holding_a_failed_primarys_position_catches_up_by_gtid() {
+    let two = items_into_two_targets("m2two_fail").await;
+    let mut source_conn = two.source.connect().await;
+    let mut sluice = Sluice::spawn(&two.config, two.dir.path());
+    wait_binlog_streaming(&mut sluice, Target::Maria(&two.maria)).await;
+    wait_binlog_streaming(&mut sluice, Target::Postgres(&two.pg_client)).await;
+    source_conn.query_drop("INSERT INTO items VALUES (1, 1)").await.unwrap();
+    two.wait_both_equal(&mut sluice, "the first row in both targets").await;
+    // The PostgreSQL target's GTID state now, before the next transactions.
+    let position: String = two
+        .pg_client
+        .query_one("SELECT position FROM sluice.offsets WHERE pipeline = 'src'", &[])
+        .await
+        .unwrap()
+        .get(0);
+    let state = position.splitn(4, ':').nth(3).expect("a MariaDB position carries its GTID state").to_owned();
+    source_conn.query_drop("INSERT INTO items VALUES (2, 2)").await.unwrap();
+    source_conn.query_drop("INSERT INTO items VALUES (3, 3)").await.unwrap();
+    two.wait_both_equal(&mut sluice, "three rows in both targets").await;
+    assert_eq!(sluice.terminate(), Some(0));
+
+    // The PostgreSQL target followed the failed primary up to the first row.
+    two.set_positions(None, Some(&format!("binlog:zz-failed-primary-bin.000042:1234:{state}"))).await;
+    two.pg_client.batch_execute("DELETE FROM items WHERE id > 1").await.unwrap();
+    source_conn.query_drop("INSERT INTO items VALUES (4, 4)").await.unwrap();
+
+    let mut sluice = Sluice::spawn(&two.config, two.dir.path());
+    two.wait_both_equal(&mut sluice, "both targets caught up after the restart").await;
+    source_conn.query_drop("UPDATE items SET v = 50 WHERE id = 2; INSERT INTO items VALUES (5, 5)").await.unwrap();
+    two.wait_both_equal(&mut sluice, "both targets follow the stream").await;
+    assert_eq!(sluice.terminate(), Some(0));
+}
+
+/// Two targets that followed different servers, each ahead of the other in
+/// one GTID domain (domain 0 and domain 7): no target's position is safe
+/// to resume from, so the source resumes by the per-domain lowest state,
+/// and each target applies exactly the transactions it lacks.
+#[tokio::test(flavor = "multi_thread")]
+async fn mariadb_targets_ahead_in_different_domains_resume_by_the_per_domain_lowest_state() {
+    let two = items_into_two_targets("m2two_domains").await;
+    let mut domain_0 = two.source.connect().await;
+    let mut domain_7 = two.source.connect().await;
+    domain_7.query_drop("SET SESSION gtid_domain_id = 7").await.unwrap();
+    let mut sluice = Sluice::spawn(&two.config, two.dir.path());
+    wait_binlog_streaming(&mut sluice, Target::Maria(&two.maria)).await;
+    wait_binlog_streaming(&mut sluice, Target::Postgres(&two.pg_client)).await;
+    let mut gtids = Vec::new();
+    for id in 1..=4 {
+        let conn = if id % 2 == 1 { &mut domain_0 } else { &mut domain_7 };
+        conn.query_drop(format!("INSERT INTO items VALUES ({id}, {id})")).await.unwrap();
+        gtids.push(last_gtid(conn).await);
+    }
+    assert!(gtids[1].starts_with("7-") && gtids[2].starts_with("0-"), "{gtids:?}");
+    two.wait_both_equal(&mut sluice, "four rows in both targets").await;
+    assert_eq!(sluice.terminate(), Some(0));
+
+    // The MariaDB target holds rows 1-3 (its server had not received row 4
+    // yet), the PostgreSQL target rows 1, 2 and 4 (its server replicated
+    // domain 7 first).
+    let maria_state = format!("{},{}", gtids[2], gtids[1]);
+    let pg_state = format!("{},{}", gtids[0], gtids[3]);
+    two.set_positions(
+        Some(&format!("binlog:zz-failed-primary-bin.000007:650:{maria_state}")),
+        Some(&format!("binlog:zz-other-replica-bin.000003:900:{pg_state}")),
+    )
+    .await;
+    two.maria.connect().await.query_drop("DELETE FROM items WHERE id = 4").await.unwrap();
+    two.pg_client.batch_execute("DELETE FROM items WHERE id = 3").await.unwrap();
+    domain_0.query_drop("INSERT INTO items VALUES (5, 5)").await.unwrap();
+
+    let mut sluice = Sluice::spawn(&two.config, two.dir.path());
+    two.wait_both_equal(&mut sluice, "both targets caught up after the restart").await;
+    domain_7.query_drop("UPDATE items SET v = 40 WHERE id = 4").await.unwrap();
+    domain_0.query_drop("INSERT INTO items VALUES (6, 6)").await.unwrap();
+    two.wait_both_equal(&mut sluice, "both targets follow the stream").await;
+    let log = sluice.log();
+    assert!(log.contains("resuming by the GTID state no target is past"), "{}", sluice.log_tail());
+    assert!(log.contains(&format!("{},{}", gtids[0], gtids[1])), "the combined state is logged\n{}", sluice.log_tail());
+    assert_eq!(sluice.terminate(), Some(0));
+}

@@ -42,16 +42,23 @@ impl FromStr for Lsn {
 /// - MySQL, on a transaction's begin position (`Transaction::position`):
 ///   `gtid=` and that transaction's own GTID (`gtid=3e11fa47-…:23`,
 ///   [`BinlogPosition::MYSQL_GTID`]);
+/// - MariaDB, on a transaction's begin position: `mariadb_gtid=` and that
+///   transaction's own GTID (`mariadb_gtid=0-1-8`,
+///   [`BinlogPosition::MARIADB_GTID`]; never a state to resume from, which
+///   would skip the transaction itself);
 /// - anything else is information only (positions written before Sluice
 ///   tracked MySQL GTID sets carry the last transaction's bare `uuid:n`,
 ///   which must never be read as a set).
 ///
-/// Ordered by the file's numeric suffix (`mysql-bin.000009` <
-/// `mysql-bin.000010` < `mysql-bin.1000000`), then the offset; the GTID
-/// does not take part in ordering, equality or [`Position::sort_key`] (it
-/// is resumption metadata). Positions of different servers (after a
-/// failover) do not order meaningfully by file and offset: only the MySQL
-/// GTID form makes [`Position::is_covered_by`] exact across servers.
+/// Ordered by the file's base name, then its numeric suffix
+/// (`mysql-bin.000009` < `mysql-bin.000010` < `mysql-bin.1000000`), then
+/// the offset; the GTID does not take part in ordering, equality or
+/// [`Position::sort_key`] (it is resumption metadata). Positions of
+/// different servers (after a failover) do not order meaningfully by file
+/// and offset: [`Position::is_covered_by`] decides by GTID across servers
+/// (MySQL sets always, MariaDB states when the base names differ), and
+/// choosing where a source with several targets resumes is the
+/// connector's business (`resume_position` in each connector).
 #[derive(Clone, Debug)]
 pub struct BinlogPosition {
     pub file: String,
@@ -64,6 +71,8 @@ impl BinlogPosition {
     pub const MYSQL_GTID_SET: &'static str = "gtid_set=";
     /// Marks one MySQL transaction's GTID in [`BinlogPosition::gtid`].
     pub const MYSQL_GTID: &'static str = "gtid=";
+    /// Marks one MariaDB transaction's GTID in [`BinlogPosition::gtid`].
+    pub const MARIADB_GTID: &'static str = "mariadb_gtid=";
 
     /// The MySQL executed GTID set this position carries (text after [`Self::MYSQL_GTID_SET`]).
     pub fn mysql_gtid_set(&self) -> Option<&str> {
@@ -73,6 +82,19 @@ impl BinlogPosition {
     /// The MySQL GTID of the transaction this begin position starts (text after [`Self::MYSQL_GTID`]).
     pub fn mysql_gtid(&self) -> Option<&str> {
         self.gtid.as_deref()?.strip_prefix(Self::MYSQL_GTID)
+    }
+
+    /// The MariaDB GTID (`domain-server-seq`) of the transaction this begin
+    /// position starts (text after [`Self::MARIADB_GTID`]).
+    pub fn mariadb_gtid(&self) -> Option<&str> {
+        self.gtid.as_deref()?.strip_prefix(Self::MARIADB_GTID)
+    }
+
+    /// The file's name without its numeric suffix (`mysql-bin` of
+    /// `mysql-bin.000010`): one server's binlog series. Positions order
+    /// meaningfully by file and offset only within one series.
+    pub fn base_name(&self) -> &str {
+        self.sequence().1
     }
 
     fn sequence(&self) -> (u64, &str) {
@@ -136,16 +158,28 @@ impl Position {
     /// means the set contains the GTID — exact also when the two positions
     /// come from different servers of one replication topology (after a
     /// failover, file names and offsets of the servers are unrelated).
+    ///
+    /// MariaDB: when the two positions lie in different binlog series
+    /// (another server's files, after a failover), the transaction's GTID
+    /// `D-S-N` is covered when the applied GTID state holds domain `D` at a
+    /// sequence number of at least `N` — how a MariaDB replica with
+    /// `gtid_strict_mode` decides it. Within one series file and offset
+    /// decide (exact there, also without strict mode).
+    ///
+    /// Metadata that cannot be read falls back to file and offset.
     pub fn is_covered_by(&self, applied: &Position) -> bool {
         match (self, applied) {
             (Position::Postgres(tx), Position::Postgres(done)) => tx < done,
-            (Position::Binlog(tx), Position::Binlog(done)) => match (tx.mysql_gtid(), done.mysql_gtid_set()) {
-                (Some(gtid), Some(set)) => match mysql_gtid_set_contains(set, gtid) {
-                    Some(contained) => contained,
-                    None => tx < done,
-                },
-                _ => tx < done,
-            },
+            (Position::Binlog(tx), Position::Binlog(done)) => {
+                let by_gtid = match (tx.mysql_gtid(), done.mysql_gtid_set(), tx.mariadb_gtid(), done.gtid.as_deref()) {
+                    (Some(gtid), Some(set), _, _) => mysql_gtid_set_contains(set, gtid),
+                    (_, _, Some(gtid), Some(state)) if tx.base_name() != done.base_name() => {
+                        mariadb_state_contains(state, gtid)
+                    }
+                    _ => None,
+                };
+                by_gtid.unwrap_or_else(|| tx < done)
+            }
             // Positions of different kinds never belong to one source.
             _ => false,
         }
@@ -252,6 +286,31 @@ fn mysql_gtid_set_contains(set: &str, gtid: &str) -> Option<bool> {
         if intervals == 0 {
             return None;
         }
+    }
+    Some(contained)
+}
+
+/// Whether a MariaDB GTID state (`0-1-7,1-2-9`) holds the GTID `D-S-N`:
+/// its domain `D` is there with a sequence number of at least `N` (the
+/// server id does not matter: with `gtid_strict_mode` sequence numbers only
+/// grow within a domain, whichever server writes). `None` when either is
+/// malformed or the state is empty.
+fn mariadb_state_contains(state: &str, gtid: &str) -> Option<bool> {
+    let parse = |text: &str| -> Option<(u32, u64)> {
+        let mut fields = text.trim().splitn(3, '-');
+        let domain = fields.next()?.parse().ok()?;
+        let _server: u32 = fields.next()?.parse().ok()?;
+        let sequence = fields.next()?.parse().ok()?;
+        Some((domain, sequence))
+    };
+    let (domain, sequence) = parse(gtid)?;
+    if state.trim().is_empty() {
+        return None;
+    }
+    let mut contained = false;
+    for entry in state.split(',') {
+        let (d, s) = parse(entry)?;
+        contained |= d == domain && s >= sequence;
     }
     Some(contained)
 }
@@ -374,6 +433,37 @@ mod tests {
         }
         let empty = Position::Binlog(BinlogPosition { gtid: Some("gtid_set=".into()), ..binlog(&plain) });
         assert!(!tx.is_covered_by(&empty), "nothing executed: nothing covered");
+    }
+
+    #[test]
+    fn mariadb_gtids_decide_coverage_only_across_binlog_series() {
+        let at = |file: &str, offset, gtid: &str| {
+            Position::Binlog(BinlogPosition { file: file.into(), offset, gtid: Some(gtid.into()) })
+        };
+        // The target holds a position of the failed primary; the stream reads the new one.
+        let applied = at("old-primary-bin.000007", 650, "0-1-100,1-1-9");
+        let begin = |gtid: &str| at("a-new-primary-bin.000002", 4_000, &format!("mariadb_gtid={gtid}"));
+        assert!(begin("0-1-99").is_covered_by(&applied));
+        assert!(begin("0-2-100").is_covered_by(&applied), "the sequence number decides, not the server");
+        assert!(!begin("0-2-101").is_covered_by(&applied));
+        assert!(begin("1-1-9").is_covered_by(&applied));
+        assert!(!begin("1-3-10").is_covered_by(&applied));
+        assert!(!begin("2-1-1").is_covered_by(&applied), "a domain the state lacks is not applied");
+        // The same series: file and offset decide, whatever the GTID says.
+        let same = at("old-primary-bin.000007", 700, "mariadb_gtid=0-1-50");
+        assert!(!same.is_covered_by(&applied));
+        let Position::Binlog(bytes) = &applied else { panic!() };
+        assert_eq!(bytes.base_name(), "old-primary-bin");
+        // Unreadable metadata falls back to file and offset ("a-new…" sorts before "old-…").
+        for (tx, done) in [
+            (begin("0-1-200"), at("old-primary-bin.000007", 650, "nonsense")),
+            (begin("0-x-200"), applied.clone()),
+            (begin("0-1-200"), at("old-primary-bin.000007", 650, "")),
+        ] {
+            assert!(tx.is_covered_by(&done), "{tx} vs {done}");
+        }
+        let Position::Binlog(tx) = begin("0-1-5") else { panic!() };
+        assert_eq!((tx.mariadb_gtid(), tx.mysql_gtid(), tx.mysql_gtid_set()), (Some("0-1-5"), None, None));
     }
 
     fn binlog(position: &Position) -> BinlogPosition {

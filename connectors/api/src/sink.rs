@@ -46,6 +46,36 @@ pub trait Sink: Send {
         position: &Position,
     ) -> impl Future<Output = Result<(), ConnectorError>> + Send;
 
+    /// Like [`Sink::commit`], but the sink may send the offsets write and
+    /// the commit without waiting for the target's answer, so the engine
+    /// goes on with the next transaction while the target commits this one.
+    /// Returns `true` when the commit is already confirmed (durable, as after
+    /// `commit`) and `false` when it is in flight: [`Sink::confirmed_commits`]
+    /// then tells when it is confirmed, and a failure is returned by a later
+    /// call — at the latest [`Sink::settle`]. Commits are confirmed in the
+    /// order they were sent, and a sink never lets a later transaction
+    /// commit once an earlier one has failed. The default commits and waits.
+    fn commit_ahead(
+        &mut self,
+        pipeline: &str,
+        position: &Position,
+    ) -> impl Future<Output = Result<bool, ConnectorError>> + Send {
+        async move { self.commit(pipeline, position).await.map(|()| true) }
+    }
+
+    /// How many commits sent ahead (see [`Sink::commit_ahead`]) the target
+    /// has confirmed since the last call, oldest first.
+    fn confirmed_commits(&mut self) -> usize {
+        0
+    }
+
+    /// Awaits everything sent ahead — statements and commits — and returns
+    /// the first failure. Cancel-safe: dropping it before it completes
+    /// loses nothing, so the engine may race it against its input.
+    fn settle(&mut self) -> impl Future<Output = Result<(), ConnectorError>> + Send {
+        async { Ok(()) }
+    }
+
     /// Accepts the rows of one snapshot chunk (only `Upsert`s of one table,
     /// whole rows, no [`crate::Value::Unchanged`]) into the open target
     /// transaction. Same effect as [`Sink::write`]; a sink may take a bulk

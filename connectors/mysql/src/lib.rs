@@ -23,5 +23,7 @@ pub use connect::connect;
 pub use error::MySqlError;
 pub use sink::{MySqlSink, MySqlSinkConfig, TargetColumn, TargetTableInfo, describe_target_table, read_position};
 pub use snapshot::MySqlSnapshotReader;
-pub use source::{BinlogStatus, Flavor, MySqlSource, MySqlSourceConfig, binlog_status, describe_source_table};
+pub use source::{
+    BinlogStatus, Flavor, MySqlSource, MySqlSourceConfig, binlog_status, describe_source_table, resume_position,
+};
 pub use types::{TypeError, encode_value};

@@ -35,5 +35,5 @@ pub use sink::{
 pub use snapshot::PostgresSnapshotReader;
 pub use source::catalog::{describe_source_table, replica_identity};
 pub use source::slot::{SlotStatus, drop_publication, drop_slot, slot_status};
-pub use source::{PostgresSource, PostgresSourceConfig};
+pub use source::{PostgresSource, PostgresSourceConfig, resume_position};
 pub use types::{TypeError, builtin_column_type, decode_text, encode_text};

@@ -26,6 +26,9 @@
 //!   set is resumed by that set, on whichever server of the topology: then
 //!   what counts is that `@@gtid_purged` is a subset of the checkpoint's
 //!   set (nothing the targets lack has been purged), not where its file is.
+//!   A MariaDB checkpoint of another server's binlog series (or naming no
+//!   file: a GTID state chosen across targets of different servers) is
+//!   resumed by its GTID state, which the server checks itself.
 //! - MySQL GTIDs: `gtid_mode` and `enforce_gtid_consistency` say whether
 //!   the source resumes by GTID set (ON: also after a failover to another
 //!   server of the replication topology) or by file and offset (which only
@@ -45,7 +48,7 @@ use super::{Finding, binlog_age, server_code};
 use crate::connect::{ConnectSettings, ServerFlavor};
 use crate::error::MySqlError;
 use crate::sink::{describe, quote_ident, quote_table};
-use crate::source::GtidSet;
+use crate::source::{GtidSet, mariadb_state};
 
 const SERVER: &str = "source server";
 const BINLOG: &str = "binlog";
@@ -101,7 +104,14 @@ pub async fn check_source(
     server_ids(&mut conn, &flavor, server_id, &variables, &mut findings).await;
     if let Some(checkpoint) = checkpoint {
         let resumes_by_set = by_gtid && gtid_retention(checkpoint, &variables, &mut findings);
-        retention(&mut conn, &settings, checkpoint, &variables, resumes_by_set, &mut findings).await;
+        let state =
+            flavor.mariadb && checkpoint.gtid.as_deref().and_then(mariadb_state).is_some_and(|gtids| !gtids.is_empty());
+        let resumes_by = match (resumes_by_set, state) {
+            (true, _) => ResumesBy::MySqlSet,
+            (false, true) => ResumesBy::MariaDbStateElsewhere,
+            (false, false) => ResumesBy::File,
+        };
+        retention(&mut conn, &settings, checkpoint, &variables, resumes_by, &mut findings).await;
     }
     for table in tables {
         source_table(&mut conn, &flavor, table, &mut findings).await;
@@ -399,18 +409,34 @@ fn retention_seconds(variables: &HashMap<String, String>) -> f64 {
     variables.get("expire_logs_days").and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0) * 86_400.0
 }
 
-/// Retention of the checkpoint's binlog file; `by_gtid_set`: the source
-/// resumes by GTID set (`gtid_retention` decided), so the file only matters
-/// for its age, and may well be on another server.
+/// How the source will resume from the checkpoint, as far as its binlog file matters.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum ResumesBy {
+    /// By file and offset: the file must be on the server.
+    File,
+    /// MySQL, by the executed GTID set (`gtid_retention` decided): the file
+    /// only matters for its age, and may well be on another server.
+    MySqlSet,
+    /// MariaDB with a GTID state: by file and offset when the file's
+    /// series is on the server, by the state when it is another server's
+    /// (or the checkpoint names no file: a state chosen across targets).
+    MariaDbStateElsewhere,
+}
+
+/// Retention of the checkpoint's binlog file.
 async fn retention(
     conn: &mut Conn,
     settings: &ConnectSettings,
     checkpoint: &BinlogPosition,
     variables: &HashMap<String, String>,
-    by_gtid_set: bool,
+    resumes_by: ResumesBy,
     findings: &mut Vec<Finding>,
 ) {
-    let subject = format!("checkpoint {}:{}", checkpoint.file, checkpoint.offset);
+    let by_gtid_set = resumes_by == ResumesBy::MySqlSet;
+    let subject = match checkpoint.file.as_str() {
+        "" => "checkpoint GTID state".to_owned(),
+        file => format!("checkpoint {file}:{}", checkpoint.offset),
+    };
     let logs: Vec<Row> = match conn.query("SHOW BINARY LOGS").await {
         Ok(logs) => logs,
         Err(error) => {
@@ -420,6 +446,16 @@ async fn retention(
     };
     let files: Vec<(String, u64)> =
         logs.iter().filter_map(|row| Some((row.get::<String, _>(0)?, row.get::<u64, _>(1).unwrap_or(0)))).collect();
+    let series = |file: &str| file.rsplit_once('.').map_or(file, |(base, _)| base).to_owned();
+    let other_series = files.iter().all(|(name, _)| series(name) != series(&checkpoint.file));
+    if resumes_by == ResumesBy::MariaDbStateElsewhere && (checkpoint.file.is_empty() || other_series) {
+        findings.push(Finding::ok(
+            subject,
+            "The checkpoint is of another server's binlog (after a failover) or names none: the source resumes by \
+             its GTID state, and MariaDB refuses (a resnapshot is needed) if it purged transactions the state lacks",
+        ));
+        return;
+    }
     let Some(index) = files.iter().position(|(name, _)| *name == checkpoint.file) else {
         if by_gtid_set {
             findings.push(Finding::ok(

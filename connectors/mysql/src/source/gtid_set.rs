@@ -1,6 +1,6 @@
 //! MySQL GTIDs and GTID sets (not MariaDB's `domain-server-seq`, see
 //! `position.rs`): parsing, formatting and the set arithmetic that MySQL
-//! resumption needs.
+//! resumption needs (union, difference, intersection, subset).
 //!
 //! A MySQL GTID is `source_id:transaction_id` — the source's `server_uuid`
 //! and a sequence number from 1 to 2^63 - 2 — and since MySQL 8.3 may carry
@@ -299,6 +299,33 @@ impl GtidSet {
             }
         }
         result
+    }
+
+    /// The GTIDs in both `self` and `other`.
+    pub(crate) fn intersection(&self, other: &GtidSet) -> GtidSet {
+        let mut result = GtidSet::new();
+        for (tsid, ours) in &self.intervals {
+            let Some(theirs) = other.intervals.get(tsid) else { continue };
+            // Both lists are sorted and disjoint: walk them together.
+            let (mut i, mut j) = (0, 0);
+            while i < ours.len() && j < theirs.len() {
+                let (start, end) = (ours[i].0.max(theirs[j].0), ours[i].1.min(theirs[j].1));
+                if start < end {
+                    result.add_interval(tsid, start, end);
+                }
+                if ours[i].1 <= theirs[j].1 {
+                    i += 1;
+                } else {
+                    j += 1;
+                }
+            }
+        }
+        result
+    }
+
+    /// How many GTIDs the set holds.
+    pub(crate) fn len(&self) -> u128 {
+        self.intervals.values().flatten().map(|&(start, end)| (end - start) as u128).sum()
     }
 
     /// Decodes MySQL's binary form (PREVIOUS_GTIDS body), which must be consumed exactly.

@@ -16,12 +16,15 @@
 //! dump starts at its file and offset — after checking `SHOW BINARY LOGS`
 //! that the file still exists and is at least that long. A missing file
 //! means the server purged binlogs the targets still need: that is a
-//! resnapshot, never a silent skip to the oldest file. The one exception is
-//! a MariaDB position with a GTID state whose file belongs to another
-//! binlog series (another base name, e.g. after a failover to a replica):
-//! then the dump starts by GTID (MariaDB refuses a GTID it no longer has,
-//! which also ends in a resnapshot error). Without a resume position the
-//! dump starts at the server's current position (`SHOW MASTER STATUS`).
+//! resnapshot, never a silent skip to the oldest file. The exceptions are
+//! MariaDB positions with a GTID state whose file belongs to another
+//! binlog series (another base name, e.g. after a failover to a replica)
+//! or that name no file at all (a state combined from several targets'
+//! positions, `resume.rs`): then the dump starts by GTID (MariaDB refuses
+//! a GTID it no longer has, which also ends in a resnapshot error), and
+//! nothing is covered by file and offset — the server sends exactly what
+//! the state lacks. Without a resume position the dump starts at the
+//! server's current position (`SHOW MASTER STATUS`).
 //!
 //! MySQL with `gtid_mode=ON` (`GTID_MODE` below), the way a replica with
 //! `SOURCE_AUTO_POSITION=1` (and Debezium, go-mysql) does it:
@@ -121,6 +124,22 @@ pub(crate) fn plan_start(
     if let (Some(mode), Some(text)) = (mysql_gtids, resume.mysql_gtid_set()) {
         return plan_mysql_gtid(resume, text, mode);
     }
+    if resume.file.is_empty() {
+        // A MariaDB GTID state chosen across targets that hold positions of
+        // different servers (`resume.rs`): there is no file to start from.
+        return match (flavor, &resume.gtid) {
+            (Flavor::MariaDb, Some(state)) if mariadb_state(state).is_some_and(|gtids| !gtids.is_empty()) => {
+                Ok(StartPlan::MariaDbGtid { state: state.clone() })
+            }
+            _ => Err(MySqlError::Config {
+                setting: "resume position".into(),
+                message: format!(
+                    "Position {} names no binlog file and carries no GTID state this server can resume from",
+                    Position::Binlog(resume.clone())
+                ),
+            }),
+        };
+    }
     if let Some(log) = logs.iter().find(|log| log.name == resume.file) {
         if resume.offset > log.size {
             return Err(MySqlError::ResnapshotNeeded {
@@ -188,6 +207,21 @@ fn plan_mysql_gtid(resume: &BinlogPosition, text: &str, mode: &MySqlGtidMode) ->
     Ok(StartPlan::MySqlGtid { executed })
 }
 
+/// The GTIDs of a MariaDB state's text form (`0-1-5,1-2-9`), in the order
+/// written (empty entries are skipped); `None` if one is not
+/// `domain-server-seq`.
+pub(crate) fn mariadb_state(state: &str) -> Option<Vec<MariaDbGtid>> {
+    let mut gtids = Vec::new();
+    for part in state.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+        let mut fields = part.splitn(3, '-');
+        let domain = fields.next()?.parse().ok()?;
+        let server = fields.next()?.parse().ok()?;
+        let sequence = fields.next()?.parse().ok()?;
+        gtids.push(MariaDbGtid { domain, server, sequence, flags: 0 });
+    }
+    Some(gtids)
+}
+
 /// The GTID metadata carried in positions.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) enum GtidTracker {
@@ -243,15 +277,8 @@ impl MySqlGtids {
 impl GtidTracker {
     /// A MariaDB state from its text form (`0-1-5,1-2-9`); `None` if malformed.
     pub(crate) fn mariadb(state: &str) -> Option<GtidTracker> {
-        let mut domains = BTreeMap::new();
-        for part in state.split(',').map(str::trim).filter(|p| !p.is_empty()) {
-            let mut fields = part.splitn(3, '-');
-            let domain = fields.next()?.parse().ok()?;
-            let server = fields.next()?.parse().ok()?;
-            let sequence = fields.next()?.parse().ok()?;
-            domains.insert(domain, (server, sequence));
-        }
-        Some(GtidTracker::MariaDb(domains))
+        let domains = mariadb_state(state)?.into_iter().map(|gtid| (gtid.domain, (gtid.server, gtid.sequence)));
+        Some(GtidTracker::MariaDb(domains.collect()))
     }
 
     pub(crate) fn record_mariadb(&mut self, gtid: &MariaDbGtid) {
@@ -491,6 +518,31 @@ mod tests {
         assert!(
             plan_start(Flavor::MariaDb, Some(&no_gtid), &logs, &at("replica-bin.000001", 900, None), None).is_err()
         );
+    }
+
+    #[test]
+    fn a_position_without_a_file_resumes_by_its_mariadb_state_or_not_at_all() {
+        // A state chosen across targets of different servers (`resume.rs`).
+        let logs = [log("bin.000002", 900)];
+        let combined = Position::Binlog(at("", 4, Some("0-1-100,1-2-9")));
+        let plan = plan_start(Flavor::MariaDb, Some(&combined), &logs, &at("bin.000002", 900, None), None).unwrap();
+        assert_eq!(plan, StartPlan::MariaDbGtid { state: "0-1-100,1-2-9".into() });
+        // Never by offset, and never a guess: MySQL without a usable set, no state, a malformed state.
+        for (flavor, gtid, mode) in [
+            (Flavor::MySql, Some("0-1-100"), Some(off())),
+            (Flavor::MySql, Some(&format!("gtid_set={A}:1-5") as &str), Some(off())),
+            (Flavor::MariaDb, None, None),
+            (Flavor::MariaDb, Some("0-1"), None),
+        ] {
+            let position = Position::Binlog(at("", 4, gtid));
+            let error = plan_start(flavor, Some(&position), &logs, &at("bin.000002", 900, None), mode.as_ref());
+            assert!(matches!(error, Err(MySqlError::Config { .. })), "{gtid:?}: {error:?}");
+        }
+        // MySQL with gtid_mode=ON resumes by the set, whatever the file.
+        let set = Position::Binlog(at("", 4, Some(&format!("gtid_set={A}:1-5"))));
+        let mode = on("", &format!("{A}:1-9"));
+        let plan = plan_start(Flavor::MySql, Some(&set), &logs, &at("bin.000002", 900, None), Some(&mode)).unwrap();
+        assert!(matches!(plan, StartPlan::MySqlGtid { .. }));
     }
 
     #[test]

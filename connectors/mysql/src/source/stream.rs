@@ -30,7 +30,10 @@
 //! event (35) of the file the dump starts in; an ANONYMOUS_GTID event (34)
 //! ends tracking (`position.rs`). The begin position of a MySQL group
 //! carries the group's own GTID (`gtid=uuid:n`) for
-//! `Position::is_covered_by`.
+//! `Position::is_covered_by`; so does a MariaDB group's
+//! (`mariadb_gtid=D-S-N`), which decides coverage against a position of
+//! another binlog series (a target that last applied from the failed
+//! primary).
 //!
 //! # Memory and backpressure
 //!

@@ -137,6 +137,15 @@ fn checkpoints_into_purged_or_expiring_binlogs_are_reported() {
         assert!(about(&current, Severity::Ok, "checkpoint")[0].message.contains("current binlog file"), "{current:#?}");
         let beyond = check_source(&url, 70006, &[], Some(&at(&first.0, first.1 + 1_000_000))).await;
         assert!(about(&beyond, Severity::Error, "checkpoint")[0].message.contains("beyond the end"), "{beyond:#?}");
+        // A MariaDB checkpoint of another server (after a failover) or naming
+        // no file (a state chosen across targets) resumes by its GTID state.
+        for file in ["failed-primary-bin.000007", ""] {
+            let elsewhere = BinlogPosition { gtid: Some("0-1-1".into()), ..at(file, 650) };
+            let findings = check_source(&url, 70006, &[], Some(&elsewhere)).await;
+            let ok = about(&findings, Severity::Ok, "checkpoint");
+            assert!(ok.first().is_some_and(|f| f.message.contains("resumes by its GTID state")), "{findings:#?}");
+            assert!(errors(&findings).is_empty(), "{findings:#?}");
+        }
 
         conn.query_drop("FLUSH BINARY LOGS").await.unwrap();
         conn.query_drop("FLUSH BINARY LOGS").await.unwrap();
@@ -179,5 +188,9 @@ fn checkpoints_into_purged_or_expiring_binlogs_are_reported() {
         let gone = about(&purged, Severity::Error, "checkpoint");
         assert!(gone[0].message.contains("no longer on the server"), "{purged:#?}");
         assert!(gone[0].fix.as_deref().unwrap().contains("new snapshot"));
+        // A GTID state does not help a file of this server's own series: it was purged.
+        let with_state = BinlogPosition { gtid: Some("0-1-1".into()), ..at(&first.0, 4) };
+        let purged = check_source(&url, 70006, &[], Some(&with_state)).await;
+        assert!(about(&purged, Severity::Error, "checkpoint")[0].message.contains("no longer on the server"));
     });
 }

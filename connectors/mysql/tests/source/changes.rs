@@ -104,12 +104,26 @@ async fn mariadb_resumes_by_gtid_when_the_position_is_from_another_binlog_series
     stream.task.abort();
 
     // As after a failover: the file is unknown to this server, the GTID state is not.
-    let elsewhere = BinlogPosition { file: "failed-primary-bin.000042".into(), offset: 1234, gtid: first.commit.gtid };
-    let mut resumed = start(config(&database, &["t"]), Some(Position::Binlog(elsewhere))).await;
-    let received = next_transaction(&mut resumed).await;
-    assert_eq!(received.transaction.id, second.transaction.id);
-    assert_eq!(received.commit.file, second.commit.file, "positions are this server's again");
-    assert_eq!(received.commit.offset, second.commit.offset);
+    // Whether the other server's files sort before or after this one's ("zz-…"
+    // after "mysql-bin") must not matter: nothing is covered by file name.
+    for failed in ["failed-primary-bin.000042", "zz-failed-primary-bin.000042"] {
+        let elsewhere = BinlogPosition { file: failed.into(), offset: 1234, gtid: first.commit.gtid.clone() };
+        let mut resumed = start(config(&database, &["t"]), Some(Position::Binlog(elsewhere.clone()))).await;
+        let received = next_transaction(&mut resumed).await;
+        assert_eq!(received.transaction.id, second.transaction.id, "{failed}");
+        assert_eq!(received.commit.file, second.commit.file, "positions are this server's again");
+        assert_eq!(received.commit.offset, second.commit.offset);
+        // The begin position names the transaction's GTID, so a target holding
+        // the other server's position decides coverage by GTID.
+        let Position::Binlog(begin) = &received.transaction.position else { panic!("a binlog position") };
+        assert_eq!(begin.mariadb_gtid(), Some(second.transaction.id.as_str()));
+        assert!(!received.transaction.position.is_covered_by(&Position::Binlog(elsewhere)));
+        resumed.task.abort();
+    }
+    // A state chosen across targets names no file: resumed by GTID too.
+    let combined = BinlogPosition { file: String::new(), offset: 4, gtid: first.commit.gtid };
+    let mut resumed = start(config(&database, &["t"]), Some(Position::Binlog(combined))).await;
+    assert_eq!(next_transaction(&mut resumed).await.transaction.id, second.transaction.id);
 }
 
 #[tokio::test]

@@ -324,10 +324,10 @@ impl PostgresSink {
             let client = Arc::clone(&self.client);
             let statement = statement.clone();
             let context = context.clone();
-            self.send_ahead(Box::pin(async move {
+            self.send_ahead(async move {
                 let refs: Vec<&(dyn ToSql + Sync)> = params.iter().map(|p| p as &(dyn ToSql + Sync)).collect();
                 client.execute(&statement, &refs).await.map(drop).map_err(|e| PostgresError::query(context, e))
-            }))
+            })
             .await?;
         }
         Ok(())

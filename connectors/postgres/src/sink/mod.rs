@@ -25,16 +25,27 @@
 //! Pipelining: outside savepoints, the multi-row upsert and delete
 //! statements of [`Sink::write`] are sent without waiting for their
 //! answers (tokio-postgres queues requests in order on the one connection;
-//! at most [`MAX_IN_FLIGHT`] wait), so the server executes one statement
-//! while Sluice encodes the next and reads more changes. Every other call
-//! first settles them — awaits their answers in order and fails with the
-//! first error, which names its statement — so a refusal surfaces at the
-//! latest at the commit it would have rolled back, never later. Inside a
-//! savepoint (dead-letter isolation needs each write's own answer) every
-//! statement is awaited at once. [`Sink::commit`] queues the offsets write
-//! and `COMMIT` behind the statements still running and then settles them:
-//! a failed statement aborts the transaction, so `COMMIT` rolls back and
-//! the first error is returned.
+//! at most [`MAX_IN_FLIGHT`] row statements wait), so the server executes
+//! one statement while Sluice encodes the next and reads more changes.
+//! Every other call first settles them — awaits their answers in order and
+//! fails with the first error, which names its statement — so a refusal
+//! surfaces at the latest at the commit it would have rolled back, never
+//! later. Inside a savepoint (dead-letter isolation needs each write's own
+//! answer) every statement is awaited at once.
+//!
+//! Commits are sent ahead too ([`Sink::commit_ahead`]): the offsets write
+//! and `COMMIT` are queued behind the transaction's statements, and the
+//! next transaction's `BEGIN` and statements behind them, so the target
+//! never waits for Sluice between two transactions. A commit counts as
+//! confirmed only when its `COMMIT` has answered and every statement before
+//! it has succeeded ([`Sink::confirmed_commits`]); only then does the engine
+//! publish its position as durable. One rule keeps this safe: before a
+//! transaction's `COMMIT` is sent, everything up to the previous `COMMIT`
+//! is settled. PostgreSQL answers `COMMIT` in an aborted transaction with a
+//! rollback, not an error, and the next transaction would then commit its
+//! rows and a later position over the lost one; settling first means a
+//! failed transaction stops the sink before any later `COMMIT` leaves.
+//! [`Sink::commit`] is `commit_ahead` followed by [`Sink::settle`].
 //!
 //! Files: `statements` (SQL shapes), `params` (binary array parameters), `apply` (runs, dedup, partial updates,
 //! patches, route checks), `load` (snapshot chunks by `COPY`, falling back
@@ -118,14 +129,35 @@ pub async fn describe_target_table(url: &str, table: &TableName) -> Result<Optio
 /// its parameters: up to `max_rows_per_statement` rows).
 const MAX_IN_FLIGHT: usize = 2;
 
-/// A statement sent ahead (see the module docs): resolves to its outcome,
+/// A request sent ahead (see the module docs): resolves to its outcome,
 /// the error already naming the statement.
-type InFlight = Pin<Box<dyn Future<Output = Result<(), PostgresError>> + Send>>;
+struct InFlight {
+    answer: Pin<Box<dyn Future<Output = Result<(), PostgresError>> + Send>>,
+    kind: InFlightKind,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum InFlightKind {
+    /// A multi-row statement: counts towards [`MAX_IN_FLIGHT`].
+    Rows,
+    /// A transaction's `COMMIT`: its success confirms the commit.
+    Commit,
+    /// `BEGIN` and the offsets write.
+    Other,
+}
+
+impl InFlight {
+    fn new(kind: InFlightKind, answer: impl Future<Output = Result<(), PostgresError>> + Send + 'static) -> InFlight {
+        InFlight { answer: Box::pin(answer), kind }
+    }
+}
 
 pub struct PostgresSink {
     client: Arc<Client>,
-    /// Statements sent without waiting, oldest first.
+    /// Requests sent without waiting, oldest first.
     in_flight: VecDeque<InFlight>,
+    /// Commits sent ahead and confirmed since [`Sink::confirmed_commits`] last asked.
+    confirmed: usize,
     /// Savepoints set and not released: statements are then awaited at once.
     savepoints: usize,
     offsets_table: TableName,
@@ -161,6 +193,7 @@ impl PostgresSink {
         Ok(PostgresSink {
             client: Arc::new(client),
             in_flight: VecDeque::new(),
+            confirmed: 0,
             savepoints: 0,
             offsets_table: config.offsets_table,
             max_rows_per_statement: config.max_rows_per_statement.max(1),
@@ -214,33 +247,49 @@ impl PostgresSink {
 
     /// See [`Sink::commit`].
     pub async fn commit(&mut self, pipeline: &str, position: &Position) -> Result<(), PostgresError> {
+        self.commit_ahead(pipeline, position).await?;
+        self.settle().await?;
+        // Confirmed, and not one of the commits sent ahead that
+        // `confirmed_commits` reports.
+        self.confirmed -= 1;
+        Ok(())
+    }
+
+    /// See [`Sink::commit_ahead`]: queues the offsets write and `COMMIT`
+    /// behind the transaction's statements and returns without their
+    /// answers. Everything up to the previous `COMMIT` is settled first (see
+    /// the module docs for why).
+    pub async fn commit_ahead(&mut self, pipeline: &str, position: &Position) -> Result<bool, PostgresError> {
+        self.settle_commits().await?;
         self.begin().await?;
         let sql = offsets::upsert_sql(&self.offsets_table);
         let statement = self.prepared_plain(&sql).await?;
-        let encoded = position.encode();
-        // The position and COMMIT go out together (tokio-postgres pipelines
-        // concurrently polled requests): one round trip per target commit.
+        let client = Arc::clone(&self.client);
+        let (pipeline_name, encoded) = (pipeline.to_owned(), position.encode());
+        let offsets_table = self.offsets_table.clone();
         // If the position write fails, the server answers the COMMIT of the
-        // failed transaction with a rollback, and the error below says why.
-        // Statements still running go first: the offsets write and COMMIT
-        // are queued behind them, and their answers are awaited in order.
-        let in_flight = std::mem::take(&mut self.in_flight);
-        self.savepoints = 0;
-        let params: [&(dyn tokio_postgres::types::ToSql + Sync); 2] = [&pipeline, &encoded];
-        let (settled, recorded, committed) = tokio::join!(
-            settle(in_flight),
-            self.client.execute(&statement, &params),
-            self.client.batch_execute("COMMIT")
-        );
+        // failed transaction with a rollback, and the error of the offsets
+        // write (settled first) says why.
+        let recorded = async move {
+            let params: [&(dyn ToSql + Sync); 2] = [&pipeline_name, &encoded];
+            client
+                .execute(&statement, &params)
+                .await
+                .map(|_| ())
+                .map_err(|e| PostgresError::query(format!("recording the position in {offsets_table}"), e))
+        };
+        self.queue(InFlight::new(InFlightKind::Other, recorded)).await?;
+        let client = Arc::clone(&self.client);
+        let committed =
+            async move { client.batch_execute("COMMIT").await.map_err(|e| PostgresError::query("commit", e)) };
         // Whatever COMMIT answers, the transaction is over: committed, rolled
         // back by the server, or unknown with the connection gone (the
         // offsets table tells which after a restart).
         self.in_transaction = false;
-        settled?;
-        recorded.map_err(|e| PostgresError::query(format!("recording the position in {}", self.offsets_table), e))?;
-        committed.map_err(|e| PostgresError::query("commit", e))?;
-        tracing::debug!(pipeline, position = %position, "committed target transaction");
-        Ok(())
+        self.savepoints = 0;
+        self.queue(InFlight::new(InFlightKind::Commit, committed)).await?;
+        tracing::debug!(pipeline, position = %position, "target commit sent");
+        Ok(self.in_flight.is_empty())
     }
 
     /// See [`Sink::commit_rows`].
@@ -259,16 +308,19 @@ impl PostgresSink {
     /// See [`Sink::rollback`]. Also forgets the target descriptions, so a
     /// target fixed by the DBA is described afresh.
     pub async fn rollback(&mut self) -> Result<(), PostgresError> {
-        // Whatever the statements sent ahead answer, they are rolled back.
+        // Commits sent ahead are confirmed (or their failure returned);
+        // whatever the open transaction's statements answer, they are
+        // rolled back.
+        let confirmed = self.settle_commits().await;
         self.in_flight.clear();
         self.savepoints = 0;
         self.resolved.clear();
         self.inserts.clear();
         if !self.in_transaction {
-            return Ok(());
+            return confirmed;
         }
         self.in_transaction = false;
-        match self.client.batch_execute("ROLLBACK").await {
+        let rolled_back = match self.client.batch_execute("ROLLBACK").await {
             Ok(()) => Ok(()),
             // No SQLSTATE: the connection is gone, and the server rolled the
             // transaction back when it went. The next write reports it.
@@ -277,7 +329,8 @@ impl PostgresSink {
                 Ok(())
             }
             Err(error) => Err(PostgresError::query("rollback", error)),
-        }
+        };
+        confirmed.and(rolled_back)
     }
 
     /// See [`Sink::insert_returning`]: one plain `INSERT … RETURNING` (see
@@ -410,46 +463,96 @@ impl PostgresSink {
         Ok(rows.iter().map(|row| (0..columns.len()).map(|i| row.get::<_, Option<String>>(i)).collect()).collect())
     }
 
-    /// Awaits the statements sent ahead, in order; the first error.
-    async fn settle(&mut self) -> Result<(), PostgresError> {
-        if self.in_flight.is_empty() {
-            return Ok(());
-        }
-        let in_flight = std::mem::take(&mut self.in_flight);
-        settle(in_flight).await
+    /// Awaits everything sent ahead, in order; the first error (the rest
+    /// are dropped: their transaction is aborted). Cancel-safe: a request
+    /// leaves the queue only once answered.
+    pub async fn settle(&mut self) -> Result<(), PostgresError> {
+        self.settle_through(self.in_flight.len()).await
     }
 
-    /// Sends a statement ahead: polled once, so its request is queued on
-    /// the connection now, in order; awaited later by [`Self::settle`].
-    /// With a savepoint open it is awaited at once.
-    async fn send_ahead(&mut self, mut statement: InFlight) -> Result<(), PostgresError> {
+    /// Awaits what was sent ahead up to and including the last `COMMIT`:
+    /// every earlier transaction's outcome, not the open one's.
+    async fn settle_commits(&mut self) -> Result<(), PostgresError> {
+        let through = self.in_flight.iter().rposition(|r| r.kind == InFlightKind::Commit).map_or(0, |i| i + 1);
+        self.settle_through(through).await
+    }
+
+    /// Awaits the oldest `count` requests sent ahead.
+    async fn settle_through(&mut self, count: usize) -> Result<(), PostgresError> {
+        for _ in 0..count {
+            let Some(oldest) = self.in_flight.front_mut() else { break };
+            let outcome = oldest.answer.as_mut().await;
+            let kind = self.in_flight.pop_front().map(|r| r.kind);
+            match outcome {
+                Ok(()) if kind == Some(InFlightKind::Commit) => self.confirmed += 1,
+                Ok(()) => {}
+                Err(error) => {
+                    // The transaction is aborted: the rest fail too, and
+                    // the engine rolls back.
+                    self.in_flight.clear();
+                    return Err(error);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Sends a multi-row statement ahead (see [`Self::queue`]); with a
+    /// savepoint open it is awaited at once.
+    async fn send_ahead(
+        &mut self,
+        answer: impl Future<Output = Result<(), PostgresError>> + Send + 'static,
+    ) -> Result<(), PostgresError> {
         if self.savepoints > 0 {
             self.settle().await?;
-            return statement.await;
+            return answer.await;
         }
-        let first = std::future::poll_fn(|cx| std::task::Poll::Ready(statement.as_mut().poll(cx))).await;
+        self.queue(InFlight::new(InFlightKind::Rows, answer)).await?;
+        // Bound the statements waiting: settle the oldest requests until at
+        // most MAX_IN_FLIGHT row statements remain.
+        while self.in_flight.iter().filter(|r| r.kind == InFlightKind::Rows).count() > MAX_IN_FLIGHT {
+            self.settle_through(1).await?;
+        }
+        Ok(())
+    }
+
+    /// Polls a request once, so it is queued on the connection now, in
+    /// order, and keeps it to be awaited by the settle functions (or
+    /// returns its outcome if it is already known).
+    async fn queue(&mut self, mut request: InFlight) -> Result<(), PostgresError> {
+        let first = std::future::poll_fn(|cx| std::task::Poll::Ready(request.answer.as_mut().poll(cx))).await;
         match first {
-            std::task::Poll::Ready(outcome) => outcome,
-            std::task::Poll::Pending => {
-                self.in_flight.push_back(statement);
-                while self.in_flight.len() > MAX_IN_FLIGHT {
-                    if let Some(oldest) = self.in_flight.pop_front()
-                        && let Err(error) = oldest.await
-                    {
-                        // The transaction is aborted: the rest fail too, and the
-                        // engine rolls back.
-                        self.in_flight.clear();
-                        return Err(error);
-                    }
+            std::task::Poll::Ready(Err(error)) => {
+                self.in_flight.clear();
+                Err(error)
+            }
+            std::task::Poll::Ready(Ok(())) if self.in_flight.is_empty() => {
+                if request.kind == InFlightKind::Commit {
+                    self.confirmed += 1;
                 }
+                Ok(())
+            }
+            // Answered already, but earlier requests may still fail: keep
+            // it in line so a commit is confirmed only after them.
+            std::task::Poll::Ready(Ok(())) => {
+                self.in_flight.push_back(InFlight::new(request.kind, std::future::ready(Ok(()))));
+                Ok(())
+            }
+            std::task::Poll::Pending => {
+                self.in_flight.push_back(request);
                 Ok(())
             }
         }
     }
 
+    /// Opens a transaction if none is open; `BEGIN` is sent ahead, behind
+    /// a commit that may still be running.
     async fn begin(&mut self) -> Result<(), PostgresError> {
         if !self.in_transaction {
-            self.client.batch_execute("BEGIN").await.map_err(|e| PostgresError::query("begin", e))?;
+            let client = Arc::clone(&self.client);
+            let begun =
+                async move { client.batch_execute("BEGIN").await.map_err(|e| PostgresError::query("begin", e)) };
+            self.queue(InFlight::new(InFlightKind::Other, begun)).await?;
             self.in_transaction = true;
         }
         Ok(())
@@ -486,15 +589,6 @@ impl PostgresSink {
     }
 }
 
-/// Awaits statements in order; the first error (the rest are dropped: the
-/// transaction is aborted and they fail too).
-async fn settle(in_flight: VecDeque<InFlight>) -> Result<(), PostgresError> {
-    for statement in in_flight {
-        statement.await?;
-    }
-    Ok(())
-}
-
 impl Sink for PostgresSink {
     fn set_copying(&mut self, table: &TableName, copying: bool) {
         if copying {
@@ -518,6 +612,18 @@ impl Sink for PostgresSink {
 
     async fn load(&mut self, writes: Vec<RowWrite>) -> Result<(), ConnectorError> {
         Ok(PostgresSink::load(self, writes).await?)
+    }
+
+    async fn commit_ahead(&mut self, pipeline: &str, position: &Position) -> Result<bool, ConnectorError> {
+        Ok(PostgresSink::commit_ahead(self, pipeline, position).await?)
+    }
+
+    fn confirmed_commits(&mut self) -> usize {
+        std::mem::take(&mut self.confirmed)
+    }
+
+    async fn settle(&mut self) -> Result<(), ConnectorError> {
+        Ok(PostgresSink::settle(self).await?)
     }
 
     async fn commit_rows(&mut self) -> Result<(), ConnectorError> {

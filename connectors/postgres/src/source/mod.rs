@@ -10,12 +10,14 @@
 //! - `catalog.rs`: type resolution and table descriptions from the catalog;
 //! - `relations.rs`: the Relation cache and tuple decoding;
 //! - `slot.rs`: publication and slot management, slot status;
+//! - `resume.rs`: where a source with several targets resumes;
 //! - `stream.rs` / `status.rs`: the running stream and its status updates.
 
 mod auth;
 pub(crate) mod catalog;
 mod pgoutput;
 pub(crate) mod relations;
+mod resume;
 pub(crate) mod slot;
 mod status;
 mod stream;
@@ -31,6 +33,8 @@ use crate::connect::ConnectSettings;
 use crate::error::PostgresError;
 use slot::{quote_identifier, quote_literal};
 use wire::ReplicationConnection;
+
+pub use resume::resume_position;
 
 /// Settings of one PostgreSQL source.
 #[derive(Clone, Debug)]

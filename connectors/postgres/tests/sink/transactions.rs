@@ -119,3 +119,57 @@ async fn a_role_that_may_not_create_the_offsets_table_is_told_the_grant() {
     assert!(!message.contains(SCRAM_PASSWORD));
     assert!(matches!(error, PostgresError::Setup { .. }));
 }
+
+#[tokio::test]
+async fn commits_sent_ahead_are_confirmed_in_order_and_the_last_position_is_durable() {
+    let mut target = Target::new("sink_commit_ahead", ITEMS).await;
+    let items = table("items", &["id", "name"], 1);
+    target.sink.write(vec![upsert(&items, vec![Value::Int(1), text("a")])]).await.unwrap();
+    target.sink.commit_ahead("erp", &position(10)).await.unwrap();
+    // The next transaction goes out behind the first one's COMMIT.
+    target.sink.write(vec![upsert(&items, vec![Value::Int(2), text("b")])]).await.unwrap();
+    target.sink.commit_ahead("erp", &position(20)).await.unwrap();
+    target.sink.settle().await.unwrap();
+    assert_eq!(Sink::confirmed_commits(&mut target.sink), 2, "both commits confirmed once settled");
+    assert_eq!(Sink::confirmed_commits(&mut target.sink), 0, "each confirmation is reported once");
+    assert_eq!(target.rows("items").await, expect(&[&[Some("1"), Some("a")], &[Some("2"), Some("b")]]));
+    assert_eq!(target.sink.applied_position("erp").await.unwrap(), Some(position(20)));
+}
+
+#[tokio::test]
+async fn after_a_refused_row_no_later_transaction_commits_its_rows_or_position() {
+    let ddl = "CREATE TABLE items (id int PRIMARY KEY, name text CHECK (name <> 'bad'))";
+    let mut target = Target::new("sink_commit_ahead_refused", ddl).await;
+    let items = table("items", &["id", "name"], 1);
+    target.sink.write(vec![upsert(&items, vec![Value::Int(1), text("ok")])]).await.unwrap();
+    target.sink.commit("erp", &position(1)).await.unwrap();
+
+    // Transaction 2 holds a row the target refuses; transaction 3 is fine.
+    // PostgreSQL answers the COMMIT of the aborted transaction 2 with a
+    // rollback, not an error: were transaction 3's COMMIT sent before that
+    // outcome is known, its row and position 3 would land over the lost
+    // transaction 2.
+    let sink = &mut target.sink;
+    let outcome: Result<(), PostgresError> = async {
+        sink.write(vec![upsert(&items, vec![Value::Int(2), text("bad")])]).await?;
+        sink.commit_ahead("erp", &position(2)).await?;
+        sink.write(vec![upsert(&items, vec![Value::Int(3), text("fine")])]).await?;
+        sink.commit_ahead("erp", &position(3)).await?;
+        sink.settle().await
+    }
+    .await;
+    let error = outcome.expect_err("the refused row fails a call");
+    assert_eq!(error.kind(), ErrorKind::Data, "{error:?}");
+    assert!(error.to_string().contains("items"), "the error names the statement's table: {error}");
+    assert_eq!(Sink::confirmed_commits(&mut target.sink), 0, "no commit confirmed after the failure");
+    let _ = Sink::rollback(&mut target.sink).await;
+
+    assert_eq!(target.rows("items").await, expect(&[&[Some("1"), Some("ok")]]));
+    let stored: String = target
+        .client
+        .query_one("SELECT position FROM sluice.offsets WHERE pipeline = 'erp'", &[])
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(stored, position(1).encode(), "the offsets table still holds the last good position");
+}

@@ -1,6 +1,7 @@
 //! GTID sets: MySQL's text examples, the binary form built by hand after
 //! `Gtid_set::encode`, the COM_BINLOG_DUMP_GTID bytes, and property tests
-//! of the arithmetic against a plain set of (TSID, number) pairs.
+//! of the arithmetic (union, difference, intersection, subset) against a
+//! plain set of (TSID, number) pairs.
 
 use std::collections::BTreeSet;
 
@@ -108,6 +109,21 @@ fn subset_union_and_difference() {
         set(&format!("{A}:1-10:20-30")).difference(&set(&format!("{A}:5-25"))).to_string(),
         format!("{A}:1-4:26-30")
     );
+}
+
+#[test]
+fn intersection_keeps_what_both_executed() {
+    // Two targets after a failover: each holds transactions the other lacks.
+    let first = set(&format!("{A}:1-100,{B}:1-5:tag:1-3"));
+    let second = set(&format!("{A}:1-90:95-120,{B}:1-7"));
+    let both = first.intersection(&second);
+    assert_eq!(both.to_string(), format!("{A}:1-90:95-100,{B}:1-5"));
+    assert_eq!(both.len(), 90 + 6 + 5);
+    assert_eq!(second.intersection(&first), both);
+    // Touching but not overlapping intervals share nothing.
+    assert!(set(&format!("{A}:1-5")).intersection(&set(&format!("{A}:6-9"))).is_empty());
+    assert_eq!(set(&format!("{A}:1-5:7-9")).intersection(&set(&format!("{A}:5-7"))).to_string(), format!("{A}:5:7"));
+    assert_eq!(GtidSet::new().len(), 0);
 }
 
 /// PREVIOUS_GTIDS bodies built after `Gtid_set::encode`.
@@ -255,6 +271,24 @@ proptest! {
         prop_assert_eq!(set_a.is_subset_of(&set_b) && set_b.is_subset_of(&set_a), set_a == set_b);
         prop_assert_eq!(set_a.is_subset_of(&set_b), set_a.difference(&set_b).is_empty());
         prop_assert!(GtidSet::new().is_subset_of(&set_a));
+    }
+
+    #[test]
+    fn intersection_matches_the_model(a in model_strategy(), b in model_strategy(), c in model_strategy()) {
+        let (set_a, set_b, set_c) = (build(&a), build(&b), build(&c));
+        let both = set_a.intersection(&set_b);
+        prop_assert_eq!(&both, &build(&a.intersection(&b).copied().collect()));
+        prop_assert_eq!(both.len(), a.intersection(&b).count() as u128);
+        // Lattice laws: the greatest set inside both, the same either way round, grouping free.
+        prop_assert!(both.is_subset_of(&set_a) && both.is_subset_of(&set_b));
+        prop_assert_eq!(&set_b.intersection(&set_a), &both);
+        prop_assert_eq!(both.intersection(&set_c), set_a.intersection(&set_b.intersection(&set_c)));
+        prop_assert_eq!(&set_a.intersection(&set_a), &set_a);
+        prop_assert!(set_a.intersection(&GtidSet::new()).is_empty());
+        prop_assert_eq!(&set_a.difference(&set_a.difference(&set_b)), &both);
+        prop_assert_eq!(set_a.is_subset_of(&set_b), both == set_a);
+        // What is in a but not in the intersection is exactly what b lacks.
+        prop_assert_eq!(set_a.difference(&both), set_a.difference(&set_b));
     }
 
     /// sluice-api's `Position::is_covered_by` reads the same text with its own

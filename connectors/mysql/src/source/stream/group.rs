@@ -21,6 +21,7 @@ use tokio::time::Instant;
 use super::{Cover, Decoder, Stop};
 use crate::error::MySqlError;
 use crate::source::gtid_set::Gtid;
+use crate::source::position::GtidTracker;
 
 /// Idle progress is emitted at most this often.
 const PROGRESS_EVERY: Duration = Duration::from_secs(1);
@@ -62,9 +63,15 @@ impl Decoder {
         let start =
             self.start.take().unwrap_or(GroupStart { offset, gtid: None, timestamp, xa: false, mysql_gtid: None });
         // The begin position carries no GTID state: resuming from it by GTID
-        // would skip this very transaction. A MySQL group's own GTID rides
-        // along (`gtid=uuid:n`), so that coverage is decided by GTID.
-        let gtid = start.mysql_gtid.as_ref().map(|gtid| format!("{}{gtid}", BinlogPosition::MYSQL_GTID));
+        // would skip this very transaction. The group's own GTID rides along
+        // (MySQL `gtid=uuid:n`, MariaDB `mariadb_gtid=D-S-N`), so that
+        // coverage can be decided by GTID against a position of another
+        // server (`Position::is_covered_by`).
+        let gtid = match (&start.mysql_gtid, &start.gtid, &self.gtids) {
+            (Some(gtid), _, _) => Some(format!("{}{gtid}", BinlogPosition::MYSQL_GTID)),
+            (None, Some(gtid), GtidTracker::MariaDb(_)) => Some(format!("{}{gtid}", BinlogPosition::MARIADB_GTID)),
+            _ => None,
+        };
         let position = BinlogPosition { file: self.file.clone(), offset: start.offset, gtid };
         let covered = match (&self.cover, &start.mysql_gtid) {
             (Cover::ExecutedGtids, Some(gtid)) => self.gtids.mysql_contains(gtid),
