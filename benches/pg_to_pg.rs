@@ -15,7 +15,7 @@
 //! consumer is stopped (subscription disabled / sluice not running), then the
 //! consumer starts and the clock runs until a marker row written last is
 //! visible in the target. Both servers run with `fsync=off` (testkit
-//! default), equally for both systems.
+//! default), equally for both systems; `BENCH_DURABLE=1` keeps fsync on.
 //!
 //! `cargo bench --bench pg_to_pg` (or `make bench`) prints a Markdown table
 //! for docs/BENCHMARKS.md. `BENCH_SCALE` (default 1.0) scales the row counts.
@@ -443,9 +443,14 @@ async fn main() -> Result<()> {
     let latency_secs: u64 = std::env::var("BENCH_LATENCY_SECS").ok().and_then(|s| s.parse().ok()).unwrap_or(15);
     let work = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("bench-pg-to-pg");
     std::fs::create_dir_all(&work)?;
-    eprintln!("starting two private PostgreSQL servers");
-    let source = PgServer::start_with(PgOptions::new().setting("max_wal_size", "4GB"));
-    let target = PgServer::start_with(PgOptions::new().setting("max_wal_size", "4GB"));
+    // BENCH_DURABLE=1: both servers keep fsync and full-page writes on, as
+    // production servers do (the subscription still commits with its
+    // default synchronous_commit = off; Sluice's target commits wait for
+    // the flush).
+    let durable = std::env::var("BENCH_DURABLE").is_ok_and(|v| v == "1");
+    eprintln!("starting two private PostgreSQL servers{}", if durable { " (durable: fsync on)" } else { "" });
+    let source = PgServer::start_with(PgOptions::new().setting("max_wal_size", "4GB").durable(durable));
+    let target = PgServer::start_with(PgOptions::new().setting("max_wal_size", "4GB").durable(durable));
     let servers = (&source, &target);
 
     let mut lines = Vec::new();
