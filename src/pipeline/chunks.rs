@@ -217,27 +217,14 @@ impl ChunkWindows {
 
 #[cfg(test)]
 mod tests {
-    use sluice_api::{ChunkRange, ChunkRead, Column, ColumnType, Lsn, Operation, TableName, Transaction, Value};
+    use sluice_api::{ChunkRange, ChunkRead, Lsn, Operation, TableName, Transaction, Value};
     use tokio::sync::Semaphore;
 
     use super::*;
     use crate::snapshot::job::{Job, JobKind, fresh_progress};
 
     fn schema() -> Arc<TableSchema> {
-        let column = |name: &str, is_key| Column {
-            name: name.into(),
-            column_type: ColumnType::Int { bytes: 8, unsigned: false },
-            type_name: "bigint".into(),
-            type_id: 20,
-            type_modifier: -1,
-            is_key,
-        };
-        Arc::new(TableSchema {
-            id: 1,
-            name: TableName::new("public", "items"),
-            columns: vec![column("id", true), column("qty", false)],
-            full_before_image: false,
-        })
+        crate::snapshot::window::tests::bigint_schema("items", &["id", "qty"])
     }
 
     fn chunk() -> PlannedChunk {

@@ -337,28 +337,34 @@ impl Unconfirmed {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use std::sync::Arc;
 
     use sluice_api::{Column, ColumnType, Lsn, TableSchema};
 
     use super::*;
 
-    fn schema() -> Arc<TableSchema> {
-        let column = |name: &str, is_key| Column {
-            name: name.into(),
+    /// `public.<table>`: `bigint` columns, the first the key. Shared with
+    /// the router's chunk tests.
+    pub(crate) fn bigint_schema(table: &str, columns: &[&str]) -> Arc<TableSchema> {
+        let column = |(i, name): (usize, &&str)| Column {
+            name: (*name).into(),
             column_type: ColumnType::Int { bytes: 8, unsigned: false },
             type_name: "bigint".into(),
             type_id: 20,
             type_modifier: -1,
-            is_key,
+            is_key: i == 0,
         };
         Arc::new(TableSchema {
             id: 1,
-            name: TableName::new("public", "t"),
-            columns: vec![column("id", true), column("v", false), column("big", false)],
+            name: TableName::new("public", table),
+            columns: columns.iter().enumerate().map(column).collect(),
             full_before_image: false,
         })
+    }
+
+    fn schema() -> Arc<TableSchema> {
+        bigint_schema("t", &["id", "v", "big"])
     }
 
     /// Snapshot: xids below 100 were seen, 100 and up were not.
