@@ -45,6 +45,15 @@ impl Target {
         Target { database, client, sink }
     }
 
+    /// The position text the offsets table holds for `pipeline`.
+    pub async fn stored_position(&self, pipeline: &str) -> String {
+        self.client
+            .query_one("SELECT position FROM sluice.offsets WHERE pipeline = $1", &[&pipeline])
+            .await
+            .unwrap()
+            .get(0)
+    }
+
     /// Every row of `table` with each cell as text, ordered by the first column.
     pub async fn rows(&self, table: &str) -> Vec<Vec<Option<String>>> {
         let casts: String = self

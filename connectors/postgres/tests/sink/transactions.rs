@@ -22,13 +22,7 @@ async fn applied_position_round_trips_per_pipeline() {
     target.sink.commit("erp", &position(0x1_0000_0020)).await.unwrap();
     assert_eq!(target.sink.applied_position("erp").await.unwrap(), Some(position(0x1_0000_0020)));
     assert_eq!(target.sink.applied_position("crm").await.unwrap(), Some(position(5)));
-    let stored: String = target
-        .client
-        .query_one("SELECT position FROM sluice.offsets WHERE pipeline = 'erp'", &[])
-        .await
-        .unwrap()
-        .get(0);
-    assert_eq!(stored, "pg:1/20");
+    assert_eq!(target.stored_position("erp").await, "pg:1/20");
 }
 
 #[tokio::test]
@@ -165,11 +159,9 @@ async fn after_a_refused_row_no_later_transaction_commits_its_rows_or_position()
     let _ = Sink::rollback(&mut target.sink).await;
 
     assert_eq!(target.rows("items").await, expect(&[&[Some("1"), Some("ok")]]));
-    let stored: String = target
-        .client
-        .query_one("SELECT position FROM sluice.offsets WHERE pipeline = 'erp'", &[])
-        .await
-        .unwrap()
-        .get(0);
-    assert_eq!(stored, position(1).encode(), "the offsets table still holds the last good position");
+    assert_eq!(
+        target.stored_position("erp").await,
+        position(1).encode(),
+        "the offsets table still holds the last good position"
+    );
 }
