@@ -22,7 +22,7 @@ use tokio::sync::mpsc;
 use crate::snapshot::SnapshotError;
 use crate::snapshot::planner::PlannedChunk;
 use crate::snapshot::reader::ReadChunk;
-use crate::snapshot::window::{Reread, Unconfirmed, Window};
+use crate::snapshot::window::{Observed, Reread, Unconfirmed, Window};
 
 /// The wait before reading a chunk again whose read missed a delivered
 /// transaction, doubled on each further miss up to [`MISSED_DELAY_MAX`]:
@@ -162,8 +162,10 @@ impl ChunkWindows {
     }
 
     /// Passes a change through the windows of its table; returns the routes
-    /// it must not be applied to (seen by a chunk already written).
-    pub(super) async fn observe(&mut self, change: &Change) -> Vec<String> {
+    /// it must not be applied to (seen by a chunk already written), each
+    /// with the part of it that route must apply instead, if any (a key
+    /// change half inside the chunk: see `Window::observe`).
+    pub(super) async fn observe(&mut self, change: &Change) -> Vec<(String, Option<Change>)> {
         let mut suppressed = Vec::new();
         let mut rereads = Vec::new();
         for (index, open) in self.open.iter_mut().enumerate() {
@@ -171,8 +173,9 @@ impl ChunkWindows {
                 continue;
             }
             match open.window.observe(change) {
-                Ok(true) => suppressed.push(open.chunk.job.route.clone()),
-                Ok(false) => {}
+                Ok(Observed::Suppress) => suppressed.push((open.chunk.job.route.clone(), None)),
+                Ok(Observed::Replace(part)) => suppressed.push((open.chunk.job.route.clone(), Some(part))),
+                Ok(Observed::Apply) => {}
                 // Only a window still merging asks (an emitted one applies a new shape).
                 Err(reason) => rereads.push((index, reason)),
             }

@@ -206,14 +206,31 @@ impl Router {
                 }
                 SourceEvent::Change(mut change) => {
                     change_index += 1;
-                    let suppressed = if self.snapshots.windows.is_empty() {
+                    let observed = if self.snapshots.windows.is_empty() {
                         Vec::new()
                     } else {
                         self.snapshots.windows.observe(&change).await
                     };
                     self.snapshots.windows.delivered(&change);
+                    let suppressed: Vec<String> = observed.iter().map(|(route, _)| route.clone()).collect();
                     if let Some(gone) = self.route_change(&mut change, change_index, &suppressed).await? {
                         return Ok(RouterEnd::WriterGone(gone));
+                    }
+                    // A route that must apply only part of the change (a key
+                    // change half inside a written chunk) gets that part alone.
+                    for (route, part) in observed {
+                        let Some(mut part) = part else { continue };
+                        let others: Vec<String> = self
+                            .routes
+                            .get(&part.table.name)
+                            .into_iter()
+                            .flatten()
+                            .map(|(r, _)| r.config.name.to_string())
+                            .filter(|name| *name != route)
+                            .collect();
+                        if let Some(gone) = self.route_change(&mut part, change_index, &others).await? {
+                            return Ok(RouterEnd::WriterGone(gone));
+                        }
                     }
                 }
                 SourceEvent::Commit { transaction, position } => {
@@ -364,6 +381,11 @@ impl Router {
                 }
                 .into());
             };
+            // A chunk read again after the table was altered carries the new
+            // columns: describe the target again first, as for a change.
+            if let Err(RouteError::TargetColumnMissing { .. }) = route.is_guarded(&schema) {
+                describe_again(&self.source, &self.targets[*writer], route).await?;
+            }
             let writes = crate::snapshot::once::chunk_writes(route, &schema, rows, stream_at.as_ref(), chunk.seq)?;
             let done = ChunkDone {
                 job: Arc::clone(job),

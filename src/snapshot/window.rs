@@ -83,6 +83,17 @@ pub(crate) enum Reread {
     MissedDelivered,
 }
 
+/// What the stream does with a change a window observed, for the window's route.
+#[derive(Debug)]
+pub(crate) enum Observed {
+    /// Apply it as it is.
+    Apply,
+    /// Drop it: the chunk's rows already hold its effect.
+    Suppress,
+    /// Apply this part of it instead (a key change half inside the chunk).
+    Replace(Change),
+}
+
 /// One chunk's window. `columns` are the read's column names; `key` the
 /// key column indices into them.
 #[derive(Debug)]
@@ -145,30 +156,47 @@ impl Window {
         matches!(self.phase, Phase::Buffered { .. })
     }
 
-    /// A change to the window's table, in stream order. Returns `true` when
-    /// the change must not be applied to the chunk's route (seen by the
-    /// read, to a key the chunk wrote).
-    pub(crate) fn observe(&mut self, change: &Change) -> Result<bool, Reread> {
+    /// A change to the window's table, in stream order: what the chunk's
+    /// route must do with it (see [`Observed`]; only a change seen by the
+    /// read that touches a key the chunk wrote is dropped or split).
+    pub(crate) fn observe(&mut self, change: &Change) -> Result<Observed, Reread> {
         let same_columns = self.same_columns(change);
         match &mut self.phase {
             Phase::Reading { recorded, .. } => {
                 recorded.push(change.clone());
-                Ok(false)
+                Ok(Observed::Apply)
             }
             Phase::Buffered { .. } => {
                 self.merge(change)?;
-                Ok(false)
+                Ok(Observed::Apply)
             }
             Phase::Emitted { keys, view, .. } => {
                 if view.saw(&change.transaction) != Seen::Yes || !same_columns {
                     // Unseen: newer than the chunk. Other columns (the table
                     // was altered after the read): the chunk did not write
                     // them, the change must.
-                    return Ok(false);
+                    return Ok(Observed::Apply);
                 }
-                let touched =
-                    |image: &Option<Row>| image.as_ref().is_some_and(|row| keys.contains(&key_bytes(row, &self.key)));
-                Ok(touched(&change.before) || touched(&change.after))
+                let in_chunk =
+                    |image: &Option<Row>| image.as_ref().map(|row| keys.contains(&key_bytes(row, &self.key)));
+                // Per key: the chunk's row holds the seen changes of a key it
+                // wrote, the stream must apply those of any other key. A key
+                // change with one side in the chunk is split: dropping it
+                // whole would leave the other key as an earlier seen change
+                // (applied by the stream) made it — e.g. a row inserted and
+                // then renamed into the chunk would stay under its old key.
+                Ok(match (in_chunk(&change.before), in_chunk(&change.after)) {
+                    (Some(false), Some(true)) => {
+                        Observed::Replace(Change { operation: Operation::Delete, after: None, ..change.clone() })
+                    }
+                    (Some(true), Some(false))
+                        if !change.after.iter().flatten().any(|v| matches!(v, Value::Unchanged)) =>
+                    {
+                        Observed::Replace(Change { operation: Operation::Insert, before: None, ..change.clone() })
+                    }
+                    (Some(true), _) | (_, Some(true)) => Observed::Suppress,
+                    _ => Observed::Apply,
+                })
             }
         }
     }
@@ -538,17 +566,22 @@ pub(crate) mod tests {
         assert!(w.emit().is_empty());
     }
 
+    /// Whether the window drops the change for its route.
+    fn dropped(observed: Result<Observed, Reread>) -> bool {
+        matches!(observed.expect("no reread"), Observed::Suppress)
+    }
+
     #[test]
     fn after_emission_seen_changes_to_written_keys_are_dropped_until_high() {
         let mut w = window();
         w.rows_arrived(cols3(), vec![0], vec![row(1, 1, 1)], view(), high()).unwrap();
         w.emit();
         assert!(
-            w.observe(&change(99, Operation::Update, None, Some(row(1, 0, 0)))).unwrap(),
+            dropped(w.observe(&change(99, Operation::Update, None, Some(row(1, 0, 0))))),
             "seen: older than the written row"
         );
-        assert!(!w.observe(&change(99, Operation::Update, None, Some(row(2, 0, 0)))).unwrap(), "not a written key");
-        assert!(!w.observe(&change(101, Operation::Update, None, Some(row(1, 6, 6)))).unwrap(), "unseen: newer");
+        assert!(!dropped(w.observe(&change(99, Operation::Update, None, Some(row(2, 0, 0))))), "not a written key");
+        assert!(!dropped(w.observe(&change(101, Operation::Update, None, Some(row(1, 6, 6))))), "unseen: newer");
         assert!(!w.closes_at(&Position::Postgres(Lsn(499))));
         assert!(w.closes_at(&Position::Postgres(Lsn(500))));
     }
@@ -574,8 +607,8 @@ pub(crate) mod tests {
         w.observe(&binlog_change(150, row(1, 7, 7))).unwrap();
         w.rows_arrived(cols3(), vec![0], vec![row(1, 1, 1)], view, Position::Binlog(at(300))).unwrap();
         assert_eq!(w.emit(), vec![row(1, 7, 7)]);
-        assert!(!w.observe(&binlog_change(150, row(1, 8, 8))).unwrap());
-        assert!(w.observe(&binlog_change(50, row(1, 8, 8))).unwrap());
+        assert!(!dropped(w.observe(&binlog_change(150, row(1, 8, 8)))));
+        assert!(dropped(w.observe(&binlog_change(50, row(1, 8, 8)))));
     }
 
     #[test]
@@ -592,7 +625,7 @@ pub(crate) mod tests {
         )
         .unwrap();
         w.emit();
-        assert!(!w.observe(&change(99, Operation::Update, None, Some(row(1, 1, 5)))).unwrap());
+        assert!(!dropped(w.observe(&change(99, Operation::Update, None, Some(row(1, 1, 5))))));
     }
 
     #[test]
@@ -606,6 +639,39 @@ pub(crate) mod tests {
             high(),
         )
         .unwrap();
-        assert_eq!(w.observe(&change(101, Operation::Update, None, Some(row(1, 2, 2)))), Err(Reread::SchemaChanged));
+        assert!(matches!(
+            w.observe(&change(101, Operation::Update, None, Some(row(1, 2, 2)))),
+            Err(Reread::SchemaChanged)
+        ));
+    }
+
+    #[test]
+    fn after_emission_a_seen_key_change_into_a_written_key_still_deletes_the_old_key() {
+        // One source transaction, seen by the read: insert 1, then rename
+        // 1 -> 10. The chunk holds 10 only. The insert of 1 is not the
+        // chunk's (the stream applies it), so the rename's removal of 1
+        // must be applied too, while 10 stays as the chunk wrote it.
+        let mut w = window();
+        w.rows_arrived(cols3(), vec![0], vec![row(10, 1, 1)], view(), high()).unwrap();
+        w.emit();
+        assert!(!dropped(w.observe(&change(99, Operation::Insert, None, Some(row(1, 1, 1))))));
+        match w.observe(&change(99, Operation::Update, Some(row(1, 1, 1)), Some(row(10, 1, 1)))).unwrap() {
+            Observed::Replace(part) => {
+                assert_eq!(part.operation, Operation::Delete);
+                assert_eq!(part.before, Some(row(1, 1, 1)));
+                assert_eq!(part.after, None);
+            }
+            other => panic!("expected the old key's delete alone, got {other:?}"),
+        }
+        // The other way round: renamed out of the chunk's key 10 into 2;
+        // the chunk's 10 stays, the stream inserts 2.
+        match w.observe(&change(99, Operation::Update, Some(row(10, 1, 1)), Some(row(2, 1, 1)))).unwrap() {
+            Observed::Replace(part) => {
+                assert_eq!(part.operation, Operation::Insert);
+                assert_eq!(part.before, None);
+                assert_eq!(part.after, Some(row(2, 1, 1)));
+            }
+            other => panic!("expected the new key's insert alone, got {other:?}"),
+        }
     }
 }
