@@ -124,9 +124,8 @@ pub async fn describe_target_table(url: &str, table: &TableName) -> Result<Optio
     Ok(describe(&client, table).await?.map(|d| d.info))
 }
 
-/// A PostgreSQL target. See the module documentation.
-/// Statements sent and not yet answered, at most this many (each holds
-/// its parameters: up to `max_rows_per_statement` rows).
+/// Row statements sent and not yet answered, at most this many (each
+/// holds its parameters: up to `max_rows_per_statement` rows).
 const MAX_IN_FLIGHT: usize = 2;
 
 /// A request sent ahead (see the module docs): resolves to its outcome,
@@ -152,6 +151,7 @@ impl InFlight {
     }
 }
 
+/// A PostgreSQL target. See the module documentation.
 pub struct PostgresSink {
     client: Arc<Client>,
     /// Requests sent without waiting, oldest first.
