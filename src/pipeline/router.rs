@@ -81,9 +81,14 @@ async fn describe_again(source: &str, target: &(String, TargetConfig), route: &m
     let described = crate::connectors::describe_target(config, &route.config.into)
         .await
         .map_err(|error| PipelineError::Target { name: name.clone(), pipeline: source.to_owned(), source: error })?;
-    if let Some(shape) = described {
-        tracing::info!(route = %route.config.name, "target table described again after a source schema change");
-        route.set_target_shape(shape);
+    match described {
+        Some(shape) => {
+            tracing::info!(route = %route.config.name, columns = ?shape.columns,
+                "target table described again after a source schema change");
+            route.set_target_shape(shape);
+        }
+        None => tracing::warn!(route = %route.config.name, table = %route.config.into,
+            "target table not found when describing it again after a source schema change"),
     }
     Ok(())
 }
