@@ -90,8 +90,6 @@ pub(super) async fn plan(config: Config, args: PlanArgs) -> u8 {
 async fn plan_route(config: &Config, route_config: &RouteConfig, args: &PlanArgs) -> Result<Vec<Planned>, String> {
     let source = &config.sources[&route_config.source];
     let describe = |e: &sluice_api::ConnectorError| crate::redact::chain(e);
-    let mut route =
-        crate::snapshot::once::build_route(config, route_config).await.map_err(|e| crate::redact::chain(&e))?;
     let mut reader = AnyReader::connect(source).await.map_err(|e| describe(&e))?;
     let request = JobRequest {
         kind: JobKind::Backfill,
@@ -100,9 +98,11 @@ async fn plan_route(config: &Config, route_config: &RouteConfig, args: &PlanArgs
         filter: None,
         resume: None,
     };
-    let job = job::prepare(&route_config.source, request, &mut route, &mut reader)
-        .await
-        .map_err(|e| crate::redact::chain(&e))?;
+    let (job, mut route) = job::prepare(&route_config.source, request, &mut reader, || {
+        crate::snapshot::once::build_route(config, route_config)
+    })
+    .await
+    .map_err(|e| crate::redact::chain(&e))?;
     let sample = args.sample.max(1);
     let through = reader.next_boundary(&job.schema, &job.key, None, sample, None).await.map_err(|e| describe(&e))?;
     let read = reader

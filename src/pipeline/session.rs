@@ -60,6 +60,17 @@ pub(super) async fn run_session(
     let mut tables = Vec::new();
     for route_config in config.routes_of_source(source_name) {
         let writer = target_names.iter().position(|t| t == &route_config.target).expect("target listed");
+        // The source table first, then the target: a column is added to the
+        // target before the source, so a target described after the source
+        // has every column that description shows (`snapshot::job::prepare`
+        // says why the other order fails on a column added in between).
+        let schema = connectors::describe_source_table(source_config, &route_config.table)
+            .await
+            .map_err(source_error)?
+            .ok_or_else(|| PipelineError::Setup {
+                source_name: source_name.to_owned(),
+                message: format!("route {}: source table {} does not exist", route_config.name, route_config.table),
+            })?;
         let shape = sinks[writer]
             .describe(&route_config.into)
             .await
@@ -74,13 +85,6 @@ pub(super) async fn run_session(
                     "route {}: target table {} does not exist in target {}; create it, then start again",
                     route_config.name, route_config.into, route_config.target
                 ),
-            })?;
-        let schema = connectors::describe_source_table(source_config, &route_config.table)
-            .await
-            .map_err(source_error)?
-            .ok_or_else(|| PipelineError::Setup {
-                source_name: source_name.to_owned(),
-                message: format!("route {}: source table {} does not exist", route_config.name, route_config.table),
             })?;
         let primary_key = schema.columns.iter().filter(|c| c.is_key).map(|c| c.name.clone()).collect();
         let mut route = Route::new(route_config.clone(), shape, primary_key, config.maps.clone())?;

@@ -1,7 +1,8 @@
 //! Snapshot jobs: the copy of one route's source table, initial or backfill.
 //!
 //! A job is prepared once per run: the table is described from the source
-//! catalog (the columns chunk rows are aligned with), the route is resolved
+//! catalog (the columns chunk rows are aligned with), then the target table
+//! (never the other way round: see `prepare`), the route is resolved
 //! against that schema to find the key the table is chunked by (the route's
 //! key, mapped back to source columns: the primary key, or the configured
 //! unique key for a table without one), and the key is checked for NULLs —
@@ -14,7 +15,6 @@ use sluice_api::{SnapshotReader, TableName, TableSchema, Value};
 use sluice_checkpoints::SnapshotProgress;
 
 use super::SnapshotError;
-use super::reader::AnyReader;
 use crate::route::Route;
 
 /// Initial snapshot (route started without a finished one) or backfill (asked for).
@@ -95,13 +95,29 @@ pub(crate) fn fresh_progress(
     }
 }
 
-/// Describes the table, finds the chunk key through `route`, refuses NULL keys.
-pub(crate) async fn prepare(
+/// Describes the source table, then builds the route (`build_route`
+/// describes the target table), finds the chunk key through it, refuses
+/// NULL keys. Returns the job and the route it was resolved with.
+///
+/// The order is what keeps a column added meanwhile from failing the job. A
+/// column is added to the target first and then to the source (otherwise
+/// the stream's next change stops the route anyway), and a target column
+/// is never dropped while a route writes it: so a target described *after*
+/// the source holds every column that source description shows. Described
+/// the other way round, a column added to both tables between the two
+/// descriptions is in the source schema and missing from the target shape,
+/// and resolving refuses it (`RouteError::TargetColumnMissing`) — a config
+/// error that stops the session though both tables have the column.
+pub(crate) async fn prepare<R, F>(
     source: &str,
     request: JobRequest,
-    route: &mut Route,
-    reader: &mut AnyReader,
-) -> Result<Job, SnapshotError> {
+    reader: &mut R,
+    build_route: impl FnOnce() -> F,
+) -> Result<(Job, Route), SnapshotError>
+where
+    R: SnapshotReader,
+    F: Future<Output = Result<Route, SnapshotError>>,
+{
     let route_name = request.route.clone();
     let reader_error = |error| SnapshotError::Source { route: route_name.clone(), source: error };
     let schema =
@@ -109,6 +125,7 @@ pub(crate) async fn prepare(
             route: request.route.clone(),
             message: format!("source table {} does not exist", request.table),
         })?;
+    let mut route = build_route().await?;
     let resolved = route.resolve(&schema)?;
     let key = resolved.key_sources.clone();
     if reader.has_null_key(&schema, &key).await.map_err(reader_error)? {
@@ -142,7 +159,7 @@ pub(crate) async fn prepare(
         }
         _ => (fresh_progress(request.kind, &request.route, &request.table, request.filter.clone()), None),
     };
-    Ok(Job {
+    let job = Job {
         kind: request.kind,
         source: source.to_owned(),
         route: request.route,
@@ -153,5 +170,116 @@ pub(crate) async fn prepare(
         estimate,
         start_after,
         progress,
-    })
+    };
+    Ok((job, route))
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Mutex;
+
+    use sluice_api::{ChunkRange, ChunkRead, ConnectorError, ReadView};
+
+    use super::*;
+    use crate::route::TargetShape;
+    use crate::snapshot::window::tests::bigint_schema;
+
+    /// The source and the target table while a DBA adds column `price`:
+    /// to the target first, then to the source, both right after the
+    /// first of the two descriptions a job's preparation takes (the moment
+    /// a busy machine stretches).
+    #[derive(Default)]
+    struct Catalogs {
+        descriptions: usize,
+    }
+
+    impl Catalogs {
+        /// The columns either table has when it is described now.
+        fn describe(&mut self) -> Vec<String> {
+            self.descriptions += 1;
+            let columns: &[&str] = if self.descriptions == 1 { &["id", "name"] } else { &["id", "name", "price"] };
+            columns.iter().map(|c| (*c).to_owned()).collect()
+        }
+    }
+
+    /// A source reader over [`Catalogs`]; a preparation reads no rows.
+    struct Reader(Arc<Mutex<Catalogs>>);
+
+    impl SnapshotReader for Reader {
+        async fn describe(&mut self, table: &TableName) -> Result<Option<Arc<TableSchema>>, ConnectorError> {
+            let columns = self.0.lock().unwrap().describe();
+            let columns: Vec<&str> = columns.iter().map(String::as_str).collect();
+            Ok(Some(bigint_schema(&table.name, &columns)))
+        }
+
+        async fn has_null_key(&mut self, _: &TableSchema, _: &[usize]) -> Result<bool, ConnectorError> {
+            Ok(false)
+        }
+
+        async fn estimate_rows(&mut self, _: &TableSchema) -> Result<u64, ConnectorError> {
+            Ok(0)
+        }
+
+        async fn next_boundary(
+            &mut self,
+            _: &TableSchema,
+            _: &[usize],
+            _: Option<&[Value]>,
+            _: usize,
+            _: Option<&str>,
+        ) -> Result<Option<Vec<Value>>, ConnectorError> {
+            unreachable!("a preparation reads no rows")
+        }
+
+        async fn read_chunk(
+            &mut self,
+            _: &Arc<TableSchema>,
+            _: &[usize],
+            _: &ChunkRange,
+            _: Option<&str>,
+        ) -> Result<ChunkRead, ConnectorError> {
+            unreachable!("a preparation reads no rows")
+        }
+
+        async fn read_view(&mut self) -> Result<ReadView, ConnectorError> {
+            unreachable!("a preparation reads no rows")
+        }
+    }
+
+    /// The flake of `add_column_while_streaming_flows_into_the_target`
+    /// under load: the coordinator described the target (`id, name`), the
+    /// DBA added `price` to the target and then to the source, and the
+    /// source description (`… price`) was resolved against the older target
+    /// shape — "source column public.items.price has no column of the same
+    /// name in target table", exit code 3, though both tables had it.
+    #[tokio::test]
+    async fn a_column_added_to_both_tables_while_a_job_is_prepared_is_in_the_target_shape() {
+        let text = "[checkpoints]\npath = \"/tmp/x\"\n\
+            [sources.src]\nkind = \"postgres\"\nurl = \"postgres://h/s\"\n\
+            [targets.dst]\nkind = \"postgres\"\nurl = \"postgres://h/d\"\n\
+            [[routes]]\nsource = \"src\"\ntable = \"public.items\"\ntarget = \"dst\"\n";
+        let config = crate::config::Config::from_text(text, std::path::Path::new("/etc/sluice.toml"), |_| None)
+            .unwrap_or_else(|e| panic!("{e}"));
+        let route_config = &config.routes[0];
+        let catalogs = Arc::new(Mutex::new(Catalogs::default()));
+        let mut reader = Reader(Arc::clone(&catalogs));
+        let request = JobRequest {
+            kind: JobKind::Initial,
+            route: route_config.name.clone(),
+            table: route_config.table.clone(),
+            filter: None,
+            resume: None,
+        };
+        let build_route = || async {
+            let columns = catalogs.lock().unwrap().describe();
+            let shape = TargetShape { columns, primary_key: vec!["id".into()], unique_keys: Vec::new() };
+            Ok(Route::new(route_config.clone(), shape, vec!["id".into()], config.maps.clone())?)
+        };
+        let (job, mut route) =
+            prepare("src", request, &mut reader, build_route).await.unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(job.key, vec![0]);
+        assert_eq!(catalogs.lock().unwrap().descriptions, 2, "one description of each table");
+        let resolved = route.resolve(&job.schema).unwrap_or_else(|e| panic!("{e}"));
+        assert!(resolved.plain_sources().is_some());
+    }
 }

@@ -212,8 +212,8 @@ async fn coordinate(
             }
             let reader = reader.as_mut().expect("connected above");
             let route_config = config.routes.iter().find(|r| r.name == request.route).expect("route exists");
-            let mut route = super::once::build_route(config, route_config).await?;
-            let job = job::prepare(source, request, &mut route, reader).await?;
+            let (job, _) =
+                job::prepare(source, request, reader, || super::once::build_route(config, route_config)).await?;
             started.insert((job.key_label(), job.progress.started_at_micros));
             tracing::info!(route = %job.route, table = %job.table, kind = job.kind.as_str(),
                 estimate = job.estimate, resume_after_chunks = job.progress.chunks_done, "snapshot job starting");

@@ -189,8 +189,7 @@ pub(crate) async fn copy_source(
     let mut route_configs = HashMap::new();
     for request in requests {
         let route_config = config.routes.iter().find(|r| r.name == request.route).expect("requested routes exist");
-        let mut route = build_route(config, route_config).await?;
-        let job = job::prepare(source, request, &mut route, &mut planner_reader).await?;
+        let (job, _) = job::prepare(source, request, &mut planner_reader, || build_route(config, route_config)).await?;
         let _ = status.send(JobStatus::of(&job, &job.progress));
         route_configs.insert(job.route.clone(), route_config.clone());
         jobs.push(Arc::new(job));
