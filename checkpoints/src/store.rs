@@ -263,6 +263,21 @@ mod tests {
         SourceCheckpoint { position: position.into(), commit_time_micros: 5, recorded_at_micros: 7 }
     }
 
+    /// Opens the store again in this process. sled's background flusher
+    /// keeps its own handle (and with it the file lock) of a dropped store
+    /// for up to one flush period, so a lock conflict is retried briefly.
+    fn reopen(path: &Path) -> CheckpointStore {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+        loop {
+            match CheckpointStore::open(path) {
+                Err(CheckpointError::Locked { .. }) if std::time::Instant::now() < deadline => {
+                    std::thread::sleep(std::time::Duration::from_millis(20));
+                }
+                other => return other.unwrap(),
+            }
+        }
+    }
+
     #[tokio::test]
     async fn recorded_positions_survive_reopen() {
         let dir = tempfile::tempdir().unwrap();
@@ -270,7 +285,7 @@ mod tests {
             let store = CheckpointStore::open(dir.path()).unwrap();
             store.record("erp", &checkpoint("pg:0/10"), &[("report".into(), "pg:0/10".into())]).await.unwrap();
         }
-        let store = CheckpointStore::open(dir.path()).unwrap();
+        let store = reopen(dir.path());
         assert_eq!(store.acknowledged("erp").unwrap(), Some(checkpoint("pg:0/10")));
         let applied = store.applied("erp").unwrap();
         assert_eq!(applied.len(), 1);
@@ -311,7 +326,7 @@ mod tests {
             let store = CheckpointStore::open(dir.path()).unwrap();
             store.save_snapshot("crm", &progress).await.unwrap();
         }
-        let store = CheckpointStore::open(dir.path()).unwrap();
+        let store = reopen(dir.path());
         assert_eq!(store.snapshot("crm", "initial", "orders").unwrap(), Some(progress.clone()));
         assert_eq!(store.snapshots("crm").unwrap(), vec![progress]);
         assert!(store.snapshots("crm2").unwrap().is_empty());
