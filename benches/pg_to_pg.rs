@@ -19,6 +19,10 @@
 //!
 //! `cargo bench --bench pg_to_pg` (or `make bench`) prints a Markdown table
 //! for docs/BENCHMARKS.md. `BENCH_SCALE` (default 1.0) scales the row counts.
+//! Each catch-up also reports where the CPU went while the clock ran: the
+//! source server's processes (the walsender), the target server's (native
+//! apply worker, Sluice's target backend, the marker poll) and the Sluice
+//! process; `BENCH_CPU_DETAIL=1` lists the servers' processes one by one.
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -201,6 +205,47 @@ impl Consumer {
     }
 }
 
+/// CPU seconds so far of a server's processes (the postmaster's children:
+/// walsenders, backends, the apply worker), summed. A process that exits
+/// takes its CPU with it; the ones measured here (walsender, apply worker,
+/// the consumer's target backend) live through the timed part.
+fn server_cpu_seconds(server: &PgServer) -> f64 {
+    let Some(postmaster) = std::fs::read_to_string(server.data_dir().join("postmaster.pid"))
+        .ok()
+        .and_then(|text| text.lines().next().and_then(|line| line.trim().parse::<u32>().ok()))
+    else {
+        return 0.0;
+    };
+    let Ok(entries) = std::fs::read_dir("/proc") else { return 0.0 };
+    let children: Vec<u32> = entries
+        .filter_map(|entry| entry.ok()?.file_name().to_str()?.parse::<u32>().ok())
+        .filter(|pid| parent_pid(*pid) == Some(postmaster))
+        .collect();
+    if std::env::var("BENCH_CPU_DETAIL").is_ok() {
+        for pid in &children {
+            let cmdline =
+                std::fs::read_to_string(format!("/proc/{pid}/cmdline")).unwrap_or_default().replace('\0', " ");
+            eprintln!("    {pid} {:.2} s {cmdline}", cpu_seconds(*pid).unwrap_or(0.0));
+        }
+    }
+    children.into_iter().filter_map(cpu_seconds).sum()
+}
+
+fn parent_pid(pid: u32) -> Option<u32> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    stat.rsplit_once(')')?.1.split_whitespace().nth(1)?.parse().ok()
+}
+
+/// CPU seconds so far of the source server, the target server and the
+/// consumer's own process (Sluice; native apply runs in the target server).
+fn cpu_split(servers: (&PgServer, &PgServer), consumer: &Consumer) -> [f64; 3] {
+    let own = match consumer {
+        Consumer::Sluice { child: Some(child), .. } => cpu_seconds(child.id()).unwrap_or(0.0),
+        _ => 0.0,
+    };
+    [server_cpu_seconds(servers.0), server_cpu_seconds(servers.1), own]
+}
+
 /// User+system CPU seconds of a process so far (Linux /proc).
 fn cpu_seconds(pid: u32) -> Option<f64> {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
@@ -324,10 +369,17 @@ async fn throughput(
     .await
     .with_context(|| format!("{} did not connect", system.name()))?;
     let started = Instant::now();
+    let cpu_before = cpu_split(servers, &consumer);
     wait_until(Duration::from_secs(900), || marker_visible(&pair.target_client, 1))
         .await
         .with_context(|| format!("{} did not catch up on {workload}", system.name()))?;
     let elapsed = started.elapsed().as_secs_f64();
+    let cpu_after = cpu_split(servers, &consumer);
+    let [source_cpu, target_cpu, own_cpu] = [0, 1, 2].map(|i| cpu_after[i] - cpu_before[i]);
+    eprintln!(
+        "  CPU while catching up ({elapsed:.2} s): source server {source_cpu:.2} s, target server {target_cpu:.2} s, \
+         consumer process {own_cpu:.2} s"
+    );
     consumer.shutdown(&pair).await?;
     verify_equal(&pair).await?;
     Ok((rows as u64, elapsed))

@@ -6,6 +6,18 @@
 //! (connection, protocol), and stops everything on any other error.
 //! A stop request (SIGINT/SIGTERM) lets each session finish the source
 //! transaction in flight, commit, acknowledge and return.
+//!
+//! Each source's pipeline runs on a thread of its own, on a single-threaded
+//! runtime: the source task, router, writers and acknowledger hand every
+//! change from task to task, and on one thread a hand-over is a queue push
+//! and the next task runs with the data still in cache. On the shared
+//! multi-threaded runtime each hand-over to a parked task woke another
+//! worker thread (a futex wake and two context switches), several times per
+//! source transaction; with one-row transactions, Sluice's CPU per
+//! transaction on one thread is about 40 % lower, and the walsender's is
+//! lower too (docs/BENCHMARKS.md, session 6). Sources
+//! still run in parallel, one thread each; snapshot readers stay on the
+//! main runtime ([`EngineControl::copies`]), so copies use every core.
 
 mod acknowledger;
 pub(crate) mod chunks;
@@ -64,6 +76,9 @@ pub struct EngineControl {
     pub(crate) commands: Arc<HashMap<String, CommandQueue>>,
     /// The latest status per job (`kind:route`), for `sluice status`.
     latest: Arc<std::sync::Mutex<std::collections::BTreeMap<String, JobStatus>>>,
+    /// The multi-threaded runtime the engine was started on: snapshot
+    /// readers run there, not on their pipeline's own thread.
+    pub(crate) copies: tokio::runtime::Handle,
 }
 
 impl EngineControl {
@@ -93,7 +108,8 @@ impl EngineControl {
                 }
             }
         });
-        EngineControl { status, wakes: Arc::new(wakes), commands: Arc::new(commands), latest }
+        let copies = tokio::runtime::Handle::current();
+        EngineControl { status, wakes: Arc::new(wakes), commands: Arc::new(commands), latest, copies }
     }
 
     /// The latest status of every snapshot job seen since start.
@@ -157,7 +173,7 @@ pub async fn run(
                 session_stop_tx.send_replace(true);
             };
             let forwarder = tokio::spawn(forward);
-            let result = supervise(&config, &source, &store, &control, session_stop_rx).await;
+            let result = on_pipeline_thread(config, source, store, control, session_stop_rx).await;
             forwarder.abort();
             if result.is_err() {
                 fail_tx.send_replace(true);
@@ -177,6 +193,37 @@ pub async fn run(
         }
     }
     outcome
+}
+
+/// Runs `source`'s supervised pipeline on a thread of its own with a
+/// single-threaded runtime (see the module docs), until it returns.
+async fn on_pipeline_thread(
+    config: Arc<Config>,
+    source: String,
+    store: CheckpointStore,
+    control: EngineControl,
+    stop: watch::Receiver<bool>,
+) -> Result<(), PipelineError> {
+    let setup_error = |source: &str, message: String| PipelineError::Setup { source_name: source.to_owned(), message };
+    let (done_tx, done_rx) = oneshot::channel();
+    let name = source.clone();
+    // Linux keeps 15 bytes of a thread name.
+    let thread_name: String = format!("sluice-{source}").chars().take(15).collect();
+    let spawned = std::thread::Builder::new().name(thread_name).spawn(move || {
+        let result = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+            Ok(runtime) => runtime.block_on(supervise(&config, &source, &store, &control, stop)),
+            Err(error) => Err(setup_error(&source, format!("cannot start the pipeline's runtime: {error}"))),
+        };
+        // The runtime is dropped here, on its own thread: tasks still on it
+        // (a source task that outlived its session) are cancelled.
+        let _ = done_tx.send(result);
+    });
+    if let Err(error) = spawned {
+        return Err(setup_error(&name, format!("cannot start the pipeline's thread: {error}")));
+    }
+    done_rx
+        .await
+        .unwrap_or_else(|_| Err(setup_error(&name, "the pipeline's thread panicked; see the log above".into())))
 }
 
 async fn supervise(

@@ -183,6 +183,7 @@ pub(super) async fn run_session(
         store.clone(),
         Arc::clone(&control.wakes[source_name]),
         control.status.clone(),
+        &control.copies,
     );
 
     // Writers.

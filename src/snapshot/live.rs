@@ -88,6 +88,7 @@ pub(crate) fn start(
     store: CheckpointStore,
     wake: Arc<Notify>,
     status: broadcast::Sender<JobStatus>,
+    copies: &tokio::runtime::Handle,
 ) -> LiveSnapshots {
     let workers = config.snapshot.workers;
     let (planned_tx, planned) = mpsc::channel(workers);
@@ -100,11 +101,14 @@ pub(crate) fn start(
     let failed = messages_tx.clone();
     let tracker_store = store.clone();
     let tracker_status = status.clone();
-    tasks.spawn(async move {
-        if let Err(error) = progress::track(tracker_store, done_rx, tracker_status).await {
-            let _ = failed.send(SnapshotMessage::Failed(error)).await;
-        }
-    });
+    tasks.spawn_on(
+        async move {
+            if let Err(error) = progress::track(tracker_store, done_rx, tracker_status).await {
+                let _ = failed.send(SnapshotMessage::Failed(error)).await;
+            }
+        },
+        copies,
+    );
 
     // Readers: connect on first use (a chunk, or a view the router asks for
     // when many delivered transactions wait to be seen), so a source with
@@ -114,57 +118,63 @@ pub(crate) fn start(
         let reads_rx = Arc::clone(&reads_rx);
         let results = messages_tx.clone();
         let source_config = config.sources[&source].clone();
-        tasks.spawn(async move {
-            let mut reader: Option<AnyReader> = None;
-            loop {
-                let request = reads_rx.lock().await.recv().await;
-                let Some(request) = request else { return };
-                let message = match request {
-                    ReadRequest::Chunk { id, chunk, refresh, delay } => {
-                        if !delay.is_zero() {
-                            tokio::time::sleep(delay).await;
-                        }
-                        let result = async {
-                            if reader.is_none() {
-                                reader = Some(AnyReader::connect(&source_config).await?);
+        tasks.spawn_on(
+            async move {
+                let mut reader: Option<AnyReader> = None;
+                loop {
+                    let request = reads_rx.lock().await.recv().await;
+                    let Some(request) = request else { return };
+                    let message = match request {
+                        ReadRequest::Chunk { id, chunk, refresh, delay } => {
+                            if !delay.is_zero() {
+                                tokio::time::sleep(delay).await;
                             }
-                            let reader = reader.as_mut().expect("connected above");
-                            super::reader::read_chunk(reader, &chunk.job, &chunk.range, refresh).await
-                        }
-                        .await;
-                        if result.is_err() {
-                            reader = None;
-                        }
-                        SnapshotMessage::Read { id, result }
-                    }
-                    ReadRequest::View => {
-                        let result = async {
-                            if reader.is_none() {
-                                reader = Some(AnyReader::connect(&source_config).await?);
+                            let result = async {
+                                if reader.is_none() {
+                                    reader = Some(AnyReader::connect(&source_config).await?);
+                                }
+                                let reader = reader.as_mut().expect("connected above");
+                                super::reader::read_chunk(reader, &chunk.job, &chunk.range, refresh).await
                             }
-                            sluice_api::SnapshotReader::read_view(reader.as_mut().expect("connected above")).await
+                            .await;
+                            if result.is_err() {
+                                reader = None;
+                            }
+                            SnapshotMessage::Read { id, result }
                         }
-                        .await;
-                        if result.is_err() {
-                            reader = None;
+                        ReadRequest::View => {
+                            let result = async {
+                                if reader.is_none() {
+                                    reader = Some(AnyReader::connect(&source_config).await?);
+                                }
+                                sluice_api::SnapshotReader::read_view(reader.as_mut().expect("connected above")).await
+                            }
+                            .await;
+                            if result.is_err() {
+                                reader = None;
+                            }
+                            SnapshotMessage::View(result)
                         }
-                        SnapshotMessage::View(result)
+                    };
+                    if results.send(message).await.is_err() {
+                        return;
                     }
-                };
-                if results.send(message).await.is_err() {
-                    return;
                 }
-            }
-        });
+            },
+            copies,
+        );
     }
 
     // Coordinator.
-    tasks.spawn(async move {
-        let result = coordinate(&config, &source, &store, &wake, &status, planned_tx).await;
-        if let Err(error) = result {
-            let _ = messages_tx.send(SnapshotMessage::Failed(error)).await;
-        }
-    });
+    tasks.spawn_on(
+        async move {
+            let result = coordinate(&config, &source, &store, &wake, &status, planned_tx).await;
+            if let Err(error) = result {
+                let _ = messages_tx.send(SnapshotMessage::Failed(error)).await;
+            }
+        },
+        copies,
+    );
 
     LiveSnapshots { planned, messages, reads, done, tasks }
 }
