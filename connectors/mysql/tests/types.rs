@@ -15,7 +15,7 @@ use sluice_api::{
 use sluice_mysql::MySqlError;
 use sluice_testkit::{MariaDbOptions, MariaDbServer};
 
-use crate::sink::{Target, position, printed};
+use crate::sink::{Target, position, printed, write_settled};
 
 /// How a sample is read back and what must come out.
 enum Check {
@@ -208,7 +208,8 @@ async fn refusal(target: &mut Target, table_name: &str, sql_type: &str, value: V
         insert_only: vec![],
     });
     let write = sluice_api::RowWrite::Upsert { table, values: vec![Value::Int(1), value] };
-    let error = target.sink.write(vec![write]).await.expect_err(sql_type);
+    // A refusal of the statement sent ahead fails a later call: the settle.
+    let error = write_settled(&mut target.sink, vec![write]).await.expect_err(sql_type);
     target.sink.rollback().await.unwrap();
     error
 }

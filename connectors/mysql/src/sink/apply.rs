@@ -36,7 +36,11 @@
 //! does not hold matches nothing and is left absent. Soft deletes are rare
 //! enough that a statement per row is fine.
 //!
-//! What the server refuses while writing is translated in `refusals`.
+//! Upsert and delete statements are sent ahead (see `ahead`): each goes out
+//! once the one before it has succeeded, and a refusal fails a later call.
+//! Partial updates, patches (whose matched-row counts matter) and truncates
+//! run in place. What the server refuses while writing is translated in
+//! `refusals`.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -46,6 +50,7 @@ use mysql_async::{Params, Value as Param};
 use sluice_api::{RowWrite, Run, RunKind, TableName, TargetTable, Value, runs};
 
 use super::MySqlSink;
+use super::ahead::Statement;
 use super::describe::describe;
 use super::refusals::write_error;
 use super::resolve::{ResolvedTable, check_route};
@@ -84,7 +89,8 @@ impl MySqlSink {
             return Ok(Arc::clone(resolved));
         }
         let name = TableName::new(&table.schema, &table.name);
-        let described = describe(&mut self.conn, &self.flavor, &name).await?;
+        self.settle().await?;
+        let described = describe(self.link.conn()?, &self.flavor, &name).await?;
         let resolved = Arc::new(check_route(table, &name, described)?);
         if resolved.guarded() {
             tracing::debug!(table = %name, keys = resolved.other_unique.len(), "target has other unique keys; upserts are guarded");
@@ -95,12 +101,13 @@ impl MySqlSink {
 
     async fn truncate(&mut self, table: &ResolvedTable) -> Result<(), MySqlError> {
         let sql = statements::delete_all(&table.name);
-        self.conn.query_drop(sql).await.map_err(|e| MySqlError::driver(format!("truncate of {}", table.name), e))?;
+        let conn = self.ready_in_transaction().await?;
+        conn.query_drop(sql).await.map_err(|e| MySqlError::driver(format!("truncate of {}", table.name), e))?;
         tracing::debug!(table = %table.name, "emptied target table");
         Ok(())
     }
 
-    async fn delete(&mut self, table: &ResolvedTable, run: &[RowWrite]) -> Result<(), MySqlError> {
+    async fn delete(&mut self, table: &Arc<ResolvedTable>, run: &[RowWrite]) -> Result<(), MySqlError> {
         let mut rows = Vec::with_capacity(run.len());
         for write in run {
             if let RowWrite::Delete { key, .. } = write {
@@ -111,20 +118,21 @@ impl MySqlSink {
         let key_positions: Vec<usize> = (0..table.key.len()).collect();
         let rows = last_per_key(rows, &key_positions, &[]);
         let key_names = table.key_names();
-        let mut deleted = 0;
+        let count = rows.len();
         for chunk in self.chunks(rows, key_names.len(), MAX_IN_LIST) {
-            let sql = statements::delete(&table.name, &key_names, chunk.len());
-            self.conn
-                .exec_drop(sql, Params::Positional(chunk.into_iter().flatten().collect()))
-                .await
-                .map_err(|e| MySqlError::driver(format!("delete from {}", table.name), e))?;
-            deleted += self.conn.affected_rows();
+            self.send_ahead(Statement {
+                sql: statements::delete(&table.name, &key_names, chunk.len()),
+                params: Params::Positional(chunk.into_iter().flatten().collect()),
+                what: format!("delete from {}", table.name),
+                refusals: None,
+            })
+            .await?;
         }
-        tracing::debug!(table = %table.name, rows = deleted, "deleted target rows");
+        tracing::debug!(table = %table.name, keys = count, "sent deletes of target rows");
         Ok(())
     }
 
-    async fn upsert(&mut self, table: &ResolvedTable, run: &[RowWrite]) -> Result<(), MySqlError> {
+    async fn upsert(&mut self, table: &Arc<ResolvedTable>, run: &[RowWrite]) -> Result<(), MySqlError> {
         let mut rows = Vec::with_capacity(run.len());
         for write in run {
             if let RowWrite::Upsert { values, .. } = write {
@@ -147,13 +155,15 @@ impl MySqlSink {
                 style,
                 table.guarded(),
             );
-            if let Err(error) =
-                self.conn.exec_drop(sql, Params::Positional(chunk.into_iter().flatten().collect())).await
-            {
-                return Err(write_error(table, format!("upsert into {}", table.name), error));
-            }
+            self.send_ahead(Statement {
+                sql,
+                params: Params::Positional(chunk.into_iter().flatten().collect()),
+                what: format!("upsert into {}", table.name),
+                refusals: Some(Arc::clone(table)),
+            })
+            .await?;
         }
-        tracing::debug!(table = %table.name, rows = count, "upserted target rows");
+        tracing::debug!(table = %table.name, rows = count, "sent upserts of target rows");
         Ok(())
     }
 
@@ -191,12 +201,14 @@ impl MySqlSink {
             let set_names: Vec<&str> = set.iter().map(|&i| table.columns[i].name.as_str()).collect();
             let sql = statements::update(&table.name, &set_names, &table.key_names());
             let mut matched = 0;
+            // In place: the matched rows count.
+            let conn = self.ready_in_transaction().await?;
             for row in rows {
-                if let Err(error) = self.conn.exec_drop(&sql, Params::Positional(row)).await {
+                if let Err(error) = conn.exec_drop(&sql, Params::Positional(row)).await {
                     return Err(write_error(table, format!("update of {}", table.name), error));
                 }
                 // CLIENT_FOUND_ROWS: matched rows, also when nothing changed.
-                matched += self.conn.affected_rows().min(1);
+                matched += conn.affected_rows().min(1);
             }
             matched
         };
@@ -233,11 +245,12 @@ impl MySqlSink {
         let set_names: Vec<&str> = set.iter().map(|&i| table.columns[i].name.as_str()).collect();
         let sql = statements::update(&table.name, &set_names, &table.key_names());
         let mut updated = 0;
+        let conn = self.ready_in_transaction().await?;
         for row in rows {
-            if let Err(error) = self.conn.exec_drop(&sql, Params::Positional(row)).await {
+            if let Err(error) = conn.exec_drop(&sql, Params::Positional(row)).await {
                 return Err(write_error(table, format!("patch of {}", table.name), error));
             }
-            updated += self.conn.affected_rows().min(1);
+            updated += conn.affected_rows().min(1);
         }
         tracing::debug!(table = %table.name, rows = updated, "patched target rows");
         Ok(())
@@ -246,10 +259,11 @@ impl MySqlSink {
     async fn count_existing(&mut self, table: &ResolvedTable, keys: Vec<EncodedRow>) -> Result<u64, MySqlError> {
         let key_names = table.key_names();
         let mut total = 0u64;
-        for chunk in self.chunks(keys, key_names.len(), MAX_IN_LIST) {
+        let chunks = self.chunks(keys, key_names.len(), MAX_IN_LIST);
+        let conn = self.ready_in_transaction().await?;
+        for chunk in chunks {
             let sql = statements::count_existing(&table.name, &key_names, chunk.len());
-            let count: Option<u64> = self
-                .conn
+            let count: Option<u64> = conn
                 .exec_first(sql, Params::Positional(chunk.into_iter().flatten().collect()))
                 .await
                 .map_err(|e| MySqlError::driver(format!("lookup of rows in {}", table.name), e))?;

@@ -62,7 +62,8 @@ impl MySqlSink {
         let Some(table) = chunk_table(&writes) else {
             return self.write(writes).await;
         };
-        self.begin().await?;
+        self.check_not_failed()?;
+        self.begin();
         let resolved = self.resolve(&table).await?;
         let mut rows = Vec::with_capacity(writes.len());
         for write in &writes {
@@ -81,7 +82,9 @@ impl MySqlSink {
         for chunk in self.chunks(rows, columns.len(), usize::MAX) {
             let count = chunk.len();
             let sql = statements::insert(&resolved.name, &columns, count);
-            match self.conn.exec_drop(sql, Params::Positional(chunk.into_iter().flatten().collect())).await {
+            // In place: a duplicate-key refusal sends the rest down the upsert path.
+            let conn = self.ready_in_transaction().await?;
+            match conn.exec_drop(sql, Params::Positional(chunk.into_iter().flatten().collect())).await {
                 Ok(()) => inserted += count,
                 Err(mysql_async::Error::Server(error)) if error.code == DUPLICATE_ENTRY => {
                     tracing::debug!(
@@ -119,10 +122,11 @@ impl MySqlSink {
         let mut params: Vec<_> = low_order.iter().map(|&i| first[table.key[i]].clone()).collect();
         params.extend(high_order.iter().map(|&i| last[table.key[i]].clone()));
         let sql = statements::any_in_range(&table.name, &format!("({low}) AND ({high})"));
-        let found: Option<i64> =
-            self.conn.exec_first(sql, Params::Positional(params)).await.map_err(|e| {
-                MySqlError::driver(format!("looking for rows of {} in a chunk's key range", table.name), e)
-            })?;
+        let conn = self.ready_in_transaction().await?;
+        let found: Option<i64> = conn
+            .exec_first(sql, Params::Positional(params))
+            .await
+            .map_err(|e| MySqlError::driver(format!("looking for rows of {} in a chunk's key range", table.name), e))?;
         Ok(found.is_some())
     }
 }

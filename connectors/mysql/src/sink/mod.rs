@@ -2,17 +2,31 @@
 //! MariaDB target and records the source position in the same transaction.
 //!
 //! One connection per sink. The first [`Sink::write`] after a commit opens a
-//! transaction with `START TRANSACTION`; writes execute right away (memory
-//! stays bounded however large the source transaction), batched into
-//! multi-row statements per run of similar writes (see `apply`: upserts with
-//! their insert-only columns, partial updates, patches, deletes, truncates);
-//! [`Sink::commit`] upserts `(pipeline, position, now)` into the offsets
-//! table and sends `COMMIT`, so rows and position become durable together or
-//! not at all. Upserts (`INSERT … ON DUPLICATE KEY UPDATE`) and deletes by
-//! key make replays harmless; the offsets table lets the engine skip what
-//! the target already holds. Unlike PostgreSQL, a failed statement does not
-//! abort a MySQL transaction (InnoDB rolls back just that statement); the
-//! engine rolls back after any error anyway, or to a savepoint.
+//! transaction (`START TRANSACTION` goes out with its first request); writes
+//! execute right away (memory stays bounded however large the source
+//! transaction), batched into multi-row statements per run of similar
+//! writes (see `apply`: upserts with their insert-only columns, partial
+//! updates, patches, deletes, truncates); [`Sink::commit`] upserts
+//! `(pipeline, position, now)` into the offsets table and sends `COMMIT`,
+//! so rows and position become durable together or not at all. Upserts
+//! (`INSERT … ON DUPLICATE KEY UPDATE`) and deletes by key make replays
+//! harmless; the offsets table lets the engine skip what the target
+//! already holds.
+//!
+//! The target is kept busy while Sluice prepares the next statement (see
+//! `ahead`): outside savepoints, the multi-row upserts and deletes are sent
+//! ahead — the connection moves into a task that executes the statement
+//! while [`Sink::write`] returns — and every later call first awaits that
+//! task and fails with its error. Commits are sent ahead too
+//! ([`Sink::commit_ahead`]): the offsets write and `COMMIT` run behind the
+//! statement in flight, and [`Sink::confirmed_commits`] reports each once
+//! its `COMMIT` has answered. Unlike PostgreSQL, a failed statement does not
+//! abort a MySQL transaction (InnoDB rolls back just that statement), and a
+//! `COMMIT` would commit the rest: so nothing is sent behind a statement
+//! whose outcome is unknown or failed, a failure is returned for the engine
+//! to roll back (or to roll back to a savepoint, inside which every
+//! statement runs in place), and the sink sends nothing more in that
+//! transaction until it does.
 //!
 //! Besides the replicated rows, inside the same transaction:
 //! [`Sink::insert_returning`] inserts one row and returns the value the
@@ -30,14 +44,16 @@
 //!
 //! [`Sink::load`] takes a bulk path for snapshot chunks (see `load`).
 //!
-//! Files: `statements` (SQL shapes), `apply` (runs, dedup, partial updates,
-//! patches), `load` (snapshot chunks: plain multi-row INSERT, upserts as
-//! fallback), `refusals` (server errors while writing, translated without
-//! values), `resolve` (route against catalog, conflict handling, how an
-//! insert returns its value), `offsets` (the offsets table), `owned` (the
+//! Files: `statements` (SQL shapes), `ahead` (statements and commits sent
+//! ahead), `apply` (runs, dedup, partial updates, patches), `load`
+//! (snapshot chunks: plain multi-row INSERT, upserts as fallback),
+//! `refusals` (server errors while writing, translated without values),
+//! `resolve` (route against catalog, conflict handling, how an insert
+//! returns its value), `offsets` (the offsets table), `owned` (the
 //! crosswalk and dead-letter tables), `describe` (target tables from
 //! `information_schema`).
 
+mod ahead;
 mod apply;
 mod describe;
 mod load;
@@ -51,7 +67,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use mysql_async::prelude::Queryable;
-use mysql_async::{Conn, Params, Value as Param};
+use mysql_async::{Params, Value as Param};
 use sluice_api::{ConnectorError, Position, Row, RowWrite, Sink, TableName, TargetTable};
 
 pub(crate) use describe::{DescribedTable, describe};
@@ -137,14 +153,25 @@ impl MySqlSinkConfig {
 
 /// A MySQL/MariaDB target. See the module documentation.
 pub struct MySqlSink {
-    conn: Conn,
+    /// The connection, or the task of the request sent ahead that has it.
+    link: ahead::Link,
+    /// Commits sent ahead and confirmed since [`Sink::confirmed_commits`] last asked.
+    confirmed: usize,
+    /// A statement sent ahead in the open transaction failed: nothing more
+    /// is sent in it until it is rolled back (see `ahead`).
+    failed: bool,
+    /// Savepoints set and not released: statements then run in place.
+    savepoints: usize,
     flavor: ServerFlavor,
     offsets_table: TableName,
     max_rows_per_statement: usize,
     /// Half of `max_allowed_packet`: the parameter bytes one statement may carry.
     max_statement_bytes: usize,
-    /// `START TRANSACTION` was sent and neither `COMMIT` nor `ROLLBACK` since.
+    /// A transaction was opened and neither `COMMIT` nor `ROLLBACK` sent since.
     in_transaction: bool,
+    /// The open transaction's `START TRANSACTION` is not sent yet: it goes
+    /// out with the transaction's first request.
+    begin_pending: bool,
     /// Route targets checked against the catalog; dropped on rollback.
     resolved: HashMap<TargetTable, Arc<resolve::ResolvedTable>>,
     /// Targets of `insert_returning` (table, returning column) checked
@@ -162,7 +189,7 @@ impl MySqlSink {
     /// may not create it gets a `Config` error naming the grant to run.
     pub async fn connect(config: MySqlSinkConfig) -> Result<MySqlSink, MySqlError> {
         let mut sink = MySqlSink::connect_without_setup(config).await?;
-        offsets::ensure(&mut sink.conn, &sink.offsets_table).await?;
+        offsets::ensure(sink.link.conn()?, &sink.offsets_table).await?;
         Ok(sink)
     }
 
@@ -182,12 +209,16 @@ impl MySqlSink {
             .map_err(|e| MySqlError::driver("reading max_allowed_packet", e))?;
         tracing::debug!(endpoint = %settings.endpoint, server = flavor.name(), "sink connected");
         Ok(MySqlSink {
-            conn,
+            link: ahead::Link::Idle(conn),
+            confirmed: 0,
+            failed: false,
+            savepoints: 0,
             flavor,
             offsets_table: config.offsets_table,
             max_rows_per_statement: config.max_rows_per_statement.max(1),
             max_statement_bytes: usize::try_from(max_packet.unwrap_or(4 << 20) / 2).unwrap_or(usize::MAX),
             in_transaction: false,
+            begin_pending: false,
             resolved: HashMap::new(),
             inserts: HashMap::new(),
             bulk_inserted_rows: 0,
@@ -197,13 +228,16 @@ impl MySqlSink {
 
     /// The catalog's description of a target table; `None` if it does not exist.
     pub async fn describe_table(&mut self, table: &TableName) -> Result<Option<TargetTableInfo>, MySqlError> {
-        Ok(describe(&mut self.conn, &self.flavor, table).await?.map(|d| d.info))
+        self.settle().await?;
+        Ok(describe(self.link.conn()?, &self.flavor, table).await?.map(|d| d.info))
     }
 
     /// See [`Sink::applied_position`].
     pub async fn applied_position(&mut self, pipeline: &str) -> Result<Option<Position>, MySqlError> {
+        self.settle().await?;
         let stored: Option<String> = self
-            .conn
+            .link
+            .conn()?
             .exec_first(offsets::select_sql(&self.offsets_table), (pipeline,))
             .await
             .map_err(|e| MySqlError::driver(format!("reading the offsets table {}", self.offsets_table), e))?;
@@ -214,13 +248,15 @@ impl MySqlSink {
     /// starts from the source's own bookmark or a new snapshot). Refused
     /// while a target transaction is open.
     pub async fn forget_position(&mut self, pipeline: &str) -> Result<(), MySqlError> {
+        self.settle().await?;
         if self.in_transaction {
             return Err(MySqlError::Config {
                 setting: "sink".into(),
                 message: "A target transaction is open; commit or roll back before forgetting a position".into(),
             });
         }
-        self.conn
+        self.link
+            .conn()?
             .exec_drop(offsets::delete_sql(&self.offsets_table), (pipeline,))
             .await
             .map_err(|e| MySqlError::driver(format!("deleting from the offsets table {}", self.offsets_table), e))?;
@@ -228,56 +264,86 @@ impl MySqlSink {
         Ok(())
     }
 
-    /// See [`Sink::write`].
+    /// See [`Sink::write`]: multi-row upserts and deletes are sent ahead
+    /// (see `ahead`); a refusal fails a later call.
     pub async fn write(&mut self, writes: Vec<RowWrite>) -> Result<(), MySqlError> {
         if writes.is_empty() {
             return Ok(());
         }
-        self.begin().await?;
+        self.check_not_failed()?;
+        self.begin();
         self.apply(writes).await
     }
 
-    /// See [`Sink::commit`].
+    /// See [`Sink::commit`]: [`MySqlSink::commit_ahead`], then settled.
     pub async fn commit(&mut self, pipeline: &str, position: &Position) -> Result<(), MySqlError> {
-        self.begin().await?;
-        let sql = offsets::upsert_sql(&self.offsets_table, self.incoming());
-        self.conn
-            .exec_drop(sql, (pipeline, position.encode()))
-            .await
-            .map_err(|e| MySqlError::driver(format!("recording the position in {}", self.offsets_table), e))?;
-        // Whatever COMMIT answers, the transaction is over: committed, rolled
-        // back by the server, or unknown with the connection gone (the
-        // offsets table tells which after a restart).
-        self.in_transaction = false;
-        self.conn.query_drop("COMMIT").await.map_err(|e| MySqlError::driver("commit", e))?;
+        self.commit_ahead(pipeline, position).await?;
+        self.settle().await?;
+        // Confirmed, and not one of the commits sent ahead that
+        // `confirmed_commits` reports.
+        self.confirmed = self.confirmed.saturating_sub(1);
         tracing::debug!(pipeline, position = %position, "committed target transaction");
         Ok(())
     }
 
-    /// See [`Sink::commit_rows`].
+    /// See [`Sink::commit_rows`]. Unlike PostgreSQL, MySQL would commit
+    /// what is left of a transaction after a failed statement: a failure
+    /// settled here returns with the transaction open, for the engine to
+    /// roll back, and no `COMMIT` is sent.
     pub async fn commit_rows(&mut self) -> Result<(), MySqlError> {
+        self.ready().await?;
         if !self.in_transaction {
             return Ok(());
         }
         self.in_transaction = false;
-        self.conn.query_drop("COMMIT").await.map_err(|e| MySqlError::driver("commit", e))
+        self.savepoints = 0;
+        if std::mem::take(&mut self.begin_pending) {
+            // Nothing was sent in it.
+            return Ok(());
+        }
+        self.link.conn()?.query_drop("COMMIT").await.map_err(|e| MySqlError::driver("commit", e))
     }
 
-    /// See [`Sink::rollback`]. Also forgets the target descriptions, so a
-    /// target fixed by the DBA is described afresh.
+    /// See [`Sink::rollback`]. A commit sent ahead before the open
+    /// transaction is settled first: confirmed if it succeeded (so counted
+    /// before this rollback), its error returned if not; a statement of the
+    /// open transaction is rolled back whatever it answered. Also forgets
+    /// the target descriptions, so a target fixed by the DBA is described
+    /// afresh.
     pub async fn rollback(&mut self) -> Result<(), MySqlError> {
+        let in_flight = self.link.in_flight();
+        let settled = self.settle().await;
+        let confirmed = match (in_flight, settled) {
+            (Some(ahead::Kind::Commit), settled) => settled,
+            (_, Err(error)) => {
+                tracing::debug!(%error, "a statement of the transaction being rolled back failed");
+                Ok(())
+            }
+            (_, Ok(())) => Ok(()),
+        };
+        self.failed = false;
+        self.savepoints = 0;
         self.resolved.clear();
         self.inserts.clear();
         if !self.in_transaction {
-            return Ok(());
+            return confirmed;
         }
         self.in_transaction = false;
-        match self.conn.query_drop("ROLLBACK").await {
+        if std::mem::take(&mut self.begin_pending) {
+            // Nothing was sent in it.
+            return confirmed;
+        }
+        let ahead::Link::Idle(conn) = &mut self.link else {
+            // The connection is closed: the server rolled the transaction back.
+            return confirmed;
+        };
+        let rolled_back = match conn.query_drop("ROLLBACK").await {
             Ok(()) => Ok(()),
             // The server rolls back by itself when the connection goes.
             Err(mysql_async::Error::Io(_) | mysql_async::Error::Driver(_)) => Ok(()),
             Err(error) => Err(MySqlError::driver("rollback", error)),
-        }
+        };
+        confirmed.and(rolled_back)
     }
 
     /// See [`Sink::insert_returning`]: one plain `INSERT` (see
@@ -288,7 +354,7 @@ impl MySqlSink {
         values: Row,
         returning: &str,
     ) -> Result<String, MySqlError> {
-        self.begin().await?;
+        self.ready_in_transaction().await?;
         let shape = self.insert_shape(&table, returning).await?;
         let resolved = &shape.table;
         apply::check_width(resolved, values.len(), resolved.columns.len())?;
@@ -298,7 +364,8 @@ impl MySqlSink {
         match &shape.via {
             resolve::ReturningVia::Clause(column) => {
                 let returned: Option<mysql_async::Row> = self
-                    .conn
+                    .link
+                    .conn()?
                     .exec_first(&shape.sql, params)
                     .await
                     .map_err(|e| refusals::write_error(resolved, context(), e))?;
@@ -323,12 +390,10 @@ impl MySqlSink {
                 }
             }
             resolve::ReturningVia::InsertId => {
-                self.conn
-                    .exec_drop(&shape.sql, params)
-                    .await
-                    .map_err(|e| refusals::write_error(resolved, context(), e))?;
+                let conn = self.link.conn()?;
+                conn.exec_drop(&shape.sql, params).await.map_err(|e| refusals::write_error(resolved, context(), e))?;
                 // The OK packet's insert id: what LAST_INSERT_ID() reports, no second round trip.
-                self.conn.last_insert_id().map(|id| id.to_string()).ok_or_else(|| MySqlError::Protocol {
+                conn.last_insert_id().map(|id| id.to_string()).ok_or_else(|| MySqlError::Protocol {
                     what: "insert id",
                     reason: format!(
                         "the server reported no AUTO_INCREMENT value for the insert into {}",
@@ -350,7 +415,7 @@ impl MySqlSink {
             return Ok(Arc::clone(shape));
         }
         let name = TableName::new(&table.schema, &table.name);
-        let described = describe(&mut self.conn, &self.flavor, &name).await?;
+        let described = describe(self.link.conn()?, &self.flavor, &name).await?;
         let (resolved, via) = resolve::check_insert(table, &name, described, &self.flavor, returning)?;
         let returned = match &via {
             resolve::ReturningVia::Clause(column) => Some(column.as_str()),
@@ -365,7 +430,7 @@ impl MySqlSink {
     /// See [`Sink::savepoint`]: opens the transaction if none is open.
     pub async fn savepoint(&mut self, name: &str) -> Result<(), MySqlError> {
         check_savepoint_name(name)?;
-        self.begin().await?;
+        self.ready_in_transaction().await?;
         self.savepoint_statement(statements::SavepointOp::Set, name).await
     }
 
@@ -381,6 +446,7 @@ impl MySqlSink {
 
     async fn savepoint_statement(&mut self, op: statements::SavepointOp, name: &str) -> Result<(), MySqlError> {
         check_savepoint_name(name)?;
+        self.ready().await?;
         if !self.in_transaction {
             return Err(MySqlError::Config {
                 setting: "sink".into(),
@@ -388,7 +454,14 @@ impl MySqlSink {
             });
         }
         let sql = statements::savepoint(op, name);
-        self.conn.query_drop(&sql).await.map_err(|e| MySqlError::driver(sql.clone(), e))
+        let conn = self.ready_in_transaction().await?;
+        conn.query_drop(&sql).await.map_err(|e| MySqlError::driver(sql.clone(), e))?;
+        match op {
+            statements::SavepointOp::Set => self.savepoints += 1,
+            statements::SavepointOp::Release => self.savepoints = self.savepoints.saturating_sub(1),
+            statements::SavepointOp::RollbackTo => {}
+        }
+        Ok(())
     }
 
     /// See [`Sink::select_text`].
@@ -400,6 +473,7 @@ impl MySqlSink {
         order_by: &[&str],
         limit: Option<usize>,
     ) -> Result<Vec<Vec<Option<String>>>, MySqlError> {
+        self.settle().await?;
         if columns.is_empty() {
             return Err(MySqlError::Config {
                 setting: format!("table {table}"),
@@ -413,8 +487,10 @@ impl MySqlSink {
             params.push(Param::UInt(u64::try_from(limit).unwrap_or(u64::MAX)));
         }
         let params = if params.is_empty() { Params::Empty } else { Params::Positional(params) };
+        // Inside the open transaction, so the read sees its writes.
+        let conn = if self.in_transaction { self.ready_in_transaction().await? } else { self.link.conn()? };
         let rows: Vec<mysql_async::Row> =
-            self.conn.exec(sql, params).await.map_err(|e| MySqlError::driver(format!("reading {table}"), e))?;
+            conn.exec(sql, params).await.map_err(|e| MySqlError::driver(format!("reading {table}"), e))?;
         rows.into_iter()
             .map(|row| {
                 row.unwrap()
@@ -435,12 +511,13 @@ impl MySqlSink {
             .collect()
     }
 
-    async fn begin(&mut self) -> Result<(), MySqlError> {
+    /// Opens a transaction if none is open; its `START TRANSACTION` goes
+    /// out with its first request (see `ahead`).
+    fn begin(&mut self) {
         if !self.in_transaction {
-            self.conn.query_drop("START TRANSACTION").await.map_err(|e| MySqlError::driver("begin", e))?;
             self.in_transaction = true;
+            self.begin_pending = true;
         }
-        Ok(())
     }
 
     fn incoming(&self) -> statements::Incoming {
@@ -467,6 +544,18 @@ impl Sink for MySqlSink {
 
     async fn commit(&mut self, pipeline: &str, position: &Position) -> Result<(), ConnectorError> {
         Ok(MySqlSink::commit(self, pipeline, position).await?)
+    }
+
+    async fn commit_ahead(&mut self, pipeline: &str, position: &Position) -> Result<bool, ConnectorError> {
+        Ok(MySqlSink::commit_ahead(self, pipeline, position).await?)
+    }
+
+    fn confirmed_commits(&mut self) -> usize {
+        std::mem::take(&mut self.confirmed)
+    }
+
+    async fn settle(&mut self) -> Result<(), ConnectorError> {
+        Ok(MySqlSink::settle(self).await?)
     }
 
     async fn load(&mut self, writes: Vec<RowWrite>) -> Result<(), ConnectorError> {

@@ -129,17 +129,35 @@ pub(super) fn delete_sql(table: &TableName) -> String {
     format!("DELETE FROM {} WHERE pipeline = ?", quote_table(table))
 }
 
-/// Parameters: pipeline, position. The time is the server's (UTC in the sink's session).
-pub(super) fn upsert_sql(table: &TableName, style: Incoming) -> String {
-    let (alias, position, updated_at) = match style {
+/// The offsets write and `COMMIT` — after `START TRANSACTION` when `begin`
+/// (a transaction with nothing else in it) — as one multi-statement query,
+/// so a commit sent ahead costs one round trip. The server stops at the
+/// first statement of such a query that fails: a refused position write
+/// commits nothing. Pipeline and position go in as hex literals with a
+/// `utf8mb4` introducer: nothing to escape, whatever they hold. The time
+/// is the server's (UTC in the sink's session).
+pub(super) fn commit_sql(table: &TableName, style: Incoming, pipeline: &str, position: &str, begin: bool) -> String {
+    let begin = if begin { "START TRANSACTION; " } else { "" };
+    let upsert = upsert_sql(table, style, &utf8mb4_literal(pipeline), &utf8mb4_literal(position));
+    format!("{begin}{upsert}; COMMIT")
+}
+
+fn upsert_sql(table: &TableName, style: Incoming, pipeline: &str, position: &str) -> String {
+    let (alias, new_position, updated_at) = match style {
         Incoming::ValuesFunction => ("", "VALUES(position)", "VALUES(updated_at)"),
         Incoming::RowAlias => (" AS sluice_row", "sluice_row.position", "sluice_row.updated_at"),
     };
     format!(
-        "INSERT INTO {} (pipeline, position, updated_at) VALUES (?, ?, CURRENT_TIMESTAMP(6)){alias} \
-         ON DUPLICATE KEY UPDATE position = {position}, updated_at = {updated_at}",
+        "INSERT INTO {} (pipeline, position, updated_at) VALUES ({pipeline}, {position}, CURRENT_TIMESTAMP(6)){alias} \
+         ON DUPLICATE KEY UPDATE position = {new_position}, updated_at = {updated_at}",
         quote_table(table)
     )
+}
+
+/// `_utf8mb4 X'…'`: the text's UTF-8 bytes as a string literal.
+fn utf8mb4_literal(text: &str) -> String {
+    let hex: String = text.bytes().map(|b| format!("{b:02X}")).collect();
+    format!("_utf8mb4 X'{hex}'")
 }
 
 /// Parses a stored position; an unparsable one is a configuration error
@@ -163,9 +181,26 @@ mod tests {
     fn position_upsert_uses_the_servers_incoming_row_syntax() {
         let table = TableName::new("sluice", "offsets");
         assert!(
-            upsert_sql(&table, Incoming::ValuesFunction)
+            upsert_sql(&table, Incoming::ValuesFunction, "?", "?")
                 .ends_with("position = VALUES(position), updated_at = VALUES(updated_at)")
         );
-        assert!(upsert_sql(&table, Incoming::RowAlias).contains("CURRENT_TIMESTAMP(6)) AS sluice_row ON DUPLICATE"));
+        assert!(
+            upsert_sql(&table, Incoming::RowAlias, "?", "?")
+                .contains("CURRENT_TIMESTAMP(6)) AS sluice_row ON DUPLICATE")
+        );
+    }
+
+    #[test]
+    fn the_commit_carries_pipeline_and_position_as_hex_literals() {
+        let table = TableName::new("sluice", "offsets");
+        let sql = commit_sql(&table, Incoming::ValuesFunction, "e'r\\p", "binlog:f:4", true);
+        assert!(sql.starts_with("START TRANSACTION; INSERT INTO `sluice`.`offsets`"), "{sql}");
+        assert!(
+            sql.contains("VALUES (_utf8mb4 X'6527725C70', _utf8mb4 X'62696E6C6F673A663A34', CURRENT_TIMESTAMP(6))"),
+            "{sql}"
+        );
+        assert!(sql.ends_with("; COMMIT"), "{sql}");
+        assert!(!commit_sql(&table, Incoming::RowAlias, "", "p", false).contains("START"));
+        assert!(commit_sql(&table, Incoming::RowAlias, "", "p", false).contains("(_utf8mb4 X'', _utf8mb4 X'70'"));
     }
 }

@@ -73,6 +73,7 @@ impl MySqlSink {
     /// naming the grant (or the statements) to run. Call it outside a
     /// target transaction (DDL would commit it).
     pub async fn ensure_owned_tables(&mut self, tables: &OwnedTables) -> Result<(), MySqlError> {
+        self.settle().await?;
         if self.in_transaction {
             return Err(MySqlError::Config {
                 setting: "sink".into(),
@@ -82,7 +83,7 @@ impl MySqlSink {
             });
         }
         for (shape, table) in [(&CROSSWALK, &tables.crosswalk), (&DEAD_LETTERS, &tables.dead_letters)] {
-            ensure(&mut self.conn, shape, table).await?;
+            ensure(self.link.conn()?, shape, table).await?;
             // The engine writes them as route targets: check them that way now.
             let columns = shape.columns.iter().map(|c| (*c).to_owned()).collect();
             let target = Arc::new(TargetTable::new(&table.schema, &table.name, columns, shape.key.to_vec()));

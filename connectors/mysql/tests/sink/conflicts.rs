@@ -6,7 +6,7 @@
 use sluice_api::Value;
 use sluice_mysql::MySqlError;
 
-use super::{Target, delete, expect, position, table, text, upsert};
+use super::{Target, delete, expect, position, table, text, upsert, write_settled};
 
 const USERS: &str = "CREATE TABLE users (id int PRIMARY KEY, email varchar(40) NOT NULL, name varchar(40), \
                      UNIQUE KEY uk_email (email)) ENGINE=InnoDB";
@@ -30,8 +30,9 @@ fn original() -> Vec<Vec<Option<String>>> {
 #[tokio::test]
 async fn a_new_row_taking_another_rows_unique_value_is_an_error_not_an_overwrite() {
     let (mut target, users) = users_with_two_rows().await;
-    let error =
-        target.sink.write(vec![upsert(&users, vec![Value::Int(3), text("a@x"), text("Eve")])]).await.unwrap_err();
+    let error = write_settled(&mut target.sink, vec![upsert(&users, vec![Value::Int(3), text("a@x"), text("Eve")])])
+        .await
+        .unwrap_err();
     match &error {
         MySqlError::KeyConflict { table, key } => {
             assert_eq!(table, &format!("{}.users", target.database.name));
@@ -47,8 +48,9 @@ async fn a_new_row_taking_another_rows_unique_value_is_an_error_not_an_overwrite
 #[tokio::test]
 async fn an_existing_row_taking_another_rows_unique_value_is_an_error() {
     let (mut target, users) = users_with_two_rows().await;
-    let error =
-        target.sink.write(vec![upsert(&users, vec![Value::Int(2), text("a@x"), text("Bob")])]).await.unwrap_err();
+    let error = write_settled(&mut target.sink, vec![upsert(&users, vec![Value::Int(2), text("a@x"), text("Bob")])])
+        .await
+        .unwrap_err();
     assert!(matches!(&error, MySqlError::KeyConflict { key, .. } if key.contains("uk_email")), "{error}");
     target.sink.rollback().await.unwrap();
     assert_eq!(target.rows("users").await, original());
@@ -61,7 +63,7 @@ async fn a_conflict_inside_one_batch_is_an_error_too() {
         upsert(&users, vec![Value::Int(5), text("e@x"), text("Eve")]),
         upsert(&users, vec![Value::Int(6), text("e@x"), text("Mallory")]),
     ];
-    let error = target.sink.write(writes).await.unwrap_err();
+    let error = write_settled(&mut target.sink, writes).await.unwrap_err();
     assert!(matches!(error, MySqlError::KeyConflict { .. }), "{error}");
 }
 
@@ -107,7 +109,9 @@ async fn a_route_keyed_by_a_unique_key_guards_against_the_primary_key() {
     target.sink.write(vec![upsert(&by_email, vec![text("a@x"), Value::Int(1), text("Anna")])]).await.unwrap();
     // A new email with id 2, which belongs to b@x: refused.
     let error =
-        target.sink.write(vec![upsert(&by_email, vec![text("c@x"), Value::Int(2), text("Carl")])]).await.unwrap_err();
+        write_settled(&mut target.sink, vec![upsert(&by_email, vec![text("c@x"), Value::Int(2), text("Carl")])])
+            .await
+            .unwrap_err();
     assert!(matches!(&error, MySqlError::KeyConflict { key, .. } if key.contains("PRIMARY")), "{error}");
     target.sink.rollback().await.unwrap();
     assert_eq!(target.rows("users").await, original());

@@ -7,7 +7,7 @@
 use sluice_api::Value;
 use sluice_mysql::MySqlError;
 
-use super::{Target, expect, insert_only, patch, position, table, text, upsert};
+use super::{Target, expect, insert_only, patch, position, table, text, upsert, write_settled};
 
 const ITEMS: &str = "CREATE TABLE items (id int PRIMARY KEY, name varchar(40), status varchar(10)) ENGINE=InnoDB";
 
@@ -128,11 +128,12 @@ async fn the_guarded_upsert_keeps_insert_only_columns_and_still_refuses_other_ro
     assert_eq!(target.rows("users").await, after);
 
     // A new key taking another row's email is still refused.
-    let error = target
-        .sink
-        .write(vec![upsert(&users, vec![Value::Int(4), text("a@x"), text("Eve"), text("new")])])
-        .await
-        .unwrap_err();
+    let error = write_settled(
+        &mut target.sink,
+        vec![upsert(&users, vec![Value::Int(4), text("a@x"), text("Eve"), text("new")])],
+    )
+    .await
+    .unwrap_err();
     assert!(matches!(&error, MySqlError::KeyConflict { key, .. } if key.contains("uk_email")), "{error}");
     target.sink.rollback().await.unwrap();
 
@@ -141,11 +142,12 @@ async fn the_guarded_upsert_keeps_insert_only_columns_and_still_refuses_other_ro
     target.sink.write(vec![upsert(&absent, vec![Value::Int(1), text("z@x"), text("Zed"), text("new")])]).await.unwrap();
     target.sink.commit("erp", &position(2)).await.unwrap();
     assert_eq!(target.rows("users").await, after);
-    let error = target
-        .sink
-        .write(vec![upsert(&absent, vec![Value::Int(5), text("b@x"), text("Mallory"), text("new")])])
-        .await
-        .unwrap_err();
+    let error = write_settled(
+        &mut target.sink,
+        vec![upsert(&absent, vec![Value::Int(5), text("b@x"), text("Mallory"), text("new")])],
+    )
+    .await
+    .unwrap_err();
     assert!(matches!(&error, MySqlError::KeyConflict { key, .. } if key.contains("uk_email")), "{error}");
     target.sink.rollback().await.unwrap();
     assert_eq!(target.rows("users").await, after);

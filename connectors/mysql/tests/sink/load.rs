@@ -8,7 +8,7 @@ use mysql_async::prelude::Queryable;
 use sluice_api::{RowWrite, Value};
 use sluice_mysql::MySqlError;
 
-use super::{Target, expect, table, text, upsert};
+use super::{Target, expect, load_settled, table, text, upsert, write_settled};
 
 /// `items` with a trigger counting the rows an upsert updated.
 const ITEMS: &str = "CREATE TABLE items (id int PRIMARY KEY, name varchar(40) NOT NULL, n tinyint) ENGINE=InnoDB;
@@ -81,9 +81,9 @@ async fn a_secondary_unique_conflict_ends_like_the_upsert_path() {
     target.sink.write(vec![upsert(&users, vec![Value::Int(100), text("a@x")])]).await.unwrap();
     target.sink.commit_rows().await.unwrap();
     let rows = vec![upsert(&users, vec![Value::Int(1), text("a@x")])];
-    let loaded = target.sink.load(rows.clone()).await.unwrap_err();
+    let loaded = load_settled(&mut target.sink, rows.clone()).await.unwrap_err();
     target.sink.rollback().await.unwrap();
-    let written = target.sink.write(rows).await.unwrap_err();
+    let written = write_settled(&mut target.sink, rows).await.unwrap_err();
     target.sink.rollback().await.unwrap();
     assert!(matches!(loaded, MySqlError::KeyConflict { .. }), "{loaded}");
     assert_eq!(loaded.to_string(), written.to_string());
@@ -104,9 +104,9 @@ async fn a_refused_value_gives_the_upsert_paths_error() {
     ];
     for bad in cases {
         let rows = vec![upsert(&items, vec![Value::Int(1), text("ok"), Value::Int(1)]), upsert(&items, bad)];
-        let loaded = target.sink.load(rows.clone()).await.unwrap_err();
+        let loaded = load_settled(&mut target.sink, rows.clone()).await.unwrap_err();
         target.sink.rollback().await.unwrap();
-        let written = target.sink.write(rows).await.unwrap_err();
+        let written = write_settled(&mut target.sink, rows).await.unwrap_err();
         target.sink.rollback().await.unwrap();
         assert!(matches!(loaded, MySqlError::Value { .. }), "{loaded}");
         assert_eq!(loaded.to_string(), written.to_string());

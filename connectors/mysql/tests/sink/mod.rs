@@ -22,7 +22,7 @@ use std::sync::Arc;
 use mysql_async::prelude::Queryable;
 use mysql_async::{Conn, Row, Value as Param};
 use sluice_api::{BinlogPosition, Position, RowWrite, TableName, TargetTable, Value};
-use sluice_mysql::{MySqlSink, MySqlSinkConfig};
+use sluice_mysql::{MySqlError, MySqlSink, MySqlSinkConfig};
 use sluice_testkit::{MariaDbServer, TestMariaDb};
 
 /// A test database with a sink and a plain connection to it.
@@ -62,6 +62,19 @@ impl Target {
     pub async fn another_sink(&self) -> MySqlSink {
         MySqlSink::connect(config(&self.database, MySqlSinkConfig::DEFAULT_MAX_ROWS_PER_STATEMENT)).await.unwrap()
     }
+}
+
+/// Writes and settles: a statement sent ahead that the target refuses
+/// fails a later call, here the settle.
+pub async fn write_settled(sink: &mut MySqlSink, writes: Vec<RowWrite>) -> Result<(), MySqlError> {
+    sink.write(writes).await?;
+    sink.settle().await
+}
+
+/// Loads and settles (see [`write_settled`]).
+pub async fn load_settled(sink: &mut MySqlSink, writes: Vec<RowWrite>) -> Result<(), MySqlError> {
+    sink.load(writes).await?;
+    sink.settle().await
 }
 
 pub fn config(database: &TestMariaDb, max_rows: usize) -> MySqlSinkConfig {

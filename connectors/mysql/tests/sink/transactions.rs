@@ -1,10 +1,12 @@
 //! Transactions and offsets: positions commit atomically with the rows,
-//! rollbacks (and lost connections) discard both, and the offsets table is
-//! created and read as the engine expects.
+//! rollbacks (and lost connections) discard both, commits sent ahead are
+//! confirmed in order and never follow a refused statement, and the
+//! offsets table is created and read as the engine expects.
 
+use futures_util::FutureExt;
 use mysql_async::prelude::Queryable;
 use sluice_api::{Position, Sink, TableName, Value};
-use sluice_mysql::{MySqlSink, MySqlSinkConfig};
+use sluice_mysql::{MySqlError, MySqlSink, MySqlSinkConfig};
 use sluice_testkit::MariaDbServer;
 
 use super::{Target, expect, position, table, text, upsert};
@@ -117,4 +119,119 @@ async fn an_account_that_may_not_create_the_offsets_table_gets_the_grant_to_run(
     assert!(message.contains("GRANT CREATE") && message.contains("CREATE TABLE IF NOT EXISTS"), "{message}");
     assert!(!message.contains("pw'"), "{message}");
     root.query_drop(format!("DROP USER '{user}'@'%'")).await.unwrap();
+}
+
+#[tokio::test]
+async fn commits_sent_ahead_are_confirmed_in_order_and_the_last_position_is_durable() {
+    let mut target = Target::new("sink_commit_ahead", ITEMS).await;
+    let items = table(&target.database, "items", &["id", "name"], 1);
+    let sink = &mut target.sink;
+    sink.write(vec![upsert(&items, vec![Value::Int(1), text("a")])]).await.unwrap();
+    assert!(!sink.commit_ahead("erp", &position(10)).await.unwrap(), "sent ahead, not confirmed yet");
+    assert_eq!(Sink::confirmed_commits(sink), 0);
+    // The next transaction's first statement goes out once the commit before it has answered.
+    sink.write(vec![upsert(&items, vec![Value::Int(2), text("b")])]).await.unwrap();
+    assert_eq!(Sink::confirmed_commits(sink), 1, "settled before the next statement was sent");
+    sink.commit_ahead("erp", &position(20)).await.unwrap();
+    // A commit that only moves the position, behind the one in flight.
+    sink.commit_ahead("erp", &position(30)).await.unwrap();
+    // Settling is cancel-safe: a settle dropped before the commit answered loses nothing.
+    assert!(sink.settle().now_or_never().is_none(), "the commit has not run yet");
+    sink.settle().await.unwrap();
+    assert_eq!(Sink::confirmed_commits(sink), 2, "both commits confirmed once settled");
+    assert_eq!(Sink::confirmed_commits(sink), 0, "each confirmation is reported once");
+    assert_eq!(target.rows("items").await, expect(&[&[Some("1"), Some("a")], &[Some("2"), Some("b")]]));
+    assert_eq!(target.another_sink().await.applied_position("erp").await.unwrap(), Some(position(30)));
+
+    // A rollback confirms the commit sent before it first.
+    let sink = &mut target.sink;
+    sink.write(vec![upsert(&items, vec![Value::Int(3), text("c")])]).await.unwrap();
+    sink.commit_ahead("erp", &position(40)).await.unwrap();
+    sink.rollback().await.unwrap();
+    assert_eq!(Sink::confirmed_commits(sink), 1);
+    assert_eq!(sink.applied_position("erp").await.unwrap(), Some(position(40)));
+    assert_eq!(target.rows("items").await.len(), 3);
+}
+
+#[tokio::test]
+async fn after_a_refused_row_no_later_statement_or_transaction_commits_its_rows_or_position() {
+    let ddl = "CREATE TABLE items (id int PRIMARY KEY, name varchar(40), UNIQUE KEY uk_name (name)) ENGINE=InnoDB";
+    let mut target = Target::new("sink_ahead_refused", ddl).await;
+    let items = table(&target.database, "items", &["id", "name"], 1);
+    let row = |id: i64, name: &str| vec![upsert(&items, vec![Value::Int(id), text(name)])];
+    target.sink.write(row(1, "one")).await.unwrap();
+    target.sink.commit("erp", &position(1)).await.unwrap();
+    let good = || expect(&[&[Some("1"), Some("one")]]);
+    let check = |error: MySqlError| {
+        // The refusal itself — not a later symptom — names the table and key, never the value.
+        assert!(matches!(&error, MySqlError::KeyConflict { key, .. } if key.contains("uk_name")), "{error:?}");
+        assert!(error.to_string().contains("items") && !error.to_string().contains("one"), "{error}");
+    };
+
+    // Within a transaction: a refused statement sent ahead fails the next
+    // call, before that call sends anything. MySQL keeps the transaction
+    // open after a failed statement, so were row 4 sent and committed, it
+    // would land with position 2 over the refused row 3.
+    let sink = &mut target.sink;
+    let outcome: Result<(), MySqlError> = async {
+        sink.write(row(2, "two")).await?;
+        sink.write(row(3, "one")).await?;
+        sink.write(row(4, "four")).await?;
+        sink.commit_ahead("erp", &position(2)).await?;
+        sink.settle().await
+    }
+    .await;
+    check(outcome.expect_err("the refused row fails a call"));
+    // A caller going on regardless gets nothing written or committed.
+    assert!(sink.write(row(5, "five")).await.is_err());
+    assert!(sink.commit("erp", &position(2)).await.is_err());
+    assert_eq!(Sink::confirmed_commits(sink), 0);
+    sink.rollback().await.unwrap();
+    assert_eq!(target.rows("items").await, good());
+    assert_eq!(target.sink.applied_position("erp").await.unwrap(), Some(position(1)));
+
+    // Across transactions: the commit sent behind the refused statement
+    // neither records its position nor commits, and the next transaction
+    // does not go out.
+    let sink = &mut target.sink;
+    let outcome: Result<(), MySqlError> = async {
+        sink.write(row(6, "six")).await?;
+        sink.write(row(7, "one")).await?;
+        sink.commit_ahead("erp", &position(3)).await?;
+        sink.write(row(8, "eight")).await?;
+        sink.commit_ahead("erp", &position(4)).await?;
+        sink.settle().await
+    }
+    .await;
+    check(outcome.expect_err("the refused row fails a call"));
+    assert_eq!(Sink::confirmed_commits(sink), 0, "no commit confirmed after the failure");
+    sink.rollback().await.unwrap();
+    assert_eq!(target.rows("items").await, good());
+    assert_eq!(target.sink.applied_position("erp").await.unwrap(), Some(position(1)));
+
+    // The sink goes on after the rollback.
+    target.sink.write(row(9, "nine")).await.unwrap();
+    target.sink.commit("erp", &position(5)).await.unwrap();
+    assert_eq!(target.rows("items").await.len(), 2);
+}
+
+#[tokio::test]
+async fn a_refused_position_write_commits_nothing() {
+    let mut target = Target::new("sink_offsets_refused", ITEMS).await;
+    let items = table(&target.database, "items", &["id", "name"], 1);
+    // The offsets table's pipeline column is VARCHAR(190): strict mode refuses a longer name.
+    let long = "p".repeat(200);
+    target.sink.write(vec![upsert(&items, vec![Value::Int(1), text("a")])]).await.unwrap();
+    let error = target.sink.commit(&long, &position(7)).await.unwrap_err();
+    assert!(error.to_string().contains("sluice_offsets"), "{error}");
+    target.sink.rollback().await.unwrap();
+    // Also when the position write follows START TRANSACTION in the same query.
+    assert!(target.sink.commit(&long, &position(8)).await.is_err());
+    target.sink.rollback().await.unwrap();
+    assert!(target.rows("items").await.is_empty(), "the COMMIT behind the refused write did not run");
+
+    target.sink.write(vec![upsert(&items, vec![Value::Int(2), text("b")])]).await.unwrap();
+    target.sink.commit("erp", &position(9)).await.unwrap();
+    assert_eq!(target.rows("items").await, expect(&[&[Some("2"), Some("b")]]));
+    assert_eq!(target.another_sink().await.applied_position("erp").await.unwrap(), Some(position(9)));
 }
