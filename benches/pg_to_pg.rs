@@ -368,8 +368,9 @@ async fn throughput(
     })
     .await
     .with_context(|| format!("{} did not connect", system.name()))?;
-    let started = Instant::now();
+    // Read before the clock starts: walking /proc takes milliseconds.
     let cpu_before = cpu_split(servers, &consumer);
+    let started = Instant::now();
     wait_until(Duration::from_secs(900), || marker_visible(&pair.target_client, 1))
         .await
         .with_context(|| format!("{} did not catch up on {workload}", system.name()))?;
