@@ -6,6 +6,7 @@
 //! publication_names …)` and spawns the stream task that turns pgoutput
 //! into `SourceEvent`s. The pieces:
 //! - `wire.rs` / `auth.rs`: framing, startup, authentication;
+//! - `coalesce.rs`: batched reads of a busy replication socket;
 //! - `pgoutput.rs`: decoding XLogData, keepalives and pgoutput messages;
 //! - `catalog.rs`: type resolution and table descriptions from the catalog;
 //! - `relations.rs`: the Relation cache and tuple decoding;
@@ -15,6 +16,7 @@
 
 mod auth;
 pub(crate) mod catalog;
+mod coalesce;
 mod pgoutput;
 pub(crate) mod relations;
 mod resume;
@@ -122,6 +124,9 @@ impl PostgresSource {
             quote_literal(&quote_identifier(&config.publication)),
         );
         replication.start_copy_both(&sql, &format!("starting replication from slot {:?}", config.slot)).await?;
+        if let Some(fd) = replication.tcp_fd {
+            replication.reader.coalesce_reads(fd);
+        }
         tracing::info!(
             slot = %config.slot,
             publication = %config.publication,

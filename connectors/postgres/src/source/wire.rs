@@ -13,6 +13,7 @@
 //! START_REPLICATION) go through the simple query protocol (`Q`).
 
 use std::io;
+use std::os::fd::{AsRawFd, RawFd};
 
 use bytes::{Buf, Bytes, BytesMut};
 use fallible_iterator::FallibleIterator;
@@ -22,6 +23,7 @@ use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadHalf, Wr
 use tokio::net::TcpStream;
 use tokio_postgres::config::Host;
 
+use super::coalesce::{LOW_WATER, ReadPlan, ReadPolicy, SocketTuning};
 use crate::connect::{ConnectSettings, SESSION_OPTIONS};
 use crate::error::PostgresError;
 use crate::tls::MaybeTls;
@@ -74,11 +76,62 @@ pub(crate) struct FrameReader<R> {
     reader: R,
     buf: BytesMut,
     endpoint: String,
+    /// Set once streaming starts on a TCP socket (`coalesce.rs`).
+    coalescing: Option<(ReadPolicy, SocketTuning)>,
 }
 
 impl<R: AsyncRead + Unpin> FrameReader<R> {
     pub(crate) fn new(reader: R, endpoint: String) -> FrameReader<R> {
-        FrameReader { reader, buf: BytesMut::with_capacity(8 * 1024), endpoint }
+        FrameReader { reader, buf: BytesMut::with_capacity(8 * 1024), endpoint, coalescing: None }
+    }
+
+    /// Coalesces reads of the TCP socket `fd`, which the stream this reader
+    /// reads from must own (see `coalesce.rs`).
+    pub(crate) fn coalesce_reads(&mut self, fd: RawFd) {
+        self.coalescing = Some((ReadPolicy::default(), SocketTuning::new(fd)));
+    }
+
+    /// Reads once into the buffer, gathering when the policy says so.
+    async fn read_more(&mut self, wanted: usize) -> io::Result<usize> {
+        let Some((policy, _)) = &self.coalescing else {
+            self.buf.reserve(wanted);
+            return self.reader.read_buf(&mut self.buf).await;
+        };
+        let plan = policy.plan();
+        // Room for a whole gathered batch, so one read takes it.
+        self.buf.reserve(wanted.max(LOW_WATER));
+        let mut waited_out = false;
+        let read = match plan {
+            ReadPlan::Immediate => self.reader.read_buf(&mut self.buf).await?,
+            ReadPlan::Gather(wait) => match tokio::time::timeout(wait, self.reader.read_buf(&mut self.buf)).await {
+                Ok(read) => read?,
+                Err(_elapsed) => {
+                    // Cancelling the read loses nothing: read_buf copies only
+                    // when it completes. With the mark back at 1 the kernel
+                    // makes the socket readable at once if anything is
+                    // queued. A mark that cannot be lowered would stall the
+                    // stream, so that failure ends it (the engine reconnects).
+                    waited_out = true;
+                    if let Some((_, tuning)) = &mut self.coalescing {
+                        tuning.set_low_water(1)?;
+                    }
+                    self.reader.read_buf(&mut self.buf).await?
+                }
+            },
+        };
+        if let Some((policy, tuning)) = &mut self.coalescing {
+            let low_water = policy.after_read(std::time::Instant::now(), read, waited_out);
+            if let Err(error) = tuning.set_low_water(low_water) {
+                if low_water == 1 {
+                    return Err(error);
+                }
+                // Raising the mark failed: it is still 1, so reads stay
+                // immediate and correct, only slower.
+                tracing::warn!(endpoint = %self.endpoint, %error, "replication socket: read coalescing turned off");
+                self.coalescing = None;
+            }
+        }
+        Ok(read)
     }
 
     /// The next frame; an error when the stream ends or breaks.
@@ -91,10 +144,8 @@ impl<R: AsyncRead + Unpin> FrameReader<R> {
                 Some(total) => (total - self.buf.len()).min(READ_CHUNK),
                 None => READ_CHUNK,
             };
-            self.buf.reserve(wanted);
             let read = self
-                .reader
-                .read_buf(&mut self.buf)
+                .read_more(wanted)
                 .await
                 .map_err(|source| PostgresError::Io { endpoint: self.endpoint.clone(), source })?;
             if read == 0 {
@@ -205,6 +256,9 @@ pub(crate) struct ReplicationConnection {
     pub(crate) endpoint: String,
     /// Major version from the `server_version` parameter (e.g. 15).
     pub(crate) server_major: u32,
+    /// The TCP socket under the stream (`None` for a Unix socket), owned by
+    /// `reader` and `writer`; for [`FrameReader::coalesce_reads`].
+    pub(crate) tcp_fd: Option<RawFd>,
 }
 
 impl ReplicationConnection {
@@ -217,7 +271,7 @@ impl ReplicationConnection {
     /// arrive in UTF-8 whatever the server encoding), and `options` carrying
     /// [`SESSION_OPTIONS`], which the text forms decoded in `types.rs` depend on.
     pub(crate) async fn open(settings: &ConnectSettings) -> Result<ReplicationConnection, PostgresError> {
-        let stream = open_stream(settings).await?;
+        let (stream, tcp_fd) = open_stream(settings).await?;
         let (read, write) = tokio::io::split(stream);
         let endpoint = settings.endpoint.clone();
         let mut connection = ReplicationConnection {
@@ -225,6 +279,7 @@ impl ReplicationConnection {
             writer: FrameWriter::new(write, endpoint.clone()),
             endpoint,
             server_major: 0,
+            tcp_fd,
         };
         let config = &settings.config;
         let user = config.get_user().ok_or_else(|| PostgresError::Config {
@@ -335,8 +390,9 @@ impl ReplicationConnection {
     }
 }
 
-/// Opens the socket to the first reachable host and negotiates TLS.
-async fn open_stream(settings: &ConnectSettings) -> Result<BoxedStream, PostgresError> {
+/// Opens the socket to the first reachable host and negotiates TLS; returns
+/// the TCP socket's descriptor too (none for a Unix socket).
+async fn open_stream(settings: &ConnectSettings) -> Result<(BoxedStream, Option<RawFd>), PostgresError> {
     let timeout = settings.config.get_connect_timeout().copied();
     let mut last_error = None;
     for (host, port) in settings.targets() {
@@ -352,9 +408,10 @@ async fn open_stream(settings: &ConnectSettings) -> Result<BoxedStream, Postgres
                         .await
                         .map_err(|source| PostgresError::Io { endpoint: endpoint.clone(), source })?;
                     let _ = tcp.set_nodelay(true);
+                    let fd = tcp.as_raw_fd();
                     let tls =
                         crate::tls::upgrade(tcp, settings.tls.as_ref(), settings.tls_mode, name, &endpoint).await?;
-                    Ok::<BoxedStream, PostgresError>(boxed(tls))
+                    Ok::<_, PostgresError>((boxed(tls), Some(fd)))
                 }
                 #[cfg(unix)]
                 Host::Unix(path) => {
@@ -363,7 +420,7 @@ async fn open_stream(settings: &ConnectSettings) -> Result<BoxedStream, Postgres
                         .await
                         .map_err(|source| PostgresError::Io { endpoint: endpoint.clone(), source })?;
                     // TLS is never used over a Unix socket (libpq neither).
-                    Ok(Box::new(unix) as BoxedStream)
+                    Ok((Box::new(unix) as BoxedStream, None))
                 }
             }
         };
@@ -460,5 +517,84 @@ mod tests {
             }
             other => panic!("expected a server error, got {other:?}"),
         }
+    }
+
+    /// A sender that paces small frames like a busy walsender: one write
+    /// (one packet, `TCP_NODELAY`) per frame, `gap` apart.
+    fn send_paced(mut socket: std::net::TcpStream, frames: u32, gap: std::time::Duration) {
+        use std::io::Write;
+        socket.set_nodelay(true).unwrap();
+        for n in 0..frames {
+            socket.write_all(&frame_bytes(b'd', &n.to_be_bytes())).unwrap();
+            let until = std::time::Instant::now() + gap;
+            while std::time::Instant::now() < until {
+                std::hint::spin_loop();
+            }
+        }
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_paced_burst_of_small_frames_arms_coalescing_and_arrives_whole_and_in_order() {
+        use std::os::fd::AsRawFd;
+        const BURST: u32 = 3_000;
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let address = listener.local_addr().unwrap();
+        let sender = std::thread::spawn(move || {
+            let (socket, _) = listener.accept().unwrap();
+            send_paced(socket, BURST, std::time::Duration::from_micros(20));
+        });
+        let stream = TcpStream::connect(address).await.unwrap();
+        let fd = stream.as_raw_fd();
+        let mut reader = FrameReader::new(stream, "test:1".into());
+        reader.coalesce_reads(fd);
+        let mut armed_during_burst = false;
+        let read_all = async {
+            for n in 0..BURST {
+                let frame = reader.next().await.unwrap();
+                assert_eq!(frame.body, Bytes::copy_from_slice(&n.to_be_bytes()), "frames arrive whole and in order");
+                let (policy, _) = reader.coalescing.as_ref().unwrap();
+                armed_during_burst |= policy.plan() != ReadPlan::Immediate;
+            }
+        };
+        tokio::time::timeout(std::time::Duration::from_secs(20), read_all).await.expect("the whole burst arrives");
+        sender.join().unwrap();
+        assert!(armed_during_burst, "a frame every 20 µs is a busy stream");
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn an_armed_reader_still_delivers_a_lone_frame_far_below_the_low_water_mark_and_disarms() {
+        use std::os::fd::AsRawFd;
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let address = listener.local_addr().unwrap();
+        let (armed, armed_signal) = std::sync::mpsc::channel::<()>();
+        let (done, done_signal) = std::sync::mpsc::channel::<()>();
+        let sender = std::thread::spawn(move || {
+            let (socket, _) = listener.accept().unwrap();
+            armed_signal.recv().unwrap();
+            std::thread::sleep(std::time::Duration::from_millis(50));
+            send_paced(socket.try_clone().unwrap(), 1, std::time::Duration::ZERO);
+            // Closing would make the socket readable whatever the mark.
+            let _ = done_signal.recv();
+            drop(socket);
+        });
+        let stream = TcpStream::connect(address).await.unwrap();
+        let fd = stream.as_raw_fd();
+        let mut reader = FrameReader::new(stream, "test:1".into());
+        let mut tuning = SocketTuning::new(fd);
+        tuning.set_low_water(LOW_WATER).unwrap();
+        reader.coalescing = Some((ReadPolicy::armed(), tuning));
+        armed.send(()).unwrap();
+        // 9 bytes in one segment and the connection kept open: neither
+        // memory pressure nor a FIN makes the kernel signal early, so only
+        // lowering the mark after the bounded wait delivers the frame.
+        let lone = tokio::time::timeout(std::time::Duration::from_secs(10), reader.next())
+            .await
+            .expect("a frame far below the low-water mark still arrives")
+            .unwrap();
+        assert_eq!(lone.body, Bytes::copy_from_slice(&0u32.to_be_bytes()));
+        done.send(()).unwrap();
+        sender.join().unwrap();
+        let (policy, _) = reader.coalescing.as_ref().unwrap();
+        assert_eq!(policy.plan(), ReadPlan::Immediate, "a small read after a wait that ran out disarms");
     }
 }

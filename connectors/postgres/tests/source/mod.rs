@@ -3,6 +3,7 @@
 //! produces, schema changes, status updates and connection loss.
 
 mod auth;
+mod busy;
 mod changes;
 pub mod harness;
 mod images;
