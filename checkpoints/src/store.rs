@@ -198,6 +198,26 @@ impl CheckpointStore {
         Ok(removed)
     }
 
+    /// Forgets one target of `source`: its applied position and the
+    /// snapshot jobs (initial and backfill) of `routes`, the routes into
+    /// that target, so the next run copies them again. The source's
+    /// acknowledged position and the other targets stay. Returns whether
+    /// anything was there.
+    pub async fn reset_target(&self, source: &str, target: &str, routes: &[String]) -> Result<bool, CheckpointError> {
+        let mut removed = self.applied.remove(applied_key(source, target)).map_err(|e| self.io(e))?.is_some();
+        for job in self.snapshots(source)? {
+            if routes.contains(&job.route) {
+                removed |= self
+                    .snapshots
+                    .remove(snapshot_key(source, &job.kind, &job.route))
+                    .map_err(|e| self.io(e))?
+                    .is_some();
+            }
+        }
+        self.db.flush_async().await.map_err(|e| self.io(e))?;
+        Ok(removed)
+    }
+
     /// Forgets everything about `source` (positions and snapshot progress);
     /// returns whether anything was there.
     pub async fn reset(&self, source: &str) -> Result<bool, CheckpointError> {
@@ -305,6 +325,44 @@ mod tests {
         assert_eq!(store.acknowledged("erp").unwrap(), None);
         assert!(store.applied("erp").unwrap().is_empty());
         assert_eq!(store.applied("erp2").unwrap().len(), 1, "a source named as a prefix must not be touched");
+    }
+
+    #[tokio::test]
+    async fn reset_target_forgets_that_target_and_its_routes_snapshots_only() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = CheckpointStore::open(dir.path()).unwrap();
+        let applied = [("erp".to_owned(), "pg:0/10".to_owned()), ("report".to_owned(), "pg:0/10".to_owned())];
+        store.record("crm", &checkpoint("pg:0/10"), &applied).await.unwrap();
+        store.record("crm2", &checkpoint("pg:0/20"), &[("report".into(), "pg:0/20".into())]).await.unwrap();
+        let job = |kind: &str, route: &str| SnapshotProgress {
+            kind: kind.into(),
+            route: route.into(),
+            table: "crm.orders".into(),
+            filter: None,
+            cursor: None,
+            rows_copied: 1,
+            chunks_done: 1,
+            done: true,
+            started_at_micros: 1,
+            updated_at_micros: 2,
+        };
+        for progress in
+            [job("initial", "orders_to_erp"), job("initial", "orders_to_report"), job("backfill", "orders_to_report")]
+        {
+            store.save_snapshot("crm", &progress).await.unwrap();
+        }
+        store.save_snapshot("crm2", &job("initial", "orders_to_report")).await.unwrap();
+
+        assert!(store.reset_target("crm", "report", &["orders_to_report".into()]).await.unwrap());
+        assert!(!store.reset_target("crm", "report", &["orders_to_report".into()]).await.unwrap());
+
+        let targets: Vec<String> = store.applied("crm").unwrap().into_iter().map(|e| e.target).collect();
+        assert_eq!(targets, ["erp"]);
+        assert_eq!(store.acknowledged("crm").unwrap(), Some(checkpoint("pg:0/10")), "the source's position stays");
+        let routes: Vec<String> = store.snapshots("crm").unwrap().into_iter().map(|j| j.route).collect();
+        assert_eq!(routes, ["orders_to_erp"]);
+        assert_eq!(store.applied("crm2").unwrap().len(), 1, "another source's entry for the same target stays");
+        assert_eq!(store.snapshots("crm2").unwrap().len(), 1);
     }
 
     #[tokio::test]

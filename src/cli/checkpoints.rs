@@ -4,7 +4,11 @@
 //! row side by side, so a disagreement is visible. `reset` forgets a
 //! source's positions in both places (and with `--drop-slot` drops its
 //! replication slot): the next run starts from the slot's position or, with
-//! a new slot, from now. It refuses while an engine holds the store.
+//! a new slot, from now. `reset --target` forgets one target of a source
+//! (a target rebuilt or restored from a backup): its offsets row, its
+//! checkpoint entry and the snapshot records of its routes, so the next run
+//! streams to it from where the other targets stand and copies its routes
+//! again alongside. Both refuse while an engine holds the store.
 
 use std::io::{BufRead, Write};
 
@@ -12,7 +16,7 @@ use serde::Serialize;
 use sluice_checkpoints::{CheckpointError, CheckpointStore};
 
 use super::{EXIT_CONFIG, EXIT_FAILED, EXIT_LOCKED, EXIT_OK, report};
-use crate::config::{Config, SourceConfig};
+use crate::config::{Config, SnapshotMode, SourceConfig};
 use crate::connectors::AnySink;
 
 #[derive(Debug, Serialize)]
@@ -98,6 +102,85 @@ pub(super) async fn show(config: Config, json: bool) -> u8 {
     EXIT_OK
 }
 
+/// Asks for `yes` on standard input unless `--yes` was given.
+fn confirmed(question: &str, yes: bool) -> bool {
+    if yes {
+        return true;
+    }
+    eprint!("{question} Type yes: ");
+    let _ = std::io::stderr().flush();
+    let mut answer = String::new();
+    if std::io::stdin().lock().read_line(&mut answer).is_err() || answer.trim() != "yes" {
+        eprintln!("not reset");
+        return false;
+    }
+    true
+}
+
+pub(super) async fn reset_target(config: Config, source: String, target: String, yes: bool) -> u8 {
+    if !config.sources.contains_key(&source) {
+        eprintln!(
+            "error: no source {source:?} in {}; sources: {}",
+            config.file.display(),
+            config.sources.keys().cloned().collect::<Vec<_>>().join(", ")
+        );
+        return EXIT_CONFIG;
+    }
+    let routes: Vec<&crate::config::RouteConfig> =
+        config.routes_of_source(&source).filter(|route| route.target == target).collect();
+    if routes.is_empty() {
+        let mut targets: Vec<&String> = config.routes_of_source(&source).map(|r| &r.target).collect();
+        targets.sort();
+        targets.dedup();
+        eprintln!(
+            "error: no route of source {source:?} writes into target {target:?} in {}; its targets: {}",
+            config.file.display(),
+            targets.iter().map(|t| t.as_str()).collect::<Vec<_>>().join(", ")
+        );
+        return EXIT_CONFIG;
+    }
+    let store = match open_store(&config) {
+        Ok(store) => store,
+        Err(code) => return code,
+    };
+    let question = format!(
+        "Reset target {target} of source {source}? Its offsets row and snapshot records are removed; the next run \
+         copies its {} route(s) again.",
+        routes.len()
+    );
+    if !confirmed(&question, yes) {
+        return EXIT_FAILED;
+    }
+    let result = match AnySink::connect(&config.targets[&target], &config.apply).await {
+        Ok(mut sink) => sink.forget_position(&source).await,
+        Err(error) => Err(error),
+    };
+    if let Err(error) = result {
+        eprintln!("error: target {target}:");
+        report(&error);
+        return EXIT_FAILED;
+    }
+    println!("target {target}: offsets row for {source} removed");
+    let names: Vec<String> = routes.iter().map(|route| route.name.clone()).collect();
+    if let Err(error) = store.reset_target(&source, &target, &names).await {
+        report(&error);
+        return EXIT_FAILED;
+    }
+    println!("checkpoint store: target {target} of {source} and the snapshot records of its routes forgotten");
+    for route in routes {
+        if route.snapshot == SnapshotMode::Never {
+            println!(
+                "route {} has snapshot = \"never\": its rows are not copied again by itself; run \
+                 sluice backfill --route {} after starting",
+                route.name, route.name
+            );
+        } else {
+            println!("route {}: copied again on the next run", route.name);
+        }
+    }
+    EXIT_OK
+}
+
 pub(super) async fn reset(config: Config, source: String, drop_slot: bool, yes: bool) -> u8 {
     let Some(source_config) = config.sources.get(&source) else {
         eprintln!(
@@ -111,17 +194,12 @@ pub(super) async fn reset(config: Config, source: String, drop_slot: bool, yes: 
         Ok(store) => store,
         Err(code) => return code,
     };
-    if !yes {
-        eprint!(
-            "Reset all positions of source {source}{}? Changes not yet applied will not be replayed. Type yes: ",
-            if drop_slot { " and drop its replication slot" } else { "" }
-        );
-        let _ = std::io::stderr().flush();
-        let mut answer = String::new();
-        if std::io::stdin().lock().read_line(&mut answer).is_err() || answer.trim() != "yes" {
-            eprintln!("not reset");
-            return EXIT_FAILED;
-        }
+    let question = format!(
+        "Reset all positions of source {source}{}? Changes not yet applied will not be replayed.",
+        if drop_slot { " and drop its replication slot" } else { "" }
+    );
+    if !confirmed(&question, yes) {
+        return EXIT_FAILED;
     }
     let mut targets: Vec<&String> = config.routes_of_source(&source).map(|r| &r.target).collect();
     targets.sort();

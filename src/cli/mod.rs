@@ -127,12 +127,18 @@ pub enum CheckpointsCommand {
     },
     /// Forget a source's positions (checkpoint store and targets' offsets rows).
     /// The next run starts from the slot's position, or from a new slot with --drop-slot.
+    /// With --target, forget only that target: the next run copies its tables again.
     Reset {
         #[command(flatten)]
         config: ConfigArg,
         /// The source to reset.
         #[arg(long)]
         source: String,
+        /// Reset only this target of the source (a target rebuilt or restored from a backup):
+        /// its offsets row, its checkpoint entry and its routes' snapshot records. The other
+        /// targets keep their positions; the next run copies this target's routes again.
+        #[arg(long, conflicts_with = "drop_slot")]
+        target: Option<String>,
         /// Also drop the source's replication slot (its retained WAL is released).
         #[arg(long)]
         drop_slot: bool,
@@ -152,7 +158,10 @@ pub async fn main(cli: Cli) -> ExitCode {
         Command::Checkpoints(CheckpointsCommand::Show { config, json }) => {
             with_config(&config, |c| checkpoints::show(c, json)).await
         }
-        Command::Checkpoints(CheckpointsCommand::Reset { config, source, drop_slot, yes }) => {
+        Command::Checkpoints(CheckpointsCommand::Reset { config, source, target: Some(target), yes, .. }) => {
+            with_config(&config, |c| checkpoints::reset_target(c, source, target, yes)).await
+        }
+        Command::Checkpoints(CheckpointsCommand::Reset { config, source, target: None, drop_slot, yes }) => {
             with_config(&config, |c| checkpoints::reset(c, source, drop_slot, yes)).await
         }
         Command::Plan { config, args } => with_config(&config, |c| plan::plan(c, args)).await,

@@ -155,12 +155,6 @@ pub(super) async fn run_session(
         .filter_map(|(name, position)| Some((name.clone(), position.clone()?)))
         .collect();
     let resume = connectors::resume_position(source_config, source_name, &held).map_err(source_error)?;
-    for (name, position) in target_names.iter().zip(&applied) {
-        if position.is_none() && resume.is_some() {
-            tracing::warn!(source = source_name, target_name = %name,
-                "target has no position yet: it receives changes from the current stream position on; existing rows are not copied");
-        }
-    }
 
     check_resumable(source_config, source_name, resume.as_ref()).await?;
 
@@ -177,6 +171,23 @@ pub(super) async fn run_session(
         .map(|request| request.route.clone())
         .collect();
     let copying_routes: Vec<String> = pending_jobs.into_iter().map(|request| request.route).collect();
+    for (name, position) in target_names.iter().zip(&applied) {
+        if position.is_some() || resume.is_none() {
+            continue;
+        }
+        let uncopied: Vec<&str> = config
+            .routes_of_source(source_name)
+            .filter(|route| &route.target == name && !copying_routes.contains(&route.name))
+            .map(|route| route.name.as_str())
+            .collect();
+        if uncopied.is_empty() {
+            tracing::info!(source = source_name, target_name = %name,
+                "target has no position yet: it receives changes from the current stream position on while its routes are copied");
+        } else {
+            tracing::warn!(source = source_name, target_name = %name, routes = ?uncopied,
+                "target has no position yet: it receives changes from the current stream position on; the rows of these routes are not copied (sluice backfill --route R copies them)");
+        }
+    }
     let snapshots = crate::snapshot::live::start(
         Arc::clone(config),
         source_name.to_owned(),

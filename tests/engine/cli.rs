@@ -210,3 +210,78 @@ async fn replicates_over_scram_and_never_prints_the_password() {
         assert!(!output.contains("wrong-Pa55word-xyz"), "{name} shows the password:\n{output}");
     }
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn resetting_one_restored_target_copies_its_routes_again_and_keeps_the_other_targets_position() {
+    let schema = "CREATE TABLE items (id int PRIMARY KEY, v int);";
+    let fixture = Fixture::new("resettarget", schema).await;
+    let second = sluice_testkit::PgServer::shared().create_database("resettarget_dst2").await;
+    let second_client = second.connect().await;
+    second_client.batch_execute(schema).await.unwrap();
+    fixture.source_client.batch_execute("INSERT INTO items SELECT i, i FROM generate_series(1, 200) i").await.unwrap();
+    fixture.write_config(
+        &["public.items"],
+        &format!(
+            "[targets.dst2]\nkind = \"postgres\"\nurl = \"{}\"\n\n[[routes]]\nsource = \"src\"\ntable = \"public.items\"\ntarget = \"dst2\"\n",
+            second.url()
+        ),
+    );
+    let second_equal = || async {
+        super::support::digest(&second_client, "items").await
+            == super::support::digest(&fixture.source_client, "items").await
+    };
+    let mut sluice = fixture.spawn();
+    fixture.wait_streaming(&mut sluice).await;
+    fixture.source_client.batch_execute("UPDATE items SET v = -v WHERE id <= 50").await.unwrap();
+    fixture.wait_equal("items", WAIT, &mut sluice).await;
+    super::support::wait_for(WAIT, &mut sluice, second_equal).await;
+    assert_eq!(sluice.terminate(), Some(0));
+    let first_position = || async {
+        fixture
+            .target_client
+            .query_one("SELECT position FROM sluice.offsets WHERE pipeline = 'src'", &[])
+            .await
+            .unwrap()
+            .get::<_, String>(0)
+    };
+    let first_before = first_position().await;
+
+    // dst2 is restored from a backup taken before Sluice ever ran, emptied
+    // by the DBA, with an offsets row older than the slot.
+    second_client.batch_execute("TRUNCATE items; UPDATE sluice.offsets SET position = 'pg:0/1'").await.unwrap();
+    let mut refused = fixture.spawn();
+    assert_eq!(refused.wait_exit(WAIT), Some(4), "{}", refused.log_tail());
+
+    let unknown = fixture.command(&["checkpoints", "reset", "--source", "src", "--target", "nope", "--yes"]);
+    assert_eq!(unknown.status.code(), Some(2), "{}", text(&unknown));
+    assert!(text(&unknown).contains("dst, dst2"), "the error lists the source's targets: {}", text(&unknown));
+
+    let reset = fixture.command(&["checkpoints", "reset", "--source", "src", "--target", "dst2", "--yes"]);
+    assert_eq!(reset.status.code(), Some(0), "{}", text(&reset));
+    assert!(text(&reset).contains("copied again on the next run"), "{}", text(&reset));
+    let remaining: i64 = second_client.query_one("SELECT count(*) FROM sluice.offsets", &[]).await.unwrap().get(0);
+    assert_eq!(remaining, 0, "dst2's offsets row is gone");
+    assert_eq!(first_position().await, first_before, "dst's offsets row is untouched");
+    let show = text(&fixture.command(&["checkpoints", "show"]));
+    assert!(show.contains("target dst: checkpoint store pg:"), "dst keeps its checkpoint entry: {show}");
+    assert!(show.contains("target dst2: checkpoint store -, offsets table -"), "{show}");
+    assert_eq!(
+        show.matches("initial snapshot of route").count(),
+        1,
+        "only dst's route keeps its snapshot record: {show}"
+    );
+
+    let mut sluice = fixture.spawn();
+    fixture.wait_streaming(&mut sluice).await;
+    fixture
+        .source_client
+        .batch_execute("INSERT INTO items SELECT i, i FROM generate_series(201, 300) i")
+        .await
+        .unwrap();
+    fixture.wait_equal("items", WAIT, &mut sluice).await;
+    super::support::wait_for(WAIT, &mut sluice, second_equal).await;
+    assert_eq!(sluice.terminate(), Some(0));
+    let show = text(&fixture.command(&["checkpoints", "show"]));
+    assert_eq!(show.matches("initial snapshot of route").count(), 2, "dst2's route was copied again: {show}");
+    assert!(!show.contains("offsets table -"), "both targets hold positions again: {show}");
+}
