@@ -102,6 +102,21 @@ pub(super) async fn show(config: Config, json: bool) -> u8 {
     EXIT_OK
 }
 
+/// Removes `target`'s offsets row for `source`; reports a failure.
+async fn forget_target_position(config: &Config, source: &str, target: &str) -> bool {
+    let result = match AnySink::connect(&config.targets[target], &config.apply).await {
+        Ok(mut sink) => sink.forget_position(source).await,
+        Err(error) => Err(error),
+    };
+    if let Err(error) = result {
+        eprintln!("error: target {target}:");
+        report(&error);
+        return false;
+    }
+    println!("target {target}: offsets row for {source} removed");
+    true
+}
+
 /// Asks for `yes` on standard input unless `--yes` was given.
 fn confirmed(question: &str, yes: bool) -> bool {
     if yes {
@@ -151,16 +166,9 @@ pub(super) async fn reset_target(config: Config, source: String, target: String,
     if !confirmed(&question, yes) {
         return EXIT_FAILED;
     }
-    let result = match AnySink::connect(&config.targets[&target], &config.apply).await {
-        Ok(mut sink) => sink.forget_position(&source).await,
-        Err(error) => Err(error),
-    };
-    if let Err(error) = result {
-        eprintln!("error: target {target}:");
-        report(&error);
+    if !forget_target_position(&config, &source, &target).await {
         return EXIT_FAILED;
     }
-    println!("target {target}: offsets row for {source} removed");
     let names: Vec<String> = routes.iter().map(|route| route.name.clone()).collect();
     if let Err(error) = store.reset_target(&source, &target, &names).await {
         report(&error);
@@ -205,16 +213,9 @@ pub(super) async fn reset(config: Config, source: String, drop_slot: bool, yes: 
     targets.sort();
     targets.dedup();
     for target in targets {
-        let result = match AnySink::connect(&config.targets[target], &config.apply).await {
-            Ok(mut sink) => sink.forget_position(&source).await,
-            Err(error) => Err(error),
-        };
-        if let Err(error) = result {
-            eprintln!("error: target {target}:");
-            report(&error);
+        if !forget_target_position(&config, &source, target).await {
             return EXIT_FAILED;
         }
-        println!("target {target}: offsets row for {source} removed");
     }
     if let Err(error) = store.reset(&source).await {
         report(&error);
