@@ -155,9 +155,9 @@ mod os {
 
     pub(super) fn set_int_option(fd: RawFd, level: libc::c_int, name: libc::c_int, value: usize) -> io::Result<()> {
         let value = libc::c_int::try_from(value).map_err(|_| io::Error::from(io::ErrorKind::InvalidInput))?;
-        // SAFETY: `value` is a live c_int and the length passed is its size;
-        // `fd` is an open socket (the caller's invariant), and setsockopt on
-        // a stale descriptor would only fail with EBADF.
+        // SAFETY: `value` is a live c_int and the length passed is its size.
+        // `fd` belongs to the stream that the same `FrameReader` owns (the
+        // invariant of `SocketTuning::new`), so it is open and is that socket.
         let result = unsafe {
             libc::setsockopt(
                 fd,

@@ -93,31 +93,33 @@ impl<R: AsyncRead + Unpin> FrameReader<R> {
 
     /// Reads once into the buffer, gathering when the policy says so.
     async fn read_more(&mut self, wanted: usize) -> io::Result<usize> {
-        let Some((policy, _)) = &self.coalescing else {
-            self.buf.reserve(wanted);
-            return self.reader.read_buf(&mut self.buf).await;
-        };
-        let plan = policy.plan();
-        // Room for a whole gathered batch, so one read takes it.
-        self.buf.reserve(wanted.max(LOW_WATER));
+        let plan = self.coalescing.as_ref().map_or(ReadPlan::Immediate, |(policy, _)| policy.plan());
         let mut waited_out = false;
         let read = match plan {
-            ReadPlan::Immediate => self.reader.read_buf(&mut self.buf).await?,
-            ReadPlan::Gather(wait) => match tokio::time::timeout(wait, self.reader.read_buf(&mut self.buf)).await {
-                Ok(read) => read?,
-                Err(_elapsed) => {
-                    // Cancelling the read loses nothing: read_buf copies only
-                    // when it completes. With the mark back at 1 the kernel
-                    // makes the socket readable at once if anything is
-                    // queued. A mark that cannot be lowered would stall the
-                    // stream, so that failure ends it (the engine reconnects).
-                    waited_out = true;
-                    if let Some((_, tuning)) = &mut self.coalescing {
-                        tuning.set_low_water(1)?;
+            ReadPlan::Immediate => {
+                self.buf.reserve(wanted);
+                self.reader.read_buf(&mut self.buf).await?
+            }
+            ReadPlan::Gather(wait) => {
+                // Room for a whole gathered batch, so one read takes it.
+                self.buf.reserve(wanted.max(LOW_WATER));
+                match tokio::time::timeout(wait, self.reader.read_buf(&mut self.buf)).await {
+                    Ok(read) => read?,
+                    Err(_elapsed) => {
+                        // Cancelling the read loses nothing: read_buf copies
+                        // only when it completes. With the mark back at 1 the
+                        // kernel makes the socket readable at once if
+                        // anything is queued. A mark that cannot be lowered
+                        // would stall the stream, so that failure ends it
+                        // (the engine reconnects).
+                        waited_out = true;
+                        if let Some((_, tuning)) = &mut self.coalescing {
+                            tuning.set_low_water(1)?;
+                        }
+                        self.reader.read_buf(&mut self.buf).await?
                     }
-                    self.reader.read_buf(&mut self.buf).await?
                 }
-            },
+            }
         };
         if let Some((policy, tuning)) = &mut self.coalescing {
             let low_water = policy.after_read(std::time::Instant::now(), read, waited_out);
