@@ -62,9 +62,7 @@ async fn check_target(config: &TargetConfig, expectations: &[TargetExpectation])
 /// be read is left out (its own check reports it). An error finding when
 /// the positions cannot be reconciled (`run` would refuse to start).
 async fn targets_position(config: &Config, source: &str) -> Result<Option<Position>, Finding> {
-    let mut targets: Vec<&String> = config.routes_of_source(source).map(|r| &r.target).collect();
-    targets.sort();
-    targets.dedup();
+    let targets = config.targets_of_source(source);
     let mut held = Vec::new();
     for target in targets {
         if let Ok(Some(position)) = crate::connectors::target_position(&config.targets[target], source).await {

@@ -50,9 +50,7 @@ pub(super) async fn show(config: Config, json: bool) -> u8 {
             }
         };
         let local = store.applied(name).unwrap_or_default();
-        let mut targets: Vec<&String> = config.routes_of_source(name).map(|r| &r.target).collect();
-        targets.sort();
-        targets.dedup();
+        let targets = config.targets_of_source(name);
         let mut rows = Vec::new();
         for target in targets {
             let stored = local.iter().find(|e| &e.target == target).map(|e| e.position.clone());
@@ -117,6 +115,16 @@ async fn forget_target_position(config: &Config, source: &str, target: &str) -> 
     true
 }
 
+/// Reports a `--source` the config does not have.
+fn unknown_source(config: &Config, source: &str) -> u8 {
+    eprintln!(
+        "error: no source {source:?} in {}; sources: {}",
+        config.file.display(),
+        config.sources.keys().cloned().collect::<Vec<_>>().join(", ")
+    );
+    EXIT_CONFIG
+}
+
 /// Asks for `yes` on standard input unless `--yes` was given.
 fn confirmed(question: &str, yes: bool) -> bool {
     if yes {
@@ -134,23 +142,15 @@ fn confirmed(question: &str, yes: bool) -> bool {
 
 pub(super) async fn reset_target(config: Config, source: String, target: String, yes: bool) -> u8 {
     if !config.sources.contains_key(&source) {
-        eprintln!(
-            "error: no source {source:?} in {}; sources: {}",
-            config.file.display(),
-            config.sources.keys().cloned().collect::<Vec<_>>().join(", ")
-        );
-        return EXIT_CONFIG;
+        return unknown_source(&config, &source);
     }
     let routes: Vec<&crate::config::RouteConfig> =
         config.routes_of_source(&source).filter(|route| route.target == target).collect();
     if routes.is_empty() {
-        let mut targets: Vec<&String> = config.routes_of_source(&source).map(|r| &r.target).collect();
-        targets.sort();
-        targets.dedup();
         eprintln!(
             "error: no route of source {source:?} writes into target {target:?} in {}; its targets: {}",
             config.file.display(),
-            targets.iter().map(|t| t.as_str()).collect::<Vec<_>>().join(", ")
+            config.targets_of_source(&source).iter().map(|t| t.as_str()).collect::<Vec<_>>().join(", ")
         );
         return EXIT_CONFIG;
     }
@@ -158,9 +158,10 @@ pub(super) async fn reset_target(config: Config, source: String, target: String,
         Ok(store) => store,
         Err(code) => return code,
     };
+    let copied = routes.iter().filter(|route| route.snapshot != SnapshotMode::Never).count();
     let question = format!(
         "Reset target {target} of source {source}? Its offsets row and snapshot records are removed; the next run \
-         copies its {} route(s) again.",
+         copies {copied} of its {} route(s) again.",
         routes.len()
     );
     if !confirmed(&question, yes) {
@@ -191,12 +192,7 @@ pub(super) async fn reset_target(config: Config, source: String, target: String,
 
 pub(super) async fn reset(config: Config, source: String, drop_slot: bool, yes: bool) -> u8 {
     let Some(source_config) = config.sources.get(&source) else {
-        eprintln!(
-            "error: no source {source:?} in {}; sources: {}",
-            config.file.display(),
-            config.sources.keys().cloned().collect::<Vec<_>>().join(", ")
-        );
-        return EXIT_CONFIG;
+        return unknown_source(&config, &source);
     };
     let store = match open_store(&config) {
         Ok(store) => store,
@@ -209,10 +205,7 @@ pub(super) async fn reset(config: Config, source: String, drop_slot: bool, yes: 
     if !confirmed(&question, yes) {
         return EXIT_FAILED;
     }
-    let mut targets: Vec<&String> = config.routes_of_source(&source).map(|r| &r.target).collect();
-    targets.sort();
-    targets.dedup();
-    for target in targets {
+    for target in config.targets_of_source(&source) {
         if !forget_target_position(&config, &source, target).await {
             return EXIT_FAILED;
         }

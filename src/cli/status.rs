@@ -124,9 +124,7 @@ pub(super) async fn status(config: Config, json: bool) -> u8 {
         }
 
         // Targets of this source.
-        let mut targets: Vec<&String> = config.routes_of_source(name).map(|r| &r.target).collect();
-        targets.sort();
-        targets.dedup();
+        let targets = config.targets_of_source(name);
         let mut lowest: Option<Position> = None;
         for target in targets {
             let mut entry = TargetStatus { target: target.clone(), position: None, updated_at: None, error: None };

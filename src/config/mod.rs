@@ -215,6 +215,14 @@ impl Config {
     pub fn routes_of_source<'a>(&'a self, source: &'a str) -> impl Iterator<Item = &'a RouteConfig> + 'a {
         self.routes.iter().filter(move |r| r.source == source)
     }
+
+    /// The targets `source`'s routes write into, sorted, each once.
+    pub fn targets_of_source<'a>(&'a self, source: &'a str) -> Vec<&'a String> {
+        let mut targets: Vec<&String> = self.routes_of_source(source).map(|r| &r.target).collect();
+        targets.sort();
+        targets.dedup();
+        targets
+    }
 }
 
 struct Validator<'a> {
